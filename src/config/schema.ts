@@ -1,0 +1,133 @@
+/**
+ * One configuration schema, validated once at start. Values come from environment variables
+ * (names below) and, for everything richer, from an optional JSON file named by AINODE_CONFIG_FILE
+ * whose keys are the same names. Environment variables win over the file.
+ * A bad or missing value throws ConfigError naming the variable; the CLI prints it and exits 2.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { ConfigError } from '../errors';
+
+export type PacsKind = 'auto' | 'orthanc' | 'dicomweb';
+export type Role = 'listener' | 'worker';
+
+export interface DicomwebConfig {
+  /** QIDO/WADO/STOW root, e.g. http://127.0.0.1:8042/dicom-web (no trailing slash). */
+  url: string;
+  username: string | undefined;
+  password: string | undefined;
+  timeoutMs: number;
+}
+
+export interface Config {
+  dicomweb: DicomwebConfig;
+  redisUrl: string;
+  /** Prefix of every Redis key ainode writes (queues, cursor, ledger). One per deployment or test run. */
+  redisPrefix: string;
+  pacsKind: PacsKind;
+  /** Orthanc REST root for the /changes feed; derived from the DICOMweb URL when not given. */
+  orthancUrl: string;
+  pollIntervalMs: number;
+  /** Generic DICOMweb intake: a study is stable once its instance count has not changed for this long. */
+  stableSeconds: number;
+  modelsDir: string;
+  workerConcurrency: number;
+  executionProviders: string[];
+  logLevel: string;
+}
+
+export type Env = Record<string, string | undefined>;
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+function readFileLayer(env: Env): Env {
+  const file = env.AINODE_CONFIG_FILE;
+  if (!file) return {};
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError('AINODE_CONFIG_FILE', `cannot read ${file}: ${(e as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError('AINODE_CONFIG_FILE', `${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('AINODE_CONFIG_FILE', `${file} must hold a JSON object of AINODE_* keys`);
+  }
+  const out: Env = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!k.startsWith('AINODE_')) throw new ConfigError(`AINODE_CONFIG_FILE`, `unknown key "${k}" in ${file} (keys are AINODE_* variable names)`);
+    if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(k, `must be a string or number in ${file}`);
+    out[k] = String(v);
+  }
+  return out;
+}
+
+function url(env: Env, name: string, protocols: string[], required: true): string;
+function url(env: Env, name: string, protocols: string[], required: false): string | undefined;
+function url(env: Env, name: string, protocols: string[], required: boolean): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') {
+    if (required) throw new ConfigError(name, `is required (e.g. ${protocols[0]}//127.0.0.1:${protocols[0].startsWith('redis') ? '6379' : '8042/dicom-web'})`);
+    return undefined;
+  }
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(name, `"${raw}" is not a URL`);
+  }
+  if (!protocols.includes(u.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')} (got ${u.protocol})`);
+  return raw.trim().replace(/\/+$/, '');
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number (got "${raw}")`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], def: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  const v = raw.trim() as T;
+  if (!allowed.includes(v)) throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${raw}")`);
+  return v;
+}
+
+export function loadConfig(processEnv: Env = process.env): Config {
+  const env: Env = { ...readFileLayer(processEnv), ...processEnv };
+  const dicomwebUrl = url(env, 'AINODE_DICOMWEB_URL', ['http:', 'https:'], true);
+  const username = env.AINODE_DICOMWEB_USERNAME || undefined;
+  const password = env.AINODE_DICOMWEB_PASSWORD || undefined;
+  if ((username === undefined) !== (password === undefined)) {
+    throw new ConfigError(username ? 'AINODE_DICOMWEB_PASSWORD' : 'AINODE_DICOMWEB_USERNAME', 'set both AINODE_DICOMWEB_USERNAME and AINODE_DICOMWEB_PASSWORD, or neither');
+  }
+  const redisUrl = url(env, 'AINODE_REDIS_URL', ['redis:', 'rediss:'], true);
+  const prefix = env.AINODE_REDIS_PREFIX?.trim() || 'ainode';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) throw new ConfigError('AINODE_REDIS_PREFIX', 'letters, digits, "_" and "-" only, at most 64');
+  const orthancUrl = url(env, 'AINODE_ORTHANC_URL', ['http:', 'https:'], false) ?? dicomwebUrl.replace(/\/dicom-web$/i, '');
+  const providers = (env.AINODE_EXECUTION_PROVIDERS ?? 'cuda,cpu').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const p of providers) if (p !== 'cuda' && p !== 'cpu') throw new ConfigError('AINODE_EXECUTION_PROVIDERS', `unknown provider "${p}" (cuda, cpu)`);
+  if (providers.length === 0) throw new ConfigError('AINODE_EXECUTION_PROVIDERS', 'name at least one provider (cuda, cpu)');
+  return {
+    dicomweb: { url: dicomwebUrl, username, password, timeoutMs: int(env, 'AINODE_DICOMWEB_TIMEOUT_MS', 120_000, 1000, 3_600_000) },
+    redisUrl,
+    redisPrefix: prefix,
+    pacsKind: oneOf(env, 'AINODE_PACS_KIND', ['auto', 'orthanc', 'dicomweb'] as const, 'auto'),
+    orthancUrl,
+    pollIntervalMs: int(env, 'AINODE_POLL_INTERVAL_MS', 2000, 100, 600_000),
+    stableSeconds: int(env, 'AINODE_STABLE_SECONDS', 60, 1, 86_400),
+    modelsDir: path.resolve(env.AINODE_MODELS_DIR?.trim() || path.join(REPO_ROOT, 'models')),
+    workerConcurrency: int(env, 'AINODE_WORKER_CONCURRENCY', 1, 1, 64),
+    executionProviders: providers,
+    logLevel: oneOf(env, 'AINODE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+  };
+}

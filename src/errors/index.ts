@@ -1,0 +1,64 @@
+/**
+ * Typed errors with stable codes. Every failure a caller must tell apart has its own code;
+ * `retryable` says whether the same job may succeed when tried again (network, PACS down)
+ * or never will (bad input). The worker turns non-retryable errors into BullMQ's
+ * UnrecoverableError at its boundary (src/worker/).
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'DICOMWEB_UNREACHABLE'
+  | 'DICOMWEB_HTTP_ERROR'
+  | 'DICOMWEB_BAD_RESPONSE'
+  | 'STOW_PARTIAL_FAILURE'
+  | 'DICOM_PARSE_FAILED'
+  | 'DICOM_ATTRIBUTE_MISSING'
+  | 'SERIES_GEOMETRY_INCONSISTENT'
+  | 'SERIES_NOT_FOUND'
+  | 'PIXEL_DATA_UNSUPPORTED'
+  | 'MODEL_PACKAGE_INVALID'
+  | 'MODEL_WEIGHTS_CHECKSUM_MISMATCH'
+  | 'MODEL_RUN_FAILED'
+  | 'SEGMENTATION_EMPTY'
+  | 'SEG_INVALID'
+  | 'SR_INVALID'
+  | 'JOB_PAYLOAD_INVALID';
+
+export class AinodeError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  /** What an operator should do next; shown with the message. */
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; hint?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'AinodeError';
+    this.code = code;
+    this.retryable = opts.retryable ?? false;
+    this.hint = opts.hint;
+  }
+
+  /** One line for logs, job state and the admin: `CODE: message (hint)`. */
+  oneLine(): string {
+    return `${this.code}: ${this.message}${this.hint ? ` (next: ${this.hint})` : ''}`;
+  }
+}
+
+export class ConfigError extends AinodeError {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super('CONFIG_INVALID', `${variable}: ${message}`, { retryable: false });
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+export function isAinodeError(e: unknown): e is AinodeError {
+  return e instanceof AinodeError;
+}
+
+/** Describes any thrown value in one line, without dumping objects (which could hold patient data). */
+export function describeError(e: unknown): string {
+  if (e instanceof AinodeError) return e.oneLine();
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return String(e);
+}
