@@ -54,9 +54,13 @@ export class DicomwebClient {
     return res;
   }
 
-  /** QIDO-RS search; `path` like `/studies` or `/studies/{uid}/series`. */
-  async search(path: string, params: Record<string, string | number> = {}): Promise<DicomJson[]> {
-    const qs = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+  /**
+   * QIDO-RS search; `path` like `/studies` or `/studies/{uid}/series`. An array value is sent as
+   * the parameter repeated (`includefield=A&includefield=B`): Orthanc's DICOMweb plugin ignores a
+   * comma-separated includefield list.
+   */
+  async search(path: string, params: Record<string, string | number | string[]> = {}): Promise<DicomJson[]> {
+    const qs = new URLSearchParams(Object.entries(params).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, String(v)]]))).toString();
     const res = await this.request('GET', qs ? `${path}?${qs}` : path, { Accept: 'application/dicom+json' });
     if (res.status === 204) return [];
     const text = await res.text();

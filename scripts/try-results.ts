@@ -1,0 +1,20 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { assembleVolume } from '../src/volume/assemble';
+import { loadModelPackage } from '../src/inference/model-package';
+import { createSession } from '../src/inference/session';
+import { runCtLung } from '../src/inference/ct-lung/pipeline';
+import { buildCtLungResults } from '../src/results/ct-lung-results';
+import { createLogger } from '../src/observability/logger';
+(async () => {
+  const dir = process.argv[2];
+  const files = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f)));
+  const { volume, patientStudy } = assembleVolume('1.2.3', files);
+  const pkg = loadModelPackage('models/ct-lung');
+  const s = await createSession(pkg.modelPath, ['cuda', 'cpu'], createLogger());
+  const r = await runCtLung(pkg, s, volume);
+  const out = buildCtLungResults({ studyInstanceUid: patientStudy.StudyInstanceUID, seriesInstanceUid: '1.2.3', modelId: 'ct-lung', modelVersion: '1.0.0' }, pkg.manifest, volume, patientStudy, r);
+  fs.writeFileSync('/tmp/seg.dcm', out.seg.part10);
+  fs.writeFileSync('/tmp/sr.dcm', out.sr.part10);
+  console.log(out.seg.frames, s.provider);
+})();

@@ -1,0 +1,48 @@
+/**
+ * Wires the roles of one ainode process from a validated config. Only wiring lives here.
+ */
+import type { Worker } from 'bullmq';
+import type { Config } from '../config/schema';
+import { DicomwebClient } from '../dicomweb/client';
+import { loadModelPackages } from '../inference/model-package';
+import { startListener, type Listener } from '../intake/listener';
+import type { Logger } from '../observability/logger';
+import { createInferenceQueue } from '../queue/inference-queue';
+import { connectRedis } from '../queue/redis';
+import { DeliveryLedger } from '../results/ledger';
+import { startWorker } from '../worker/inference-worker';
+
+export type NodeRole = 'listener' | 'worker';
+
+export interface RunningNode {
+  stop(): Promise<void>;
+}
+
+export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opts: { intakeStart?: 'now' | 'beginning' } = {}): Promise<RunningNode> {
+  const { packages, refused } = loadModelPackages(cfg.modelsDir);
+  for (const r of refused) log.error({ dir: r.dir }, `model package refused: ${r.reason}`);
+  log.info({ models: [...packages.values()].map((p) => `${p.manifest.id}@${p.manifest.version}`), roles }, 'starting ainode');
+
+  const redis = connectRedis(cfg.redisUrl);
+  const workerConnection = connectRedis(cfg.redisUrl, { forWorker: true });
+  redis.on('error', (e) => log.warn({ err: e }, 'redis connection error'));
+  workerConnection.on('error', (e) => log.warn({ err: e }, 'redis connection error'));
+  const client = new DicomwebClient(cfg.dicomweb);
+  const ledger = new DeliveryLedger(redis, cfg.redisPrefix);
+  const queue = createInferenceQueue(redis, cfg.redisPrefix);
+
+  let listener: Listener | undefined;
+  let worker: Worker | undefined;
+  if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, ledger, models: packages, log }, log);
+  if (roles.includes('listener')) listener = await startListener(cfg, redis, { client, queue, ledger, models: packages, log }, log, opts.intakeStart ?? 'now');
+
+  return {
+    async stop() {
+      await listener?.stop();
+      await worker?.close();
+      await queue.close();
+      redis.disconnect();
+      workerConnection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * SR content items (PS3.3 C.17.3) as small typed constructors. Each returns the dataset item in
+ * dcmjs' naturalized form; relationship type is set by the parent through `rel`.
+ */
+import { AinodeError } from '../../errors';
+import { codeItem, type Code } from '../codes';
+import { ds } from '../equipment';
+import { isValidUid } from '../uid';
+
+export type RelationshipType = 'CONTAINS' | 'HAS PROPERTIES' | 'HAS CONCEPT MOD' | 'HAS OBS CONTEXT' | 'INFERRED FROM' | 'SELECTED FROM' | 'HAS ACQ CONTEXT';
+export type ContentItem = Record<string, unknown>;
+
+const base = (rel: RelationshipType, valueType: string, concept: Code): ContentItem => ({
+  RelationshipType: rel,
+  ValueType: valueType,
+  ConceptNameCodeSequence: [codeItem(concept)],
+});
+
+export function container(rel: RelationshipType, concept: Code, children: ContentItem[], template?: string): ContentItem {
+  return {
+    ...base(rel, 'CONTAINER', concept),
+    ContinuityOfContent: 'SEPARATE',
+    ...(template ? { ContentTemplateSequence: [{ MappingResource: 'DCMR', TemplateIdentifier: template }] } : {}),
+    ContentSequence: children,
+  };
+}
+
+export function text(rel: RelationshipType, concept: Code, value: string): ContentItem {
+  if (!value) throw new AinodeError('SR_INVALID', `TEXT ${concept.meaning}: empty value`);
+  return { ...base(rel, 'TEXT', concept), TextValue: value };
+}
+
+export function codeValue(rel: RelationshipType, concept: Code, value: Code): ContentItem {
+  return { ...base(rel, 'CODE', concept), ConceptCodeSequence: [codeItem(value)] };
+}
+
+export function uidRef(rel: RelationshipType, concept: Code, uid: string): ContentItem {
+  if (!isValidUid(uid)) throw new AinodeError('SR_INVALID', `UIDREF ${concept.meaning}: "${uid}" is not a UID`);
+  return { ...base(rel, 'UIDREF', concept), UID: uid };
+}
+
+export function num(rel: RelationshipType, concept: Code, value: number, unit: Code, modifiers: ContentItem[] = []): ContentItem {
+  if (!Number.isFinite(value)) throw new AinodeError('SR_INVALID', `NUM ${concept.meaning}: value must be finite (got ${value})`);
+  return {
+    ...base(rel, 'NUM', concept),
+    MeasuredValueSequence: [{ NumericValue: ds(value), MeasurementUnitsCodeSequence: [codeItem(unit)] }],
+    ...(modifiers.length ? { ContentSequence: modifiers } : {}),
+  };
+}
+
+export function image(rel: RelationshipType, concept: Code, ref: { sopClassUid: string; sopInstanceUid: string; segmentNumber?: number }): ContentItem {
+  return {
+    ...base(rel, 'IMAGE', concept),
+    ReferencedSOPSequence: [
+      {
+        ReferencedSOPClassUID: ref.sopClassUid,
+        ReferencedSOPInstanceUID: ref.sopInstanceUid,
+        ...(ref.segmentNumber !== undefined ? { ReferencedSegmentNumber: ref.segmentNumber } : {}),
+      },
+    ],
+  };
+}
+
+/** An IMAGE item without a concept name (Image Library entries, TID 1601). */
+export function libraryImage(ref: { sopClassUid: string; sopInstanceUid: string }): ContentItem {
+  return {
+    RelationshipType: 'CONTAINS',
+    ValueType: 'IMAGE',
+    ReferencedSOPSequence: [{ ReferencedSOPClassUID: ref.sopClassUid, ReferencedSOPInstanceUID: ref.sopInstanceUid }],
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * Comprehensive 3D SR with a TID 1500 Measurement Report: volumetric measurement groups
+ * (TID 1411) that reference segments of a SEG, and plain measurement groups (TID 1501) for
+ * values not tied to one segment (e.g. totals). Valid when built; invalid input throws SR_INVALID.
+ */
+import { AinodeError } from '../../errors';
+import { AINODE_SCHEME, Codes, codeItem, type Code } from '../codes';
+import { AINODE_EQUIPMENT, dicomDateTime } from '../equipment';
+import { writePart10, type NaturalDataset } from '../part10';
+import { patientStudyModule, type PatientStudyAttributes } from '../study-attributes';
+import { isValidUid } from '../uid';
+import { codeValue, container, image, libraryImage, num, text, uidRef, type ContentItem } from './content';
+
+export const COMPREHENSIVE_3D_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.34';
+
+export interface Measurement {
+  concept: Code;
+  value: number;
+  unit: Code;
+  /** e.g. Derivation = Mean. */
+  derivation?: Code;
+}
+
+export interface SegmentMeasurementGroup {
+  trackingId: string;
+  trackingUid: string;
+  finding: Code;
+  segmentNumber: number;
+  measurements: Measurement[];
+}
+
+export interface PlainMeasurementGroup {
+  trackingId: string;
+  trackingUid: string;
+  finding: Code;
+  measurements: Measurement[];
+}
+
+export interface InstanceRef {
+  sopClassUid: string;
+  sopInstanceUid: string;
+}
+
+export interface MeasurementReportInit {
+  patientStudy: PatientStudyAttributes;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  seriesNumber: number;
+  seriesDescription: string;
+  procedureReported: Code;
+  /** The device (algorithm) that made the observations. */
+  observer: { uid: string; name: string };
+  sourceSeries: { seriesInstanceUid: string; instances: InstanceRef[] };
+  segmentation: { seriesInstanceUid: string; instance: InstanceRef };
+  segmentGroups: SegmentMeasurementGroup[];
+  plainGroups: PlainMeasurementGroup[];
+  createdAt?: Date;
+}
+
+export interface BuiltReport {
+  dataset: NaturalDataset;
+  part10: Buffer;
+}
+
+function measurementItem(m: Measurement): ContentItem {
+  return num('CONTAINS', m.concept, m.value, m.unit, m.derivation ? [codeValue('HAS CONCEPT MOD', Codes.derivation, m.derivation)] : []);
+}
+
+export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport {
+  for (const uid of [init.seriesInstanceUid, init.sopInstanceUid, init.observer.uid, init.sourceSeries.seriesInstanceUid, init.segmentation.instance.sopInstanceUid]) {
+    if (!isValidUid(uid)) throw new AinodeError('SR_INVALID', `"${uid}" is not a valid UID`);
+  }
+  if (init.segmentGroups.length + init.plainGroups.length === 0) throw new AinodeError('SR_INVALID', 'a measurement report needs at least one measurement group');
+  if (init.sourceSeries.instances.length === 0) throw new AinodeError('SR_INVALID', 'the source series has no instances to reference');
+  const now = dicomDateTime(init.createdAt);
+
+  const groups: ContentItem[] = [
+    ...init.segmentGroups.map((g) =>
+      container(
+        'CONTAINS',
+        Codes.measurementGroup,
+        [
+          text('HAS OBS CONTEXT', Codes.trackingIdentifier, g.trackingId),
+          uidRef('HAS OBS CONTEXT', Codes.trackingUid, g.trackingUid),
+          codeValue('CONTAINS', Codes.finding, g.finding),
+          image('CONTAINS', Codes.referencedSegment, { ...init.segmentation.instance, segmentNumber: g.segmentNumber }),
+          uidRef('CONTAINS', Codes.sourceSeriesForSegmentation, init.sourceSeries.seriesInstanceUid),
+          ...g.measurements.map(measurementItem),
+        ],
+        '1411',
+      ),
+    ),
+    ...init.plainGroups.map((g) =>
+      container(
+        'CONTAINS',
+        Codes.measurementGroup,
+        [
+          text('HAS OBS CONTEXT', Codes.trackingIdentifier, g.trackingId),
+          uidRef('HAS OBS CONTEXT', Codes.trackingUid, g.trackingUid),
+          codeValue('CONTAINS', Codes.finding, g.finding),
+          ...g.measurements.map(measurementItem),
+        ],
+        '1501',
+      ),
+    ),
+  ];
+
+  const content: ContentItem[] = [
+    codeValue('HAS CONCEPT MOD', Codes.languageOfContent, Codes.englishUS),
+    codeValue('HAS OBS CONTEXT', Codes.observerType, Codes.device),
+    uidRef('HAS OBS CONTEXT', Codes.deviceObserverUid, init.observer.uid),
+    text('HAS OBS CONTEXT', Codes.deviceObserverName, init.observer.name),
+    text('HAS OBS CONTEXT', Codes.deviceObserverManufacturer, AINODE_EQUIPMENT.Manufacturer),
+    text('HAS OBS CONTEXT', Codes.deviceObserverModelName, AINODE_EQUIPMENT.ManufacturerModelName),
+    codeValue('HAS CONCEPT MOD', Codes.procedureReported, init.procedureReported),
+    container('CONTAINS', Codes.imageLibrary, [container('CONTAINS', Codes.imageLibraryGroup, init.sourceSeries.instances.map(libraryImage))]),
+    container('CONTAINS', Codes.imagingMeasurements, groups),
+  ];
+
+  const evidence = [
+    {
+      StudyInstanceUID: init.patientStudy.StudyInstanceUID,
+      ReferencedSeriesSequence: [
+        {
+          SeriesInstanceUID: init.sourceSeries.seriesInstanceUid,
+          ReferencedSOPSequence: init.sourceSeries.instances.map((i) => ({ ReferencedSOPClassUID: i.sopClassUid, ReferencedSOPInstanceUID: i.sopInstanceUid })),
+        },
+        {
+          SeriesInstanceUID: init.segmentation.seriesInstanceUid,
+          ReferencedSOPSequence: [{ ReferencedSOPClassUID: init.segmentation.instance.sopClassUid, ReferencedSOPInstanceUID: init.segmentation.instance.sopInstanceUid }],
+        },
+      ],
+    },
+  ];
+
+  const usesPrivateScheme = JSON.stringify(content).includes(`"${AINODE_SCHEME}"`);
+  const dataset: NaturalDataset = {
+    SpecificCharacterSet: 'ISO_IR 192',
+    SOPClassUID: COMPREHENSIVE_3D_SR_STORAGE,
+    SOPInstanceUID: init.sopInstanceUid,
+    InstanceCreationDate: now.date,
+    InstanceCreationTime: now.time,
+    ...(usesPrivateScheme
+      ? {
+          CodingSchemeIdentificationSequence: [
+            { CodingSchemeDesignator: AINODE_SCHEME, CodingSchemeName: 'ainode local codes', CodingSchemeResponsibleOrganization: 'ainode project' },
+          ],
+        }
+      : {}),
+    ...patientStudyModule(init.patientStudy),
+    // SR Document Series
+    Modality: 'SR',
+    SeriesInstanceUID: init.seriesInstanceUid,
+    SeriesNumber: init.seriesNumber,
+    SeriesDescription: init.seriesDescription,
+    SeriesDate: now.date,
+    SeriesTime: now.time,
+    ReferencedPerformedProcedureStepSequence: [],
+    // General Equipment
+    ...AINODE_EQUIPMENT,
+    // SR Document General
+    InstanceNumber: 1,
+    CompletionFlag: 'COMPLETE',
+    VerificationFlag: 'UNVERIFIED',
+    ContentDate: now.date,
+    ContentTime: now.time,
+    PerformedProcedureCodeSequence: [],
+    CurrentRequestedProcedureEvidenceSequence: evidence,
+    // SR Document Content (root)
+    ValueType: 'CONTAINER',
+    ConceptNameCodeSequence: [codeItem(Codes.imagingMeasurementReport)],
+    ContinuityOfContent: 'SEPARATE',
+    ContentTemplateSequence: [{ MappingResource: 'DCMR', TemplateIdentifier: '1500' }],
+    ContentSequence: content,
+  };
+  return { dataset, part10: writePart10(dataset) };
+}

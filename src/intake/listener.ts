@@ -1,0 +1,88 @@
+/**
+ * The listener role: finds stable studies (Orthanc change feed, or QIDO-RS polling for any
+ * DICOMweb server) and hands each to handleStableStudy. Transient faults (PACS or Redis down)
+ * are logged and retried on the next tick; nothing is marked handled before it was enqueued.
+ */
+import type { Config } from '../config/schema';
+import type { Logger } from '../observability/logger';
+import type { Redis } from '../queue/redis';
+import { describeError, isAinodeError } from '../errors';
+import { OrthancChangesFeed } from './orthanc-changes';
+import { QidoStabilityPoller } from './qido-poller';
+import { handleStableStudy, type StudyIntakeDeps } from './study-intake';
+
+export interface Listener {
+  kind: 'orthanc' | 'dicomweb';
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const onAbort = (): void => (clearTimeout(t), resolve());
+    const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+
+export async function startListener(cfg: Config, redis: Redis, deps: StudyIntakeDeps, log: Logger, intakeStart: 'now' | 'beginning'): Promise<Listener> {
+  const creds = { username: cfg.dicomweb.username, password: cfg.dicomweb.password };
+  const kind = cfg.pacsKind === 'auto' ? ((await OrthancChangesFeed.detect(cfg.orthancUrl, creds)) ? 'orthanc' : 'dicomweb') : cfg.pacsKind;
+  const llog = log.child({ stage: 'listener', intake: kind });
+  const abort = new AbortController();
+  let tick: () => Promise<void>;
+
+  if (kind === 'orthanc') {
+    const feed = new OrthancChangesFeed(cfg.orthancUrl, creds, redis, cfg.redisPrefix);
+    let initialised = false;
+    tick = async () => {
+      if (!initialised) {
+        const c = await feed.initCursor(intakeStart);
+        initialised = true;
+        llog.info({ cursor: c }, 'listening to the Orthanc change feed');
+      }
+      for (;;) {
+        const since = await feed.cursor();
+        const page = await feed.readPage(since);
+        for (const id of page.stableStudyIds) {
+          const uid = await feed.studyInstanceUid(id);
+          if (uid) await handleStableStudy(deps, uid);
+        }
+        await feed.advance(page.last);
+        if (page.done || abort.signal.aborted) break;
+      }
+    };
+  } else {
+    const poller = new QidoStabilityPoller(deps.client, redis, cfg.redisPrefix, cfg.stableSeconds * 1000);
+    llog.info({ quietSeconds: cfg.stableSeconds }, 'polling QIDO-RS for stable studies');
+    tick = async () => {
+      const { stable, commit } = await poller.poll();
+      for (const uid of stable) {
+        await handleStableStudy(deps, uid);
+        await commit(uid);
+      }
+    };
+  }
+
+  const loop = (async () => {
+    let failures = 0;
+    while (!abort.signal.aborted) {
+      try {
+        await tick();
+        if (failures) llog.info({ after: failures }, 'intake recovered');
+        failures = 0;
+      } catch (e) {
+        failures++;
+        const level = isAinodeError(e) && e.retryable ? 'warn' : 'error';
+        llog[level]({ err: e, failures }, `intake tick failed: ${describeError(e)}; retrying`);
+      }
+      await sleep(failures ? Math.min(cfg.pollIntervalMs * 2 ** Math.min(failures, 5), 60_000) : cfg.pollIntervalMs, abort.signal);
+    }
+  })();
+
+  return {
+    kind,
+    async stop() {
+      abort.abort();
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Intake from Orthanc's own change feed (`GET /changes`), which reports `StableStudy` once a study
+ * has received no new instance for Orthanc's StableAge. The position in the feed is a cursor kept
+ * in Redis and advanced only after every change of a page was handled, so a crash re-reads the
+ * page (at-least-once; the ledger and job ids turn repeats into no-ops).
+ */
+import { AinodeError } from '../errors';
+import type { Redis } from '../queue/redis';
+import type { DicomwebConfig } from '../config/schema';
+
+interface Change {
+  ChangeType: string;
+  ID: string;
+  ResourceType: string;
+  Seq: number;
+}
+
+export interface ChangesPage {
+  stableStudyIds: string[];
+  last: number;
+  done: boolean;
+}
+
+export class OrthancChangesFeed {
+  private readonly auth: string | undefined;
+  private readonly cursorKey: string;
+
+  constructor(private readonly orthancUrl: string, creds: Pick<DicomwebConfig, 'username' | 'password'>, private readonly redis: Redis, prefix: string) {
+    this.auth = creds.username !== undefined ? 'Basic ' + Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64') : undefined;
+    this.cursorKey = `${prefix}:intake:orthanc:cursor`;
+  }
+
+  private async get<T>(path: string): Promise<T | undefined> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.orthancUrl}${path}`, { headers: this.auth ? { Authorization: this.auth } : {}, signal: AbortSignal.timeout(30_000) });
+    } catch (e) {
+      throw new AinodeError('DICOMWEB_UNREACHABLE', `Orthanc ${path.split('?')[0]}: ${(e as Error).message}`, { retryable: true });
+    }
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new AinodeError('DICOMWEB_HTTP_ERROR', `Orthanc ${path.split('?')[0]} -> HTTP ${res.status}`, { retryable: res.status >= 500 });
+    return (await res.json()) as T;
+  }
+
+  /** Whether the server answers like Orthanc (used by AINODE_PACS_KIND=auto). */
+  static async detect(orthancUrl: string, creds: Pick<DicomwebConfig, 'username' | 'password'>): Promise<boolean> {
+    try {
+      const headers: Record<string, string> = creds.username !== undefined ? { Authorization: 'Basic ' + Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64') } : {};
+      const res = await fetch(`${orthancUrl}/system`, { headers, signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) return false;
+      const body = (await res.json()) as Record<string, unknown>;
+      return typeof body.ApiVersion === 'number' || typeof body.Version === 'string';
+    } catch {
+      return false;
+    }
+  }
+
+  /** Sets the cursor if none is stored: at the feed's end ('now') or its start ('beginning'). */
+  async initCursor(start: 'now' | 'beginning'): Promise<number> {
+    const stored = await this.redis.get(this.cursorKey);
+    if (stored !== null) return Number(stored);
+    let seq = 0;
+    if (start === 'now') {
+      const last = await this.get<{ Last: number }>('/changes?last');
+      seq = last?.Last ?? 0;
+    }
+    await this.redis.set(this.cursorKey, String(seq), 'NX');
+    return Number(await this.redis.get(this.cursorKey));
+  }
+
+  async cursor(): Promise<number> {
+    return Number((await this.redis.get(this.cursorKey)) ?? 0);
+  }
+
+  async readPage(since: number, limit = 200): Promise<ChangesPage> {
+    const page = await this.get<{ Changes: Change[]; Done: boolean; Last: number }>(`/changes?since=${since}&limit=${limit}`);
+    if (!page) throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'Orthanc /changes is not available', { retryable: true });
+    const ids = page.Changes.filter((c) => c.ChangeType === 'StableStudy' && c.ResourceType === 'Study').map((c) => c.ID);
+    return { stableStudyIds: [...new Set(ids)], last: page.Last, done: page.Done };
+  }
+
+  async studyInstanceUid(orthancStudyId: string): Promise<string | undefined> {
+    const study = await this.get<{ MainDicomTags?: { StudyInstanceUID?: string } }>(`/studies/${orthancStudyId}`);
+    return study?.MainDicomTags?.StudyInstanceUID;
+  }
+
+  /** Advances the cursor, never backwards (two listeners may race). */
+  async advance(to: number): Promise<void> {
+    await this.redis.eval(
+      "local c = tonumber(redis.call('GET', KEYS[1]) or '0'); if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end; return 1",
+      1,
+      this.cursorKey,
+      String(to),
+    );
+  }
+}

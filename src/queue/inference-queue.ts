@@ -1,0 +1,19 @@
+/** The inference queue with the node's default job options (retries with backoff and jitter). */
+import { Queue } from 'bullmq';
+import type { Redis } from './redis';
+import { INFERENCE_QUEUE, type InferenceJob } from './jobs';
+
+export function createInferenceQueue(connection: Redis, prefix: string): Queue<InferenceJob> {
+  return new Queue<InferenceJob>(INFERENCE_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: 6,
+      backoff: { type: 'exponential', delay: 5000, jitter: 0.5 },
+      // Completed jobs keep their id (and so de-duplicate) for a week; the ledger covers the rest.
+      removeOnComplete: { age: 7 * 24 * 3600 },
+      // Failed jobs stay, with their failure line, until an admin retries or removes them.
+      removeOnFail: false,
+    },
+  });
+}

@@ -1,0 +1,32 @@
+/**
+ * The job contract between intake and worker. Payloads carry UIDs and model identity only:
+ * BullMQ stores them in Redis in clear, so no patient data may ever go in here.
+ */
+import { AinodeError } from '../errors';
+import { isValidUid } from '../dicom/uid';
+
+export const INFERENCE_QUEUE = 'inference';
+
+export interface InferenceJob {
+  studyInstanceUid: string;
+  /** The series the routing chose as the model's input. */
+  seriesInstanceUid: string;
+  modelId: string;
+  modelVersion: string;
+}
+
+/** One job per (study, model version); BullMQ job ids must not contain ':'. */
+export function inferenceJobId(j: Pick<InferenceJob, 'studyInstanceUid' | 'modelId' | 'modelVersion'>): string {
+  return `${j.studyInstanceUid}_${j.modelId}_${j.modelVersion}`;
+}
+
+export function parseInferenceJob(data: unknown): InferenceJob {
+  const d = data as Record<string, unknown> | null;
+  const keys = ['studyInstanceUid', 'seriesInstanceUid', 'modelId', 'modelVersion'];
+  if (!d || typeof d !== 'object') throw new AinodeError('JOB_PAYLOAD_INVALID', 'job payload is not an object');
+  const extra = Object.keys(d).filter((k) => !keys.includes(k));
+  if (extra.length) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload has unexpected fields: ${extra.join(', ')}`);
+  for (const k of keys) if (typeof d[k] !== 'string' || d[k] === '') throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} is missing`);
+  for (const k of ['studyInstanceUid', 'seriesInstanceUid']) if (!isValidUid(d[k] as string)) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} is not a UID`);
+  return { studyInstanceUid: d.studyInstanceUid as string, seriesInstanceUid: d.seriesInstanceUid as string, modelId: d.modelId as string, modelVersion: d.modelVersion as string };
+}

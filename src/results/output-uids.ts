@@ -1,0 +1,33 @@
+/**
+ * Output identities. Every UID of a result is derived from (study, source series, model id,
+ * model version), so processing the same job again yields the same SEG and SR UIDs: the PACS
+ * ignores a second copy, and the node can ask the PACS whether the result is already there.
+ */
+import { deterministicUid } from '../dicom/uid';
+
+export interface ResultKey {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  modelId: string;
+  modelVersion: string;
+}
+
+export interface OutputUids {
+  segSeries: string;
+  segInstance: string;
+  srSeries: string;
+  srInstance: string;
+  /** Device observer UID of this model version. */
+  observer: string;
+}
+
+export function outputUids(k: ResultKey): OutputUids {
+  const name = (kind: string): string => deterministicUid('ainode-result', k.studyInstanceUid, k.seriesInstanceUid, k.modelId, k.modelVersion, kind);
+  return {
+    segSeries: name('seg-series'),
+    segInstance: name('seg-instance'),
+    srSeries: name('sr-series'),
+    srInstance: name('sr-instance'),
+    observer: deterministicUid('ainode-model', k.modelId, k.modelVersion),
+  };
+}

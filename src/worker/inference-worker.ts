@@ -1,0 +1,49 @@
+/**
+ * The worker role: a BullMQ worker over the inference queue. At this boundary, non-retryable
+ * AinodeErrors become UnrecoverableError (no further attempts); retryable ones are rethrown so
+ * BullMQ retries with exponential backoff. Sessions are created once per model and reused.
+ */
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Config } from '../config/schema';
+import type { Logger } from '../observability/logger';
+import type { Redis } from '../queue/redis';
+import { INFERENCE_QUEUE, parseInferenceJob, type InferenceJob } from '../queue/jobs';
+import { describeError, isAinodeError } from '../errors';
+import { createSession, type LoadedSession } from '../inference/session';
+import type { ModelPackage } from '../inference/model-package';
+import { processInferenceJob, type JobOutcome, type WorkerDeps } from './process-inference';
+
+export async function startWorker(cfg: Config, connection: Redis, deps: Omit<WorkerDeps, 'session'>, log: Logger): Promise<Worker<InferenceJob, JobOutcome>> {
+  const sessions = new Map<string, Promise<LoadedSession>>();
+  const session = (pkg: ModelPackage): Promise<LoadedSession> => {
+    const key = `${pkg.manifest.id}@${pkg.manifest.version}`;
+    let s = sessions.get(key);
+    if (!s) {
+      s = createSession(pkg.modelPath, cfg.executionProviders, log);
+      s.catch(() => sessions.delete(key));
+      sessions.set(key, s);
+    }
+    return s;
+  };
+  const wlog = log.child({ stage: 'worker' });
+  const worker = new Worker<InferenceJob, JobOutcome>(
+    INFERENCE_QUEUE,
+    async (job: Job<InferenceJob>) => {
+      const jlog = wlog.child({ jobId: job.id });
+      try {
+        const payload = parseInferenceJob(job.data);
+        return await processInferenceJob({ ...deps, log: jlog, session }, payload, (p) => job.updateProgress(p));
+      } catch (e) {
+        const line = describeError(e);
+        jlog.warn({ err: e, attempt: job.attemptsMade + 1 }, `job failed: ${line}`);
+        if (isAinodeError(e) && !e.retryable) throw new UnrecoverableError(line);
+        throw new Error(line);
+      }
+    },
+    { connection, prefix: cfg.redisPrefix, concurrency: cfg.workerConcurrency, lockDuration: 60_000, stalledInterval: 30_000, maxStalledCount: 3 },
+  );
+  worker.on('error', (e) => wlog.error({ err: e }, 'worker connection error'));
+  await worker.waitUntilReady();
+  wlog.info({ concurrency: cfg.workerConcurrency }, 'worker ready');
+  return worker;
+}

@@ -1,0 +1,116 @@
+/**
+ * One inference job, stage by stage: ledger check -> PACS check (results already there?) ->
+ * WADO-RS retrieve -> volume -> model -> SEG + SR -> STOW-RS -> ledger. Each stage reports
+ * progress. Re-running a job after a crash is safe: output UIDs are deterministic and the PACS
+ * is asked first.
+ */
+import type { DicomwebClient } from '../dicomweb/client';
+import type { Logger } from '../observability/logger';
+import type { DeliveryLedger } from '../results/ledger';
+import type { ModelPackage } from '../inference/model-package';
+import type { LoadedSession } from '../inference/session';
+import { AinodeError } from '../errors';
+import { Tag, jsonString } from '../dicom/json';
+import { assembleVolume } from '../volume/assemble';
+import { runCtLung } from '../inference/ct-lung/pipeline';
+import { buildCtLungResults } from '../results/ct-lung-results';
+import { outputUids } from '../results/output-uids';
+import type { InferenceJob } from '../queue/jobs';
+
+export interface WorkerDeps {
+  client: DicomwebClient;
+  ledger: DeliveryLedger;
+  models: Map<string, ModelPackage>;
+  session: (pkg: ModelPackage) => Promise<LoadedSession>;
+  log: Logger;
+}
+
+export type Stage = 'check' | 'retrieve' | 'volume' | 'inference' | 'encode' | 'store' | 'done';
+export type ProgressFn = (p: { stage: Stage; percent: number }) => Promise<void> | void;
+
+export interface JobOutcome {
+  status: 'delivered' | 'already-delivered';
+  segSeriesInstanceUid: string;
+  srSeriesInstanceUid: string;
+  measurements?: Record<string, { volumeMl: number; meanHu: number; laa950Percent: number }>;
+  timingsMs?: Record<string, number>;
+}
+
+async function seriesExists(client: DicomwebClient, studyUid: string, seriesUid: string): Promise<boolean> {
+  const found = await client.search(`/studies/${studyUid}/series`, { SeriesInstanceUID: seriesUid });
+  return found.some((s) => jsonString(s, Tag.SeriesInstanceUID) === seriesUid);
+}
+
+export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, progress: ProgressFn): Promise<JobOutcome> {
+  const log = deps.log.child({ studyInstanceUid: job.studyInstanceUid, modelId: job.modelId, stage: 'worker' });
+  const pkg = deps.models.get(job.modelId);
+  if (!pkg || pkg.manifest.version !== job.modelVersion) {
+    throw new AinodeError('MODEL_PACKAGE_INVALID', `model ${job.modelId} ${job.modelVersion} is not loaded on this worker`, {
+      retryable: true,
+      hint: 'deploy the same model packages on every worker (`ainode models list`)',
+    });
+  }
+  const uids = outputUids(job);
+  const t: Record<string, number> = {};
+  const mark = (name: string, since: number): number => ((t[name] = Math.round(performance.now() - since)), performance.now());
+
+  await progress({ stage: 'check', percent: 2 });
+  let t0 = performance.now();
+  const done = await deps.ledger.get(job.studyInstanceUid, job.modelId, job.modelVersion);
+  if (done) {
+    log.info('results already delivered (ledger); nothing to do');
+    return { status: 'already-delivered', segSeriesInstanceUid: done.segSeriesInstanceUid, srSeriesInstanceUid: done.srSeriesInstanceUid };
+  }
+  const [segThere, srThere] = await Promise.all([seriesExists(deps.client, job.studyInstanceUid, uids.segSeries), seriesExists(deps.client, job.studyInstanceUid, uids.srSeries)]);
+  if (segThere && srThere) {
+    await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, { seriesInstanceUid: job.seriesInstanceUid, segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: uids.srSeries, deliveredAt: new Date().toISOString() });
+    log.info('results already in the PACS; ledger updated');
+    return { status: 'already-delivered', segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: uids.srSeries };
+  }
+  t0 = mark('check', t0);
+
+  await progress({ stage: 'retrieve', percent: 10 });
+  const instances = await deps.client.retrieveSeries(job.studyInstanceUid, job.seriesInstanceUid);
+  t0 = mark('retrieve', t0);
+
+  await progress({ stage: 'volume', percent: 35 });
+  const { volume, patientStudy } = assembleVolume(job.seriesInstanceUid, instances);
+  instances.length = 0; // release the Part 10 bytes before inference
+  if (patientStudy.StudyInstanceUID !== job.studyInstanceUid) {
+    throw new AinodeError('SERIES_NOT_FOUND', 'the retrieved series belongs to another study', { retryable: false });
+  }
+  t0 = mark('volume', t0);
+
+  await progress({ stage: 'inference', percent: 45 });
+  const loaded = await deps.session(pkg);
+  const result = await runCtLung(pkg, loaded, volume);
+  t0 = mark('inference', t0);
+
+  await progress({ stage: 'encode', percent: 80 });
+  const objects = buildCtLungResults(job, pkg.manifest, volume, patientStudy, result);
+  t0 = mark('encode', t0);
+
+  await progress({ stage: 'store', percent: 90 });
+  await deps.client.store(job.studyInstanceUid, [
+    { sopInstanceUid: objects.seg.sopInstanceUid, part10: objects.seg.part10 },
+    { sopInstanceUid: objects.sr.sopInstanceUid, part10: objects.sr.part10 },
+  ]);
+  mark('store', t0);
+  await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, {
+    seriesInstanceUid: job.seriesInstanceUid,
+    segSeriesInstanceUid: objects.seg.seriesInstanceUid,
+    srSeriesInstanceUid: objects.sr.seriesInstanceUid,
+    deliveredAt: new Date().toISOString(),
+  });
+  await progress({ stage: 'done', percent: 100 });
+  const m = result.measurements;
+  const pick = (x: typeof m.right): { volumeMl: number; meanHu: number; laa950Percent: number } => ({ volumeMl: x.volumeMl, meanHu: x.meanHu, laa950Percent: x.laa950Percent });
+  log.info({ provider: loaded.provider, frames: objects.seg.frames, split: result.lungs.method, timingsMs: t }, 'results stored');
+  return {
+    status: 'delivered',
+    segSeriesInstanceUid: objects.seg.seriesInstanceUid,
+    srSeriesInstanceUid: objects.sr.seriesInstanceUid,
+    measurements: { right: pick(m.right), left: pick(m.left), total: pick(m.total) },
+    timingsMs: t,
+  };
+}
