@@ -172,6 +172,28 @@ describe('issue 2: walking skeleton, chest CT -> SEG + SR on real services', fun
     expect(right.xSum / right.n).to.be.below(left.xSum / left.n);
   });
 
+  it('no patient data in the job payload or in the logs', async () => {
+    const { Queue } = await import('bullmq');
+    const IORedis = (await import('ioredis')).default;
+    const conn = new IORedis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue('inference', { connection: conn, prefix });
+    const jobs = await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed']);
+    expect(jobs).to.have.length(1);
+    expect(Object.keys(jobs[0].data).sort()).to.deep.equal(['modelId', 'modelVersion', 'seriesInstanceUid', 'studyInstanceUid']);
+    const patient = readPart10(files[0].part10).dataset;
+    const flat = (v: unknown): string => (Array.isArray(v) ? v.map(flat).join('') : v && typeof v === 'object' ? String((v as { Alphabetic?: string }).Alphabetic ?? '') : String(v ?? ''));
+    const secrets = [patient.PatientName, patient.PatientID, patient.PatientBirthDate, patient.AccessionNumber].map(flat).filter((v) => v.length > 2);
+    expect(secrets, 'the test CT has a patient name/ID to look for').to.not.be.empty;
+    const stored = JSON.stringify(jobs[0].data) + JSON.stringify(jobs[0].returnvalue);
+    const logs = node!.lines.join('\n');
+    for (const secret of secrets) {
+      expect(stored, 'job').to.not.include(secret);
+      expect(logs, 'logs').to.not.include(secret);
+    }
+    await queue.close();
+    conn.disconnect();
+  });
+
   it('after a listener restart the study still has exactly one SEG and one SR', async () => {
     await node!.waitForLog(/results already delivered/, 60_000); // our own SEG/SR made Orthanc report the study stable again
     expect(await node!.stop()).to.equal(0);

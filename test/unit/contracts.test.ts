@@ -1,0 +1,58 @@
+/** Pure contracts: job payloads (UIDs only), multipart framing, default routing decisions. */
+import { expect } from 'chai';
+import { inferenceJobId, parseInferenceJob } from '../../src/queue/jobs';
+import { buildMultipart, splitMultipart } from '../../src/dicomweb/multipart';
+import { judgeChestCt, routeChestCt } from '../../src/rules/default-routing';
+import type { SeriesDescriptor } from '../../src/rules/series-descriptor';
+
+const job = { studyInstanceUid: '1.2.3', seriesInstanceUid: '1.2.3.4', modelId: 'ct-lung', modelVersion: '1.0.0' };
+
+describe('queue: job payload contract', () => {
+  it('accepts exactly the four identity fields', () => expect(parseInferenceJob(job)).to.deep.equal(job));
+  it('rejects any extra field (no patient data can ride along) -> JOB_PAYLOAD_INVALID', () => {
+    expect(() => parseInferenceJob({ ...job, PatientName: 'Doe^John' })).to.throw().with.property('code', 'JOB_PAYLOAD_INVALID');
+  });
+  it('rejects a study UID that is not a UID', () => {
+    expect(() => parseInferenceJob({ ...job, studyInstanceUid: 'Doe^John' })).to.throw().with.property('code', 'JOB_PAYLOAD_INVALID');
+  });
+  it('job ids are one per (study, model version) and contain no colon', () => {
+    expect(inferenceJobId(job)).to.equal('1.2.3_ct-lung_1.0.0');
+    expect(inferenceJobId({ ...job, seriesInstanceUid: '9.9' } as typeof job)).to.equal(inferenceJobId(job));
+  });
+});
+
+describe('dicomweb: multipart/related framing', () => {
+  it('splits what it builds, byte for byte, including parts that contain CRLF and dashes', () => {
+    const parts = [Buffer.from('\r\n--abc\r\n'), Buffer.alloc(1000, 7), Buffer.from([0, 1, 2, 13, 10])];
+    const { body, boundary } = buildMultipart(parts, 'application/dicom');
+    const back = splitMultipart(body, boundary);
+    expect(back.map((b) => b.toString('hex'))).to.deep.equal(parts.map((b) => b.toString('hex')));
+  });
+  it('a truncated body -> DICOMWEB_BAD_RESPONSE (retryable)', () => {
+    const { body, boundary } = buildMultipart([Buffer.from('abc')], 'application/dicom');
+    expect(() => splitMultipart(body.subarray(0, body.length - 12), boundary)).to.throw().with.property('code', 'DICOMWEB_BAD_RESPONSE');
+  });
+});
+
+describe('rules: default routing (chest CT -> ct-lung)', () => {
+  const ct = (over: Partial<SeriesDescriptor>): SeriesDescriptor => ({
+    seriesInstanceUid: '1.2.3.1', modality: 'CT', studyDescription: 'Chest', seriesDescription: '5mm', protocolName: '', bodyPartExamined: '',
+    manufacturer: 'Philips', numberOfInstances: 64, imageType: ['ORIGINAL', 'PRIMARY', 'AXIAL'], imageOrientationPatient: [1, 0, 0, 0, 1, 0], ...over,
+  });
+  it('an axial chest CT qualifies', () => expect(judgeChestCt(ct({})).qualifies).to.equal(true));
+  it('BodyPartExamined alone is enough', () => expect(judgeChestCt(ct({ studyDescription: '', bodyPartExamined: 'THORAX' })).qualifies).to.equal(true));
+  const refused: [string, Partial<SeriesDescriptor>, RegExp][] = [
+    ['a head CT', { studyDescription: 'Head', seriesDescription: 'brain' }, /nothing says chest/],
+    ['a localizer', { imageType: ['ORIGINAL', 'PRIMARY', 'LOCALIZER'] }, /localizer/],
+    ['a coronal reformat', { imageOrientationPatient: [1, 0, 0, 0, 0, -1] }, /not axial/],
+    ['too few slices', { numberOfInstances: 3 }, /instances/],
+    ['an MR', { modality: 'MR' }, /modality MR/],
+    ["ainode's own output", { manufacturer: 'ainode', modality: 'SEG' }, /written by ainode/],
+  ];
+  for (const [name, over, why] of refused) it(`${name} does not`, () => expect(judgeChestCt(ct(over)).why).to.match(why));
+  it('picks the series with most slices', () => {
+    const d = routeChestCt([ct({ seriesInstanceUid: '1.1', numberOfInstances: 64 }), ct({ seriesInstanceUid: '1.2', numberOfInstances: 300 }), ct({ seriesInstanceUid: '1.3', modality: 'SEG', manufacturer: 'ainode' })]);
+    expect(d.seriesInstanceUid).to.equal('1.2');
+    expect(d.modelId).to.equal('ct-lung');
+  });
+});
