@@ -22,6 +22,7 @@ export const Codes = {
   lung: code('39607008', 'SCT', 'Lung'),
   volume: code('118565006', 'SCT', 'Volume'),
   mean: code('373098007', 'SCT', 'Mean'),
+  findingSite: code('363698007', 'SCT', 'Finding Site'),
   // DICOM (DCM)
   segmentation: code('113076', 'DCM', 'Segmentation'),
   sourceImageForProcessing: code('121322', 'DCM', 'Source image for image processing operation'),
@@ -55,6 +56,7 @@ export const Codes = {
   cubicCentimeter: code('cm3', 'UCUM', 'cubic centimeter'),
   hounsfieldUnit: code("[hnsf'U]", 'UCUM', 'Hounsfield unit'),
   percent: code('%', 'UCUM', 'percent'),
+  noUnits: code('1', 'UCUM', 'no units'),
   // ainode's own scheme: no standard code exists for the emphysema index.
   laa950: code('LAA950', AINODE_SCHEME, 'Lung volume below -950 HU, percent of lung volume'),
 } as const;

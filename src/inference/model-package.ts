@@ -7,20 +7,9 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { AinodeError } from '../errors';
+import { parseManifest, type ModelManifest } from './manifest';
 
-export interface ModelManifest {
-  id: string;
-  version: string;
-  task: 'segmentation';
-  /** The TypeScript pipeline that prepares inputs and turns outputs into results. */
-  pipeline: 'ct-lung';
-  file: string;
-  sha256: string;
-  input: string;
-  output: string;
-  licence: string;
-  description: string;
-}
+export type { ModelManifest };
 
 export interface ModelPackage {
   manifest: ModelManifest;
@@ -33,17 +22,6 @@ export interface RefusedPackage {
   reason: string;
 }
 
-function fail(dir: string, field: string, msg: string): never {
-  throw new AinodeError('MODEL_PACKAGE_INVALID', `${path.join(dir, 'manifest.json')}: ${field} ${msg}`);
-}
-
-function str(m: Record<string, unknown>, dir: string, field: string, pattern?: RegExp): string {
-  const v = m[field];
-  if (typeof v !== 'string' || v === '') fail(dir, `/${field}`, 'must be a non-empty string');
-  if (pattern && !pattern.test(v)) fail(dir, `/${field}`, `must match ${pattern}`);
-  return v;
-}
-
 export function loadModelPackage(dir: string): ModelPackage {
   const manifestPath = path.join(dir, 'manifest.json');
   let raw: unknown;
@@ -52,21 +30,9 @@ export function loadModelPackage(dir: string): ModelPackage {
   } catch (e) {
     throw new AinodeError('MODEL_PACKAGE_INVALID', `${manifestPath}: ${(e as Error).message}`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(dir, '/', 'must be a JSON object');
-  const m = raw as Record<string, unknown>;
-  const manifest: ModelManifest = {
-    id: str(m, dir, 'id', /^[a-z0-9][a-z0-9-]{0,62}$/),
-    version: str(m, dir, 'version', /^[0-9A-Za-z.+-]{1,32}$/),
-    task: str(m, dir, 'task', /^segmentation$/) as 'segmentation',
-    pipeline: str(m, dir, 'pipeline', /^ct-lung$/) as 'ct-lung',
-    file: str(m, dir, 'file', /^[^/\\]+\.onnx$/),
-    sha256: str(m, dir, 'sha256', /^[0-9a-f]{64}$/),
-    input: str(m, dir, 'input'),
-    output: str(m, dir, 'output'),
-    licence: str(m, dir, 'licence'),
-    description: str(m, dir, 'description'),
-  };
-  if (manifest.id !== path.basename(dir)) fail(dir, '/id', `must equal the folder name "${path.basename(dir)}"`);
+  const manifest = parseManifest(raw, manifestPath);
+  if (manifest.id !== path.basename(dir)) throw new AinodeError('MODEL_PACKAGE_INVALID', `${manifestPath}: /id must equal the folder name "${path.basename(dir)}"`);
+  if (manifest.task !== 'segmentation') throw new AinodeError('MODEL_PACKAGE_INVALID', `${manifestPath}: /task "${manifest.task}" is not supported by this ainode version (segmentation only)`);
   const modelPath = path.join(dir, manifest.file);
   let bytes: Buffer;
   try {

@@ -12,8 +12,9 @@ import type { LoadedSession } from '../inference/session';
 import { AinodeError } from '../errors';
 import { Tag, jsonString } from '../dicom/json';
 import { assembleVolume } from '../volume/assemble';
-import { runCtLung } from '../inference/ct-lung/pipeline';
-import { buildCtLungResults } from '../results/ct-lung-results';
+import { segmentVolume } from '../inference/segment-volume';
+import { measure, type RegionStats } from '../inference/measure';
+import { buildSegmentationResults } from '../results/segmentation-results';
 import { outputUids } from '../results/output-uids';
 import type { InferenceJob } from '../queue/jobs';
 
@@ -32,7 +33,8 @@ export interface JobOutcome {
   status: 'delivered' | 'already-delivered';
   segSeriesInstanceUid: string;
   srSeriesInstanceUid: string;
-  measurements?: Record<string, { volumeMl: number; meanHu: number; laa950Percent: number }>;
+  /** Volumes (mL) per segment and derived group, for the job's return value (no patient data). */
+  volumesMl?: Record<string, number>;
   timingsMs?: Record<string, number>;
 }
 
@@ -81,13 +83,22 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   }
   t0 = mark('volume', t0);
 
+  const acc = pkg.manifest.accepts.sliceSpacingMm;
+  if (acc && ((acc.min !== undefined && volume.geometry.spacing[2] < acc.min) || (acc.max !== undefined && volume.geometry.spacing[2] > acc.max))) {
+    throw new AinodeError('SERIES_NOT_ACCEPTED', `slice spacing ${volume.geometry.spacing[2].toFixed(2)} mm is outside what ${pkg.manifest.id} accepts`, { retryable: false });
+  }
+
   await progress({ stage: 'inference', percent: 45 });
   const loaded = await deps.session(pkg);
-  const result = await runCtLung(pkg, loaded, volume);
+  const outcome = await segmentVolume(pkg, loaded, volume);
   t0 = mark('inference', t0);
+  t.preprocess = Math.round(outcome.timingsMs.preprocess);
+  t.model = Math.round(outcome.timingsMs.inference);
+  t.postprocess = Math.round(outcome.timingsMs.postprocess);
 
   await progress({ stage: 'encode', percent: 80 });
-  const objects = buildCtLungResults(job, pkg.manifest, volume, patientStudy, result);
+  const measurements = measure(pkg.manifest, volume, outcome.labels);
+  const objects = buildSegmentationResults(job, pkg.manifest, volume, patientStudy, outcome.labels, measurements);
   t0 = mark('encode', t0);
 
   await progress({ stage: 'store', percent: 90 });
@@ -103,14 +114,16 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
     deliveredAt: new Date().toISOString(),
   });
   await progress({ stage: 'done', percent: 100 });
-  const m = result.measurements;
-  const pick = (x: typeof m.right): { volumeMl: number; meanHu: number; laa950Percent: number } => ({ volumeMl: x.volumeMl, meanHu: x.meanHu, laa950Percent: x.laa950Percent });
-  log.info({ provider: loaded.provider, frames: objects.seg.frames, split: result.lungs.method, timingsMs: t }, 'results stored');
+  const volumesMl: Record<string, number> = {};
+  const add = (name: string, r: RegionStats | undefined): void => void (r && (volumesMl[name] = Math.round(r.volumeMl * 10) / 10));
+  for (const s of pkg.manifest.segments) add(s.name, measurements.segments.get(s.label));
+  for (const [name, d] of measurements.derived) add(name, d.union);
+  log.info({ provider: loaded.provider, frames: objects.seg.frames, note: outcome.note, timingsMs: t }, 'results stored');
   return {
     status: 'delivered',
     segSeriesInstanceUid: objects.seg.seriesInstanceUid,
     srSeriesInstanceUid: objects.sr.seriesInstanceUid,
-    measurements: { right: pick(m.right), left: pick(m.left), total: pick(m.total) },
+    volumesMl,
     timingsMs: t,
   };
 }

@@ -5,7 +5,8 @@ import * as path from 'path';
 import { buildCtLungModel } from '../../scripts/build-ct-lung-model';
 import { loadModelPackage } from '../../src/inference/model-package';
 import { createSession } from '../../src/inference/session';
-import { runCtLung } from '../../src/inference/ct-lung/pipeline';
+import { segmentVolume } from '../../src/inference/segment-volume';
+import { measure } from '../../src/inference/measure';
 import { createLogger } from '../../src/observability/logger';
 import type { ScalarVolume } from '../../src/volume/volume';
 import { REPO_ROOT } from '../support/ainode-process';
@@ -53,15 +54,18 @@ describe('models/ct-lung: the generated ONNX graph and its post-processing', () 
       const pkg = loadModelPackage(dir);
       const session = await createSession(pkg.modelPath, ['cpu'], createLogger({ level: 'silent' }));
       const vol = phantom(joined);
-      const r = await runCtLung(pkg, session, vol);
-      expect(r.lungs.method).to.equal(joined ? 'eroded-split' : 'separate-components');
+      const r = await segmentVolume(pkg, session, vol);
+      expect(r.note).to.match(joined ? /^eroded-split/ : /^separate-components/);
+      const m = measure(pkg.manifest, vol, r.labels);
+      const right = m.segments.get(1)!;
+      const left = m.segments.get(2)!;
       // Right lung (patient right = smaller x) is the bigger phantom lung here.
-      expect(r.measurements.right.voxelCount).to.be.greaterThan(r.measurements.left.voxelCount);
-      expect(r.measurements.right.meanHu).to.be.below(-800);
+      expect(right.voxelCount).to.be.greaterThan(left.voxelCount);
+      expect(right.meanIntensity).to.be.below(-800);
       // Analytic ellipsoid volume: 4/3*pi*a*b*c voxels of 2x2x5 mm.
       const rightExpected = ((4 / 3) * Math.PI * 14 * 22 * 10 * 20) / 1000;
-      expect(r.measurements.right.volumeMl).to.be.closeTo(rightExpected, rightExpected * 0.15);
-      expect(r.measurements.total.voxelCount).to.equal(r.measurements.right.voxelCount + r.measurements.left.voxelCount);
+      expect(right.volumeMl).to.be.closeTo(rightExpected, rightExpected * 0.15);
+      expect(m.derived.get('Both lungs')!.union!.voxelCount).to.equal(right.voxelCount + left.voxelCount);
     });
   }
 
@@ -71,7 +75,7 @@ describe('models/ct-lung: the generated ONNX graph and its post-processing', () 
     const vol = phantom(false);
     vol.voxels.fill(40);
     try {
-      await runCtLung(pkg, session, vol);
+      await segmentVolume(pkg, session, vol);
       expect.fail('should have thrown');
     } catch (e) {
       expect((e as { code?: string }).code).to.equal('SEGMENTATION_EMPTY');
@@ -87,7 +91,7 @@ describe('models/ct-lung: the generated ONNX graph and its post-processing', () 
     const { packages, refused } = loadModelPackages(tmp);
     expect([...packages.keys()]).to.deep.equal(['ct-lung']);
     expect(refused).to.have.length(1);
-    expect(refused[0].reason).to.match(/^MODEL_PACKAGE_INVALID: .*broken.*\/version must be a non-empty string/);
+    expect(refused[0].reason).to.match(/^MODEL_PACKAGE_INVALID: .*broken\/manifest\.json: \/task is required$/);
     fs.appendFileSync(path.join(tmp, 'ct-lung', 'model.onnx'), Buffer.from([0]));
     expect(loadModelPackages(tmp).refused.map((r) => r.reason.split(':')[0])).to.include('MODEL_WEIGHTS_CHECKSUM_MISMATCH');
   });

@@ -25,6 +25,8 @@ export interface SegmentMeasurementGroup {
   trackingId: string;
   trackingUid: string;
   finding: Code;
+  /** TID 1411 Finding Site, e.g. the organ a tissue lies in. */
+  findingSite?: Code;
   segmentNumber: number;
   measurements: Measurement[];
 }
@@ -83,6 +85,7 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
           text('HAS OBS CONTEXT', Codes.trackingIdentifier, g.trackingId),
           uidRef('HAS OBS CONTEXT', Codes.trackingUid, g.trackingUid),
           codeValue('CONTAINS', Codes.finding, g.finding),
+          ...(g.findingSite ? [codeValue('HAS CONCEPT MOD', Codes.findingSite, g.findingSite)] : []),
           image('CONTAINS', Codes.referencedSegment, { ...init.segmentation.instance, segmentNumber: g.segmentNumber }),
           uidRef('CONTAINS', Codes.sourceSeriesForSegmentation, init.sourceSeries.seriesInstanceUid),
           ...g.measurements.map(measurementItem),

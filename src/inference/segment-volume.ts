@@ -1,0 +1,93 @@
+/**
+ * A segmentation model on one source volume, driven by its manifest:
+ * source grid -> model grid (reorient/resample) -> intensities (clip, normalise) -> model
+ * (whole / per slice / sliding window) -> labels (activation, custom step, components, holes)
+ * -> labels back on the source grid (nearest neighbour), so SEG frames line up with the source.
+ */
+import { AinodeError } from '../errors';
+import { resample, sameGrid, targetGrid } from '../volume/resample';
+import type { ScalarVolume, VolumeGeometry } from '../volume/volume';
+import { splitLungs } from './ct-lung/postprocess';
+import type { Preprocess } from './manifest';
+import type { ModelPackage } from './model-package';
+import { fillHoles, keepLargestComponent, toLabels } from './postprocess';
+import { runModel } from './runner';
+import type { LoadedSession } from './session';
+
+export interface SegmentationOutcome {
+  /** Manifest label values on the source grid. */
+  labels: Uint8Array;
+  modelGrid: VolumeGeometry;
+  timingsMs: { preprocess: number; inference: number; postprocess: number };
+  note?: string;
+}
+
+export function prepareIntensities(voxels: Float32Array, spec: Preprocess): Float32Array {
+  const x = Float32Array.from(voxels);
+  if (spec.clip) for (let i = 0; i < x.length; i++) x[i] = Math.min(spec.clip[1], Math.max(spec.clip[0], x[i]));
+  const n = spec.normalize;
+  if (n.method === 'minmax') {
+    let lo = Infinity, hi = -Infinity;
+    for (const v of x) (lo = v < lo ? v : lo), (hi = v > hi ? v : hi);
+    const range = hi - lo || 1;
+    for (let i = 0; i < x.length; i++) x[i] = (x[i] - lo) / range;
+  } else if (n.method === 'zscore') {
+    let sum = 0, sq = 0;
+    for (const v of x) (sum += v), (sq += v * v);
+    const mean = sum / x.length;
+    const sd = Math.sqrt(Math.max(sq / x.length - mean * mean, 1e-12));
+    for (let i = 0; i < x.length; i++) x[i] = (x[i] - mean) / sd;
+  } else if (n.method === 'fixed') {
+    for (let i = 0; i < x.length; i++) x[i] = (x[i] - n.offset) * n.scale;
+  }
+  return x;
+}
+
+/** The volume on the model's grid (the source grid itself when nothing is declared). */
+export function toModelGrid(volume: ScalarVolume, spec: Preprocess): { grid: VolumeGeometry; voxels: Float32Array } {
+  if (!spec.reorient && !spec.resample) return { grid: volume.geometry, voxels: volume.voxels };
+  const grid = targetGrid(volume.geometry, spec.reorient, spec.resample?.shape, spec.resample?.spacingMm);
+  if (sameGrid(grid, volume.geometry)) return { grid, voxels: volume.voxels };
+  let min = Infinity;
+  for (const v of volume.voxels) if (v < min) min = v;
+  return { grid, voxels: resample(volume.voxels, volume.geometry, grid, 'linear', min) };
+}
+
+export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume): Promise<SegmentationOutcome> {
+  const m = pkg.manifest;
+  let t = performance.now();
+  const { grid, voxels } = toModelGrid(volume, m.preprocess);
+  const input = prepareIntensities(voxels, m.preprocess);
+  const dims: [number, number, number] = [grid.slices, grid.rows, grid.columns];
+  const preprocess = performance.now() - t;
+
+  t = performance.now();
+  const out = await runModel(pkg, loaded, input, dims);
+  const inference = performance.now() - t;
+
+  t = performance.now();
+  const nvox = grid.columns * grid.rows * grid.slices;
+  let labels: Uint8Array;
+  let note: string | undefined;
+  if (m.postprocess.custom === 'ct-lung-left-right') {
+    const mask = toLabels(out.data, out.channels, nvox, { activation: 'none' });
+    const lungs = splitLungs(mask, grid);
+    labels = lungs.labels;
+    note = `${lungs.method}${lungs.erosions ? ` after ${lungs.erosions} erosions` : ''}`;
+  } else {
+    labels = toLabels(out.data, out.channels, nvox, m.postprocess);
+  }
+  const cdims: [number, number, number] = [grid.columns, grid.rows, grid.slices];
+  for (const s of m.segments) {
+    if (m.postprocess.largestComponent) keepLargestComponent(labels, s.label, cdims);
+    if (m.postprocess.fillHoles) fillHoles(labels, s.label, cdims);
+  }
+  if (!sameGrid(grid, volume.geometry)) labels = Uint8Array.from(resample(labels, grid, volume.geometry, 'nearest', 0));
+  const known = new Set(m.segments.map((s) => s.label));
+  for (let v = 0; v < labels.length; v++) if (labels[v] && !known.has(labels[v])) labels[v] = 0;
+  const postprocess = performance.now() - t;
+  let any = false;
+  for (let v = 0; v < labels.length && !any; v++) any = labels[v] !== 0;
+  if (!any) throw new AinodeError('SEGMENTATION_EMPTY', `${m.id}: the model found none of its segments in this series`, { retryable: false });
+  return { labels, modelGrid: grid, timingsMs: { preprocess, inference, postprocess }, note };
+}

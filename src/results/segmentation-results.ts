@@ -1,0 +1,109 @@
+/**
+ * A segmentation model's results as DICOM, from its manifest: one binary SEG with the manifest's
+ * segments (numbered 1..n in manifest order) and one TID 1500 SR with a TID 1411 group per
+ * segment (referencing its SEG segment) and a TID 1501 group per derived entry (unions, ratios).
+ */
+import { Codes, type Code } from '../dicom/codes';
+import { buildSegmentation, SEGMENTATION_STORAGE } from '../dicom/seg/builder';
+import { SegmentAlgorithmType, SegmentDescription } from '../dicom/seg/segment';
+import { buildMeasurementReport, type Measurement } from '../dicom/sr/measurement-report';
+import type { PatientStudyAttributes } from '../dicom/study-attributes';
+import { deterministicUid } from '../dicom/uid';
+import type { ScalarVolume } from '../volume/volume';
+import type { ModelManifest } from '../inference/manifest';
+import type { Measurements, RegionStats } from '../inference/measure';
+import { outputUids, type ResultKey } from './output-uids';
+
+export interface ResultObjects {
+  seg: { seriesInstanceUid: string; sopInstanceUid: string; part10: Buffer; frames: number };
+  sr: { seriesInstanceUid: string; sopInstanceUid: string; part10: Buffer };
+}
+
+function measurementItems(manifest: ModelManifest, s: RegionStats): Measurement[] {
+  return manifest.measurements.map((m): Measurement => {
+    if (m.kind === 'volume') return { concept: Codes.volume, value: s.volumeMl, unit: Codes.cubicCentimeter };
+    if (m.kind === 'meanIntensity') return { concept: Codes.attenuationCoefficient, value: s.meanIntensity, unit: m.unit, derivation: Codes.mean };
+    return { concept: m.code, value: s.percentBelow.get(m.threshold)!, unit: Codes.percent };
+  });
+}
+
+export function buildSegmentationResults(
+  key: ResultKey,
+  manifest: ModelManifest,
+  volume: ScalarVolume,
+  patientStudy: PatientStudyAttributes,
+  labels: Uint8Array,
+  measurements: Measurements,
+): ResultObjects {
+  const uids = outputUids(key);
+  const algorithmName = `ainode ${manifest.id} ${manifest.version}`;
+  const tracking = (what: string): string => deterministicUid(uids.segInstance, 'tracking', what);
+  const number = new Map(manifest.segments.map((s, i) => [s.label, i + 1]));
+  const segLabels = new Uint8Array(labels.length);
+  for (let v = 0; v < labels.length; v++) if (labels[v]) segLabels[v] = number.get(labels[v]) ?? 0;
+  const present = manifest.segments.filter((s) => measurements.segments.get(s.label)!.voxelCount > 0);
+  // Segments the model did not find are left out of the SEG (a SEG segment may not be empty)
+  // and renumbered so the numbers stay 1..n; the SR reports them as absent by omission.
+  const renumber = new Map(present.map((s, i) => [number.get(s.label)!, i + 1]));
+  for (let v = 0; v < segLabels.length; v++) if (segLabels[v]) segLabels[v] = renumber.get(segLabels[v]) ?? 0;
+  const segments = present.map(
+    (s, i) =>
+      new SegmentDescription({
+        number: i + 1,
+        label: s.name,
+        category: s.category,
+        type: s.type,
+        anatomicRegion: s.anatomicRegion,
+        algorithmType: SegmentAlgorithmType.AUTOMATIC,
+        algorithmName,
+        trackingId: s.name,
+        trackingUid: tracking(`segment-${s.label}`),
+        recommendedDisplayCIELab: s.colorCIELab,
+      }),
+  );
+  const seg = buildSegmentation({
+    source: volume,
+    patientStudy,
+    segments,
+    labels: segLabels,
+    seriesInstanceUid: uids.segSeries,
+    sopInstanceUid: uids.segInstance,
+    seriesNumber: manifest.seriesNumbers.seg,
+    seriesDescription: `AI ${manifest.id} ${manifest.version}`,
+    contentLabel: manifest.id.toUpperCase().replace(/[^A-Z0-9_]/g, '_').slice(0, 16),
+    contentDescription: manifest.description.slice(0, 64),
+  });
+  const ratioItems = (codes: { code: Code }[], values: number[]): Measurement[] => codes.map((r, i) => ({ concept: r.code, value: values[i], unit: Codes.noUnits }));
+  const sr = buildMeasurementReport({
+    patientStudy,
+    seriesInstanceUid: uids.srSeries,
+    sopInstanceUid: uids.srInstance,
+    seriesNumber: manifest.seriesNumbers.sr,
+    seriesDescription: `AI ${manifest.id} ${manifest.version} measurements`,
+    procedureReported: manifest.procedureReported,
+    observer: { uid: uids.observer, name: algorithmName },
+    sourceSeries: { seriesInstanceUid: volume.seriesInstanceUid, instances: volume.slices },
+    segmentation: { seriesInstanceUid: uids.segSeries, instance: { sopClassUid: SEGMENTATION_STORAGE, sopInstanceUid: uids.segInstance } },
+    segmentGroups: present.map((s, i) => ({
+      trackingId: s.name,
+      trackingUid: tracking(`segment-${s.label}`),
+      finding: s.type,
+      findingSite: s.anatomicRegion,
+      segmentNumber: i + 1,
+      measurements: measurementItems(manifest, measurements.segments.get(s.label)!),
+    })),
+    plainGroups: manifest.derived
+      .map((d) => ({ d, m: measurements.derived.get(d.name)! }))
+      .filter(({ d, m }) => (d.union ? m.union!.voxelCount > 0 : true) && m.ratios.every(Number.isFinite))
+      .map(({ d, m }) => ({
+        trackingId: d.name,
+        trackingUid: tracking(`derived-${d.name}`),
+        finding: d.finding,
+        measurements: [...(m.union ? measurementItems(manifest, m.union) : []), ...ratioItems(d.ratios ?? [], m.ratios)],
+      })),
+  });
+  return {
+    seg: { seriesInstanceUid: uids.segSeries, sopInstanceUid: uids.segInstance, part10: seg.part10, frames: seg.numberOfFrames },
+    sr: { seriesInstanceUid: uids.srSeries, sopInstanceUid: uids.srInstance, part10: sr.part10 },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Reorientation and resampling between voxel grids in patient space: the conformed grid a model
+ * expects (e.g. 256^3 at 1 mm in LIA) and back to the source grid. Images are sampled trilinearly,
+ * label maps by nearest neighbour. Sample positions within 1e-4 voxel of a grid point snap to it,
+ * so an identical grid reproduces the input exactly.
+ */
+import { AinodeError } from '../errors';
+import { cross, dot, type Vec3 } from './geometry';
+import type { VolumeGeometry } from './volume';
+
+const AXIS_VECTORS: Record<string, Vec3> = {
+  L: [1, 0, 0],
+  R: [-1, 0, 0],
+  P: [0, 1, 0],
+  A: [0, -1, 0],
+  S: [0, 0, 1],
+  I: [0, 0, -1],
+};
+
+/** World centre of a grid (mm). */
+export function gridCentre(g: VolumeGeometry): Vec3 {
+  const h = [(g.columns - 1) / 2, (g.rows - 1) / 2, (g.slices - 1) / 2];
+  return [0, 1, 2].map((a) => g.origin[a] + g.rowDirection[a] * h[0] * g.spacing[0] + g.columnDirection[a] * h[1] * g.spacing[1] + g.sliceDirection[a] * h[2] * g.spacing[2]) as Vec3;
+}
+
+/**
+ * The target grid of a model: axes in `axes` order (e.g. "LIA"), given shape and/or spacing, centred
+ * on the source grid. Without a shape, the extent of the source is kept; without a spacing, the
+ * source's spacing along the matching axis is used.
+ */
+export function targetGrid(src: VolumeGeometry, axes: string | undefined, shape?: [number, number, number], spacingMm?: [number, number, number]): VolumeGeometry {
+  const dirs: Vec3[] = axes ? [...axes].map((c) => AXIS_VECTORS[c]) : [src.rowDirection, src.columnDirection, src.sliceDirection];
+  const srcDirs = [src.rowDirection, src.columnDirection, src.sliceDirection];
+  const srcDims = [src.columns, src.rows, src.slices];
+  // For each target axis, the source axis most parallel to it (for spacing and extent).
+  const match = dirs.map((d) => [0, 1, 2].reduce((best, a) => (Math.abs(dot(d, srcDirs[a])) > Math.abs(dot(d, srcDirs[best])) ? a : best), 0));
+  const spacing = [0, 1, 2].map((t) => spacingMm?.[t] ?? src.spacing[match[t]]) as Vec3;
+  const dims = [0, 1, 2].map((t) => shape?.[t] ?? Math.max(1, Math.round((srcDims[match[t]] * src.spacing[match[t]]) / spacing[t])));
+  const centre = gridCentre(src);
+  const origin = [0, 1, 2].map((a) => centre[a] - dirs.reduce((s, d, t) => s + d[a] * ((dims[t] - 1) / 2) * spacing[t], 0)) as Vec3;
+  const normal = cross(dirs[0], dirs[1]);
+  if (Math.abs(Math.abs(dot(normal, dirs[2])) - 1) > 1e-6) throw new AinodeError('MODEL_PACKAGE_INVALID', `reorient axes "${axes}" are not orthogonal`);
+  return { columns: dims[0], rows: dims[1], slices: dims[2], spacing, origin, rowDirection: dirs[0], columnDirection: dirs[1], sliceDirection: dirs[2], frameOfReferenceUid: src.frameOfReferenceUid };
+}
+
+/** Affine taking target voxel indices to continuous source voxel indices: src = M * t + b. */
+function indexMap(src: VolumeGeometry, dst: VolumeGeometry): { M: number[][]; b: Vec3 } {
+  const sd = [src.rowDirection, src.columnDirection, src.sliceDirection];
+  const dd = [dst.rowDirection, dst.columnDirection, dst.sliceDirection];
+  // Source axes are orthonormal: index_a = dot(world - origin, dir_a) / spacing_a.
+  const M = [0, 1, 2].map((a) => [0, 1, 2].map((t) => (dot(sd[a], dd[t]) * dst.spacing[t]) / src.spacing[a]));
+  const d0: Vec3 = [dst.origin[0] - src.origin[0], dst.origin[1] - src.origin[1], dst.origin[2] - src.origin[2]];
+  const b = [0, 1, 2].map((a) => dot(sd[a], d0) / src.spacing[a]) as Vec3;
+  return { M, b };
+}
+
+const snap = (x: number): number => {
+  const r = Math.round(x);
+  return Math.abs(x - r) < 1e-4 ? r : x;
+};
+
+/** Resamples `data` on `src` onto `dst`. Outside the source: `outside`. */
+export function resample(data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outside = 0): Float32Array {
+  const { M, b } = indexMap(src, dst);
+  const [nx, ny, nz] = [src.columns, src.rows, src.slices];
+  const plane = nx * ny;
+  const out = new Float32Array(dst.columns * dst.rows * dst.slices);
+  let p = 0;
+  for (let k = 0; k < dst.slices; k++) {
+    for (let j = 0; j < dst.rows; j++) {
+      const bx = M[0][1] * j + M[0][2] * k + b[0];
+      const by = M[1][1] * j + M[1][2] * k + b[1];
+      const bz = M[2][1] * j + M[2][2] * k + b[2];
+      for (let i = 0; i < dst.columns; i++, p++) {
+        const x = snap(M[0][0] * i + bx);
+        const y = snap(M[1][0] * i + by);
+        const z = snap(M[2][0] * i + bz);
+        if (mode === 'nearest') {
+          const xi = Math.round(x), yi = Math.round(y), zi = Math.round(z);
+          out[p] = xi < 0 || yi < 0 || zi < 0 || xi >= nx || yi >= ny || zi >= nz ? outside : data[xi + yi * nx + zi * plane];
+          continue;
+        }
+        if (x < 0 || y < 0 || z < 0 || x > nx - 1 || y > ny - 1 || z > nz - 1) {
+          out[p] = outside;
+          continue;
+        }
+        const x0 = Math.floor(x), y0 = Math.floor(y), z0 = Math.floor(z);
+        const fx = x - x0, fy = y - y0, fz = z - z0;
+        const x1 = Math.min(x0 + 1, nx - 1), y1 = Math.min(y0 + 1, ny - 1), z1 = Math.min(z0 + 1, nz - 1);
+        const c = (xx: number, yy: number, zz: number): number => data[xx + yy * nx + zz * plane];
+        const c00 = c(x0, y0, z0) * (1 - fx) + c(x1, y0, z0) * fx;
+        const c10 = c(x0, y1, z0) * (1 - fx) + c(x1, y1, z0) * fx;
+        const c01 = c(x0, y0, z1) * (1 - fx) + c(x1, y0, z1) * fx;
+        const c11 = c(x0, y1, z1) * (1 - fx) + c(x1, y1, z1) * fx;
+        out[p] = (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
+      }
+    }
+  }
+  return out;
+}
+
+/** Whether two grids are the same voxel for voxel (so resampling can be skipped). */
+export function sameGrid(a: VolumeGeometry, b: VolumeGeometry): boolean {
+  const close = (x: number[], y: number[], tol: number): boolean => x.every((v, i) => Math.abs(v - y[i]) <= tol);
+  return a.columns === b.columns && a.rows === b.rows && a.slices === b.slices && close(a.spacing, b.spacing, 1e-6) && close(a.origin, b.origin, 1e-4) && close(a.rowDirection, b.rowDirection, 1e-6) && close(a.columnDirection, b.columnDirection, 1e-6) && close(a.sliceDirection, b.sliceDirection, 1e-6);
+}
