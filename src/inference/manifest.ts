@@ -15,8 +15,11 @@ export type AxisCode = 'L' | 'R' | 'A' | 'P' | 'S' | 'I';
 
 export interface SeriesAcceptance {
   modality: string[];
+  /** BodyPartExamined values; when the attribute is missing, bodyPartPattern on the descriptions decides. */
   bodyPart?: string[];
-  /** Regular expression on SeriesDescription/ProtocolName (e.g. "t1|mprage"). */
+  /** Regular expression (case-insensitive) on study/series description and protocol name, used when BodyPartExamined is missing. */
+  bodyPartPattern?: string;
+  /** Regular expression (case-insensitive) that the series description or protocol name must match (e.g. "t1|mprage"). */
   descriptionPattern?: string;
   orientation?: Orientation[];
   slices?: { min?: number; max?: number };
@@ -168,17 +171,20 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
   const top = ['id', 'version', 'task', 'file', 'sha256', 'licence', 'description', 'accepts', 'input', 'output', 'preprocess', 'inference', 'postprocess', 'segments', 'measurements', 'derived', 'procedureReported', 'seriesNumbers'];
   const m = c.obj(raw, '', [...top, '$comment'], top.filter((k) => k !== 'derived'));
 
-  const a = c.obj(m.accepts, '/accepts', ['modality', 'bodyPart', 'descriptionPattern', 'orientation', 'slices', 'sliceSpacingMm'], ['modality']);
+  const a = c.obj(m.accepts, '/accepts', ['modality', 'bodyPart', 'bodyPartPattern', 'descriptionPattern', 'orientation', 'slices', 'sliceSpacingMm'], ['modality']);
   const accepts: SeriesAcceptance = { modality: c.arr(a.modality, '/accepts/modality', (x, p) => c.str(x, p), 1) };
   if (a.bodyPart !== undefined) accepts.bodyPart = c.arr(a.bodyPart, '/accepts/bodyPart', (x, p) => c.str(x, p).toUpperCase());
-  if (a.descriptionPattern !== undefined) {
-    accepts.descriptionPattern = c.str(a.descriptionPattern, '/accepts/descriptionPattern');
+  const regex = (v: unknown, p: string): string => {
+    const r = c.str(v, p);
     try {
-      new RegExp(accepts.descriptionPattern, 'i');
+      new RegExp(r, 'i');
     } catch (e) {
-      c.fail('/accepts/descriptionPattern', `is not a regular expression: ${(e as Error).message}`);
+      c.fail(p, `is not a regular expression: ${(e as Error).message}`);
     }
-  }
+    return r;
+  };
+  if (a.bodyPartPattern !== undefined) accepts.bodyPartPattern = regex(a.bodyPartPattern, '/accepts/bodyPartPattern');
+  if (a.descriptionPattern !== undefined) accepts.descriptionPattern = regex(a.descriptionPattern, '/accepts/descriptionPattern');
   if (a.orientation !== undefined) accepts.orientation = c.arr(a.orientation, '/accepts/orientation', (x, p) => c.oneOf(x, p, ['axial', 'coronal', 'sagittal'] as const));
   if (a.slices !== undefined) accepts.slices = c.range(a.slices, '/accepts/slices');
   if (a.sliceSpacingMm !== undefined) accepts.sliceSpacingMm = c.range(a.sliceSpacingMm, '/accepts/sliceSpacingMm');

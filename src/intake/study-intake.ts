@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger';
 import type { DeliveryLedger } from '../results/ledger';
 import type { ModelPackage } from '../inference/model-package';
 import { describeStudySeries } from '../rules/series-descriptor';
-import { needsInstanceDetail, routeChestCt } from '../rules/default-routing';
+import { needsInstanceDetail, routeSeries, type RouteDecision } from '../rules/default-routing';
 import { inferenceJobId, type InferenceJob } from '../queue/jobs';
 
 export interface StudyIntakeDeps {
@@ -26,36 +26,36 @@ export type IntakeOutcome = 'enqueued' | 'already-delivered' | 'already-queued' 
 export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid: string): Promise<IntakeOutcome[]> {
   const log = deps.log.child({ studyInstanceUid, stage: 'intake' });
   const series = await describeStudySeries(deps.client, studyInstanceUid, needsInstanceDetail);
-  const decision = routeChestCt(series);
-  if (!decision.seriesInstanceUid) {
+  const decisions = [...deps.models.values()].map((p) => routeSeries(p.manifest.id, p.manifest.accepts, series));
+  const routed = decisions.filter((d) => d.seriesInstanceUid);
+  if (routed.length === 0) {
     // Reasons hold modality, counts and orientation only, never descriptions (they can carry patient data).
-    log.info({ series: series.length, modelId: decision.modelId, reasons: decision.reasons.map((r) => r.why) }, 'no series qualifies for routing');
+    log.info({ series: series.length, reasons: Object.fromEntries(decisions.map((d) => [d.modelId, d.reasons.map((r) => r.why)])) }, 'no series qualifies for any model');
     return ['no-route'];
   }
+  const outcomes: IntakeOutcome[] = [];
+  for (const d of routed) outcomes.push(await enqueueDecision(deps, studyInstanceUid, d, log));
+  return outcomes;
+}
+
+async function enqueueDecision(deps: StudyIntakeDeps, studyInstanceUid: string, decision: RouteDecision, log: StudyIntakeDeps['log']): Promise<IntakeOutcome> {
   const pkg = deps.models.get(decision.modelId);
-  if (!pkg) {
-    log.error({ modelId: decision.modelId }, 'routing chose a model that is not loaded (see `ainode models list`)');
-    return ['model-unavailable'];
-  }
+  if (!pkg) return 'model-unavailable';
   const { id: modelId, version: modelVersion } = pkg.manifest;
   if (await deps.ledger.get(studyInstanceUid, modelId, modelVersion)) {
     log.info({ modelId, modelVersion }, 'results already delivered; not enqueued again');
-    return ['already-delivered'];
+    return 'already-delivered';
   }
-  const job: InferenceJob = { studyInstanceUid, seriesInstanceUid: decision.seriesInstanceUid, modelId, modelVersion };
+  const job: InferenceJob = { studyInstanceUid, seriesInstanceUid: decision.seriesInstanceUid!, modelId, modelVersion };
   const jobId = inferenceJobId(job);
   const existing = await deps.queue.getJob(jobId);
   if (existing) {
     const state = await existing.getState();
-    if (state !== 'failed') {
-      log.info({ jobId, state }, 'job already in the queue');
-      return ['already-queued'];
-    }
     // A job that failed for good stays failed until an admin retries it; do not spin on it.
-    log.info({ jobId, state }, 'job failed earlier; left for an admin to retry');
-    return ['already-queued'];
+    log.info({ jobId, state }, state === 'failed' ? 'job failed earlier; left for an admin to retry' : 'job already in the queue');
+    return 'already-queued';
   }
   await deps.queue.add('infer', job, { jobId });
   log.info({ jobId, modelId, modelVersion, seriesInstanceUid: decision.seriesInstanceUid }, 'study enqueued');
-  return ['enqueued'];
+  return 'enqueued';
 }

@@ -1,51 +1,61 @@
 /**
- * Default routing shipped with ainode: chest CT -> ct-lung. A pure function of the series
- * descriptors, so it is unit-testable and explains each decision.
+ * Default routing: every loaded model package declares in its manifest which series it accepts
+ * (`accepts`: modality, body part, description pattern, orientation, slice count); a study is
+ * routed to each model for which some series qualifies. Shipped packages route chest CT to
+ * ct-lung and T1 brain MR to mr-brain-tissue. Pure functions of the series descriptors, so every
+ * decision is explained per series and unit-testable.
  *
- * A series qualifies when it is CT, axial (slice normal within ~25 degrees of the body axis),
- * not a localizer, has at least MIN_SLICES instances, and something says "chest": BodyPartExamined
- * (CHEST, THORAX, LUNG, ...) or a chest word in the study/series description or protocol name.
- * ainode's own outputs (Manufacturer "ainode", SEG/SR) never qualify. Among qualifying series the
- * one with most instances wins (ties: the first by UID, so the choice is stable).
+ * Never qualifies: ainode's own outputs (Manufacturer "ainode"), localizers, missing orientation
+ * when the model restricts orientation. Among qualifying series the one with most instances wins
+ * (ties: the smallest UID, so the choice is stable).
  */
 import type { SeriesDescriptor } from './series-descriptor';
 import { AINODE_EQUIPMENT } from '../dicom/equipment';
-
-export const MIN_SLICES = 16;
-const CHEST_BODY_PARTS = new Set(['CHEST', 'THORAX', 'LUNG', 'CHEST_ABDOMEN', 'CHESTABDOMEN', 'CHEST_TO_PELVIS', 'CHESTABDPELVIS']);
-const CHEST_WORDS = /chest|thorax|thorac|lung|pulm|\bthx\b|\btho\b/i;
+import type { Orientation, SeriesAcceptance } from '../inference/manifest';
 
 export interface RouteDecision {
   modelId: string;
   seriesInstanceUid: string | undefined;
-  /** Per series, why it was or was not chosen. */
+  /** Per series, why it was or was not chosen (no descriptions: they can carry patient data). */
   reasons: { seriesInstanceUid: string; qualifies: boolean; why: string }[];
 }
 
-function isAxial(iop: number[] | undefined): boolean {
-  if (!iop) return false;
-  const nz = iop[0] * iop[4] - iop[1] * iop[3];
-  return Math.abs(nz) > 0.9;
+export function orientationOf(iop: number[] | undefined): Orientation | undefined {
+  if (!iop) return undefined;
+  const n = [iop[1] * iop[5] - iop[2] * iop[4], iop[2] * iop[3] - iop[0] * iop[5], iop[0] * iop[4] - iop[1] * iop[3]].map(Math.abs);
+  const max = Math.max(...n);
+  if (max < 0.9) return undefined; // oblique
+  return n[2] === max ? 'axial' : n[1] === max ? 'coronal' : 'sagittal';
 }
 
-export function judgeChestCt(s: SeriesDescriptor): { qualifies: boolean; why: string } {
+export function judgeSeries(s: SeriesDescriptor, a: SeriesAcceptance): { qualifies: boolean; why: string } {
   if (s.manufacturer === AINODE_EQUIPMENT.Manufacturer) return { qualifies: false, why: 'written by ainode' };
-  if (s.modality !== 'CT') return { qualifies: false, why: `modality ${s.modality || 'missing'}` };
+  if (!a.modality.includes(s.modality)) return { qualifies: false, why: `modality ${s.modality || 'missing'}` };
   if (s.imageType.includes('LOCALIZER')) return { qualifies: false, why: 'localizer' };
-  if (s.numberOfInstances < MIN_SLICES) return { qualifies: false, why: `${s.numberOfInstances} instances < ${MIN_SLICES}` };
-  if (!isAxial(s.imageOrientationPatient)) return { qualifies: false, why: 'not axial (or orientation missing)' };
-  const chest = CHEST_BODY_PARTS.has(s.bodyPartExamined) || [s.studyDescription, s.seriesDescription, s.protocolName].some((t) => CHEST_WORDS.test(t));
-  if (!chest) return { qualifies: false, why: 'nothing says chest (BodyPartExamined, descriptions, protocol)' };
-  return { qualifies: true, why: 'axial chest CT' };
+  if (a.slices?.min !== undefined && s.numberOfInstances < a.slices.min) return { qualifies: false, why: `${s.numberOfInstances} instances < ${a.slices.min}` };
+  if (a.slices?.max !== undefined && s.numberOfInstances > a.slices.max) return { qualifies: false, why: `${s.numberOfInstances} instances > ${a.slices.max}` };
+  if (a.orientation) {
+    const o = orientationOf(s.imageOrientationPatient);
+    if (!o || !a.orientation.includes(o)) return { qualifies: false, why: `orientation ${o ?? 'oblique or missing'} not in ${a.orientation.join('/')}` };
+  }
+  const texts = [s.studyDescription, s.seriesDescription, s.protocolName];
+  if (a.bodyPart) {
+    const ok = s.bodyPartExamined ? a.bodyPart.includes(s.bodyPartExamined) : a.bodyPartPattern !== undefined && texts.some((t) => new RegExp(a.bodyPartPattern!, 'i').test(t));
+    if (!ok) return { qualifies: false, why: s.bodyPartExamined ? `body part ${s.bodyPartExamined}` : 'body part missing and no description names it' };
+  }
+  if (a.descriptionPattern && ![s.seriesDescription, s.protocolName].some((t) => new RegExp(a.descriptionPattern!, 'i').test(t))) {
+    return { qualifies: false, why: 'series description/protocol does not match' };
+  }
+  return { qualifies: true, why: 'accepted' };
 }
 
-export function routeChestCt(series: SeriesDescriptor[]): RouteDecision {
-  const reasons = series.map((s) => ({ seriesInstanceUid: s.seriesInstanceUid, ...judgeChestCt(s) }));
+export function routeSeries(modelId: string, accepts: SeriesAcceptance, series: SeriesDescriptor[]): RouteDecision {
+  const reasons = series.map((s) => ({ seriesInstanceUid: s.seriesInstanceUid, ...judgeSeries(s, accepts) }));
   const candidates = series
     .filter((_, i) => reasons[i].qualifies)
     .sort((a, b) => b.numberOfInstances - a.numberOfInstances || (a.seriesInstanceUid < b.seriesInstanceUid ? -1 : 1));
-  return { modelId: 'ct-lung', seriesInstanceUid: candidates[0]?.seriesInstanceUid, reasons };
+  return { modelId, seriesInstanceUid: candidates[0]?.seriesInstanceUid, reasons };
 }
 
-/** Whether routing needs instance-level detail (ImageType, orientation) for a series of this modality. */
-export const needsInstanceDetail = (modality: string): boolean => modality === 'CT';
+/** Routing needs instance-level detail (ImageType, orientation) for image series only. */
+export const needsInstanceDetail = (modality: string): boolean => !['SEG', 'SR', 'KO', 'PR', 'RTSTRUCT', 'DOC'].includes(modality);

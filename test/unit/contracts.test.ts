@@ -2,7 +2,10 @@
 import { expect } from 'chai';
 import { inferenceJobId, parseInferenceJob } from '../../src/queue/jobs';
 import { buildMultipart, splitMultipart } from '../../src/dicomweb/multipart';
-import { judgeChestCt, routeChestCt } from '../../src/rules/default-routing';
+import { judgeSeries, orientationOf, routeSeries } from '../../src/rules/default-routing';
+import { loadModelPackage } from '../../src/inference/model-package';
+import { REPO_ROOT } from '../support/ainode-process';
+import * as path from 'path';
 import type { SeriesDescriptor } from '../../src/rules/series-descriptor';
 
 const job = { studyInstanceUid: '1.2.3', seriesInstanceUid: '1.2.3.4', modelId: 'ct-lung', modelVersion: '1.0.0' };
@@ -34,7 +37,10 @@ describe('dicomweb: multipart/related framing', () => {
   });
 });
 
-describe('rules: default routing (chest CT -> ct-lung)', () => {
+describe('rules: default routing from the shipped manifests (chest CT -> ct-lung, T1 brain MR -> mr-brain-tissue)', () => {
+  const lung = loadModelPackage(path.join(REPO_ROOT, 'models', 'ct-lung')).manifest.accepts;
+  const brain = loadModelPackage(path.join(REPO_ROOT, 'models', 'mr-brain-tissue')).manifest.accepts;
+  const judgeChestCt = (s: SeriesDescriptor): { qualifies: boolean; why: string } => judgeSeries(s, lung);
   const ct = (over: Partial<SeriesDescriptor>): SeriesDescriptor => ({
     seriesInstanceUid: '1.2.3.1', modality: 'CT', studyDescription: 'Chest', seriesDescription: '5mm', protocolName: '', bodyPartExamined: '',
     manufacturer: 'Philips', numberOfInstances: 64, imageType: ['ORIGINAL', 'PRIMARY', 'AXIAL'], imageOrientationPatient: [1, 0, 0, 0, 1, 0], ...over,
@@ -42,17 +48,30 @@ describe('rules: default routing (chest CT -> ct-lung)', () => {
   it('an axial chest CT qualifies', () => expect(judgeChestCt(ct({})).qualifies).to.equal(true));
   it('BodyPartExamined alone is enough', () => expect(judgeChestCt(ct({ studyDescription: '', bodyPartExamined: 'THORAX' })).qualifies).to.equal(true));
   const refused: [string, Partial<SeriesDescriptor>, RegExp][] = [
-    ['a head CT', { studyDescription: 'Head', seriesDescription: 'brain' }, /nothing says chest/],
+    ['a head CT', { studyDescription: 'Head', seriesDescription: 'brain' }, /body part missing and no description names it/],
     ['a localizer', { imageType: ['ORIGINAL', 'PRIMARY', 'LOCALIZER'] }, /localizer/],
-    ['a coronal reformat', { imageOrientationPatient: [1, 0, 0, 0, 0, -1] }, /not axial/],
+    ['a coronal reformat', { imageOrientationPatient: [1, 0, 0, 0, 0, -1] }, /orientation coronal not in axial/],
     ['too few slices', { numberOfInstances: 3 }, /instances/],
     ['an MR', { modality: 'MR' }, /modality MR/],
     ["ainode's own output", { manufacturer: 'ainode', modality: 'SEG' }, /written by ainode/],
   ];
   for (const [name, over, why] of refused) it(`${name} does not`, () => expect(judgeChestCt(ct(over)).why).to.match(why));
   it('picks the series with most slices', () => {
-    const d = routeChestCt([ct({ seriesInstanceUid: '1.1', numberOfInstances: 64 }), ct({ seriesInstanceUid: '1.2', numberOfInstances: 300 }), ct({ seriesInstanceUid: '1.3', modality: 'SEG', manufacturer: 'ainode' })]);
+    const d = routeSeries('ct-lung', lung, [ct({ seriesInstanceUid: '1.1', numberOfInstances: 64 }), ct({ seriesInstanceUid: '1.2', numberOfInstances: 300 }), ct({ seriesInstanceUid: '1.3', modality: 'SEG', manufacturer: 'ainode' })]);
     expect(d.seriesInstanceUid).to.equal('1.2');
     expect(d.modelId).to.equal('ct-lung');
+  });
+  it('orientation from ImageOrientationPatient', () => {
+    expect(orientationOf([1, 0, 0, 0, 1, 0])).to.equal('axial');
+    expect(orientationOf([1, 0, 0, 0, 0, -1])).to.equal('coronal');
+    expect(orientationOf([0, 1, 0, 0, 0, -1])).to.equal('sagittal');
+    expect(orientationOf([1, 0, 0, 0, 0.7071, 0.7071])).to.equal(undefined);
+  });
+  it('a T1 brain MR goes to the brain model, a T2 or a chest CT does not', () => {
+    const mr = ct({ modality: 'MR', studyDescription: 'Brain MRI', seriesDescription: 'T1 MPRAGE', bodyPartExamined: 'HEAD', numberOfInstances: 176 });
+    expect(judgeSeries(mr, brain).qualifies).to.equal(true);
+    expect(judgeSeries({ ...mr, seriesDescription: 'T2 FLAIR' }, brain).why).to.match(/does not match/);
+    expect(judgeSeries(ct({}), brain).why).to.match(/modality CT/);
+    expect(judgeSeries(mr, lung).why).to.match(/modality MR/);
   });
 });
