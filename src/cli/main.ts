@@ -3,6 +3,7 @@
  *
  *   ainode start [--role listener|worker] [--intake-start now|beginning]
  *   ainode models list
+ *   ainode convert nifti <file.nii[.gz]> <output-folder>
  *   ainode version
  */
 import { loadConfig } from '../config/schema';
@@ -12,6 +13,9 @@ import { startNode, type NodeRole } from '../app/node';
 import { loadModelPackages } from '../inference/model-package';
 import { AINODE_EQUIPMENT } from '../dicom/equipment';
 import * as path from 'path';
+import * as fs from 'fs';
+import { readNifti } from '../volume/nifti';
+import { niftiToMrSeries } from '../convert/nifti-to-dicom';
 
 const USAGE = `usage: ainode <command>
 
@@ -20,6 +24,8 @@ const USAGE = `usage: ainode <command>
         --intake-start: where a listener without a stored cursor begins in the PACS's
         change feed (default: now; "beginning" also processes what is already stored).
   models list   show the model packages found and why any was refused
+  convert nifti <file.nii[.gz]> <output-folder> [--series-description TEXT]
+                write a NIfTI image as a DICOM MR series (geometry from its affine)
   version       print the version
 
 Configuration: environment variables (see docs/configuration.md); at least
@@ -75,6 +81,18 @@ function modelsList(): number {
   return refused.length ? 1 : 0;
 }
 
+function convertNifti(args: string[]): number {
+  const [input, out, ...opts] = args;
+  if (!input || !out) throw new UsageError('convert nifti needs <file.nii[.gz]> and <output-folder>');
+  const seriesDescription = flag(opts, '--series-description');
+  const bytes = fs.readFileSync(input);
+  const series = niftiToMrSeries(bytes, readNifti(bytes), seriesDescription ? { seriesDescription } : {});
+  fs.mkdirSync(out, { recursive: true });
+  series.instances.forEach((inst, i) => fs.writeFileSync(path.join(out, `MR${String(i + 1).padStart(4, '0')}.dcm`), inst.part10));
+  process.stdout.write(`wrote ${series.instances.length} MR instances to ${out}\nStudyInstanceUID ${series.studyInstanceUid}\nSeriesInstanceUID ${series.seriesInstanceUid}\n`);
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -84,6 +102,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'models':
         if (rest[0] === 'list') return modelsList();
         throw new UsageError('models: try `ainode models list`');
+      case 'convert':
+        if (rest[0] === 'nifti') return convertNifti(rest.slice(1));
+        throw new UsageError('convert: try `ainode convert nifti <file> <output-folder>`');
       case 'version':
       case '--version':
         process.stdout.write(`ainode ${AINODE_EQUIPMENT.SoftwareVersions}\n`);
