@@ -33,7 +33,20 @@ export interface Config {
   modelsDir: string;
   workerConcurrency: number;
   executionProviders: string[];
+  runtime: RuntimeOptions;
   logLevel: string;
+}
+
+/** onnxruntime session settings (one session per model per worker process). */
+export interface RuntimeOptions {
+  /** Threads inside one operator; 0 = onnxruntime's default (all cores). */
+  intraOpThreads: number;
+  /** Threads across operators; 0 = default. */
+  interOpThreads: number;
+  /** CPU memory arena (faster repeated runs, holds memory between jobs). */
+  cpuMemArena: boolean;
+  /** CUDA device on multi-GPU hosts. */
+  cudaDeviceId: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -94,6 +107,14 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   return n;
 }
 
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return def;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(name, `must be true or false (got "${env[name]}")`);
+}
+
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], def: T): T {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return def;
@@ -128,6 +149,12 @@ export function loadConfig(processEnv: Env = process.env): Config {
     modelsDir: path.resolve(env.AINODE_MODELS_DIR?.trim() || path.join(REPO_ROOT, 'models')),
     workerConcurrency: int(env, 'AINODE_WORKER_CONCURRENCY', 1, 1, 64),
     executionProviders: providers,
+    runtime: {
+      intraOpThreads: int(env, 'AINODE_ORT_INTRA_OP_THREADS', 0, 0, 1024),
+      interOpThreads: int(env, 'AINODE_ORT_INTER_OP_THREADS', 0, 0, 1024),
+      cpuMemArena: bool(env, 'AINODE_ORT_CPU_MEM_ARENA', true),
+      cudaDeviceId: int(env, 'AINODE_CUDA_DEVICE_ID', 0, 0, 64),
+    },
     logLevel: oneOf(env, 'AINODE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   };
 }

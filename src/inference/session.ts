@@ -1,27 +1,49 @@
 /**
  * onnxruntime-node sessions with the execution providers the config asks for, in order.
  * onnxruntime-node throws (instead of falling back) when the CUDA provider library is missing,
- * so each provider list is tried in turn and the one that loaded is reported.
+ * so each provider list is tried in turn; a fallback is reported in one warning line, and
+ * onnxruntime's own native error print for the failed provider is silenced.
  */
 import * as ort from 'onnxruntime-node';
 import { AinodeError } from '../errors';
 import type { Logger } from '../observability/logger';
+import type { RuntimeOptions } from '../config/schema';
+
+// onnxruntime prints provider load failures to stderr itself; the node reports them as one
+// structured log line instead.
+ort.env.logLevel = 'fatal';
 
 export interface LoadedSession {
   session: ort.InferenceSession;
   provider: string;
+  createMs: number;
 }
 
-export async function createSession(modelPath: string, providers: string[], log: Logger): Promise<LoadedSession> {
+export const DEFAULT_RUNTIME: RuntimeOptions = { intraOpThreads: 0, interOpThreads: 0, cpuMemArena: true, cudaDeviceId: 0 };
+
+function providerConfig(name: string, rt: RuntimeOptions): ort.InferenceSession.ExecutionProviderConfig {
+  return name === 'cuda' ? { name: 'cuda', deviceId: rt.cudaDeviceId } : name;
+}
+
+export async function createSession(modelPath: string, providers: string[], log: Logger, rt: RuntimeOptions = DEFAULT_RUNTIME): Promise<LoadedSession> {
   const failures: string[] = [];
   for (let i = 0; i < providers.length; i++) {
     const attempt = providers.slice(i);
+    const t0 = performance.now();
     try {
-      const session = await ort.InferenceSession.create(modelPath, { executionProviders: attempt, graphOptimizationLevel: 'all' });
-      if (failures.length) log.warn({ provider: attempt[0], fallbackFrom: providers.slice(0, i) }, 'execution provider fallback');
-      return { session, provider: attempt[0] };
+      const session = await ort.InferenceSession.create(modelPath, {
+        executionProviders: attempt.map((p) => providerConfig(p, rt)),
+        graphOptimizationLevel: 'all',
+        enableCpuMemArena: rt.cpuMemArena,
+        logSeverityLevel: 4,
+        ...(rt.intraOpThreads ? { intraOpNumThreads: rt.intraOpThreads } : {}),
+        ...(rt.interOpThreads ? { interOpNumThreads: rt.interOpThreads } : {}),
+      });
+      const createMs = performance.now() - t0;
+      if (failures.length) log.warn({ provider: attempt[0], unavailable: failures }, `execution provider ${providers.slice(0, i).join(', ')} unavailable; running on ${attempt[0]}`);
+      return { session, provider: attempt[0], createMs };
     } catch (e) {
-      failures.push(`${attempt[0]}: ${(e as Error).message.split('\n')[0]}`);
+      failures.push(`${attempt[0]}: ${(e as Error).message.split('\n')[0].slice(0, 300)}`);
     }
   }
   throw new AinodeError('MODEL_RUN_FAILED', `no execution provider could load ${modelPath}: ${failures.join('; ')}`, { retryable: false });

@@ -19,8 +19,11 @@ export async function startWorker(cfg: Config, connection: Redis, deps: Omit<Wor
     const key = `${pkg.manifest.id}@${pkg.manifest.version}`;
     let s = sessions.get(key);
     if (!s) {
-      s = createSession(pkg.modelPath, cfg.executionProviders, log);
-      s.catch(() => sessions.delete(key));
+      s = createSession(pkg.modelPath, cfg.executionProviders, log, cfg.runtime);
+      s.then(
+        (l) => log.info({ modelId: pkg.manifest.id, provider: l.provider, createMs: Math.round(l.createMs) }, 'inference session created'),
+        () => sessions.delete(key),
+      );
       sessions.set(key, s);
     }
     return s;
