@@ -32,8 +32,13 @@ export interface Preprocess {
   /** Resample to a fixed grid, centred on the source volume. */
   resample?: { shape?: [number, number, number]; spacingMm?: [number, number, number] };
   clip?: [number, number];
-  normalize: { method: 'minmax' } | { method: 'zscore' } | { method: 'fixed'; offset: number; scale: number } | { method: 'none' };
+  normalize: Normalize;
+  /** Multi-channel input: one intensity transform per channel (e.g. a lung and a mediastinal
+   * CT window); when absent the single channel uses `clip` and `normalize`. */
+  channels?: { clip?: [number, number]; normalize: Normalize }[];
 }
+
+export type Normalize = { method: 'minmax' } | { method: 'zscore' } | { method: 'fixed'; offset: number; scale: number } | { method: 'none' };
 
 export interface InferenceSpec {
   mode: 'whole' | 'slice' | 'sliding-window';
@@ -194,7 +199,7 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     return { name: c.str(o.name, `${p}/name`), channels: c.num(o.channels, `${p}/channels`, 1, 1024, true) };
   };
 
-  const pre = c.obj(m.preprocess, '/preprocess', ['reorient', 'resample', 'clip', 'normalize'], ['normalize']);
+  const pre = c.obj(m.preprocess, '/preprocess', ['reorient', 'resample', 'clip', 'normalize', 'channels'], ['normalize']);
   const preprocess: Preprocess = { normalize: { method: 'none' } };
   if (pre.reorient !== undefined) preprocess.reorient = c.str(pre.reorient, '/preprocess/reorient', AXES);
   if (pre.resample !== undefined) {
@@ -204,14 +209,23 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     if (r.spacingMm !== undefined) preprocess.resample.spacingMm = c.triple(r.spacingMm, '/preprocess/resample/spacingMm', 1e-3);
     if (!preprocess.resample.shape && !preprocess.resample.spacingMm) c.fail('/preprocess/resample', 'needs shape, spacingMm or both');
   }
-  if (pre.clip !== undefined) {
-    const cl = c.arr(pre.clip, '/preprocess/clip', (x, p) => c.num(x, p));
-    if (cl.length !== 2 || cl[0] >= cl[1]) c.fail('/preprocess/clip', 'must be [low, high] with low < high');
-    preprocess.clip = [cl[0], cl[1]];
-  }
-  const n = c.obj(pre.normalize, '/preprocess/normalize', ['method', 'offset', 'scale'], ['method']);
-  const method = c.oneOf(n.method, '/preprocess/normalize/method', ['minmax', 'zscore', 'fixed', 'none'] as const);
-  preprocess.normalize = method === 'fixed' ? { method, offset: c.num(n.offset, '/preprocess/normalize/offset'), scale: c.num(n.scale, '/preprocess/normalize/scale') } : { method };
+  const clipOf = (v: unknown, p: string): [number, number] => {
+    const cl = c.arr(v, p, (x, q) => c.num(x, q));
+    if (cl.length !== 2 || cl[0] >= cl[1]) c.fail(p, 'must be [low, high] with low < high');
+    return [cl[0], cl[1]];
+  };
+  const normalizeOf = (v: unknown, p: string): Normalize => {
+    const n = c.obj(v, p, ['method', 'offset', 'scale'], ['method']);
+    const method = c.oneOf(n.method, `${p}/method`, ['minmax', 'zscore', 'fixed', 'none'] as const);
+    return method === 'fixed' ? { method, offset: c.num(n.offset, `${p}/offset`), scale: c.num(n.scale, `${p}/scale`) } : { method };
+  };
+  if (pre.clip !== undefined) preprocess.clip = clipOf(pre.clip, '/preprocess/clip');
+  preprocess.normalize = normalizeOf(pre.normalize, '/preprocess/normalize');
+  if (pre.channels !== undefined)
+    preprocess.channels = c.arr(pre.channels, '/preprocess/channels', (v, p) => {
+      const ch = c.obj(v, p, ['clip', 'normalize'], ['normalize']);
+      return { ...(ch.clip !== undefined ? { clip: clipOf(ch.clip, `${p}/clip`) } : {}), normalize: normalizeOf(ch.normalize, `${p}/normalize`) };
+    }, 1);
 
   const inf = c.obj(m.inference, '/inference', ['mode', 'patch', 'overlap', 'blend', 'batchSize'], ['mode']);
   const inference: InferenceSpec = { mode: c.oneOf(inf.mode, '/inference/mode', ['whole', 'slice', 'sliding-window'] as const) };
@@ -273,6 +287,10 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     return d;
   });
 
+  const input = io(m.input, '/input');
+  if ((preprocess.channels?.length ?? 1) !== input.channels) {
+    c.fail('/preprocess/channels', `must list one transform per input channel (${input.channels})`);
+  }
   const sn = c.obj(m.seriesNumbers, '/seriesNumbers', ['seg', 'sr'], ['seg', 'sr']);
   return {
     id: c.str(m.id, '/id', /^[a-z0-9][a-z0-9-]{0,62}$/),
@@ -283,7 +301,7 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     licence: c.str(m.licence, '/licence'),
     description: c.str(m.description, '/description'),
     accepts,
-    input: io(m.input, '/input'),
+    input,
     output: io(m.output, '/output'),
     preprocess,
     inference,

@@ -8,7 +8,7 @@ import { AinodeError } from '../errors';
 import { resample, sameGrid, targetGrid } from '../volume/resample';
 import type { ScalarVolume, VolumeGeometry } from '../volume/volume';
 import { splitLungs } from './ct-lung/postprocess';
-import type { Preprocess } from './manifest';
+import type { Normalize, Preprocess } from './manifest';
 import type { ModelPackage } from './model-package';
 import { fillHoles, keepLargestComponent, toLabels } from './postprocess';
 import { runModel } from './runner';
@@ -22,7 +22,16 @@ export interface SegmentationOutcome {
   note?: string;
 }
 
+/** The model input, [channels, D, H, W]: one intensity transform per declared channel. */
 export function prepareIntensities(voxels: Float32Array, spec: Preprocess): Float32Array {
+  const channels = spec.channels ?? [{ clip: spec.clip, normalize: spec.normalize }];
+  if (channels.length === 1) return transformChannel(voxels, channels[0]);
+  const out = new Float32Array(channels.length * voxels.length);
+  channels.forEach((ch, i) => out.set(transformChannel(voxels, ch), i * voxels.length));
+  return out;
+}
+
+function transformChannel(voxels: Float32Array, spec: { clip?: [number, number]; normalize: Normalize }): Float32Array {
   const x = Float32Array.from(voxels);
   if (spec.clip) for (let i = 0; i < x.length; i++) x[i] = Math.min(spec.clip[1], Math.max(spec.clip[0], x[i]));
   const n = spec.normalize;

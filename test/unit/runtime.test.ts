@@ -146,3 +146,25 @@ describe('model packages: refused with a clear message, the others keep working'
     expect(() => parseManifest(m, 'x.json')).to.throw(/\/inference\/patch is required/);
   });
 });
+
+describe('preprocessing: intensity channels', () => {
+  it('two declared windows become two input channels, each clipped and normalised', async () => {
+    const { prepareIntensities } = await import('../../src/inference/segment-volume');
+    const hu = Float32Array.from([-1000, -500, 0, 40, 400, 1000]);
+    const x = prepareIntensities(hu, {
+      normalize: { method: 'none' },
+      channels: [
+        { clip: [-1000, 0], normalize: { method: 'minmax' } },
+        { clip: [-160, 240], normalize: { method: 'fixed', offset: -160, scale: 1 / 400 } },
+      ],
+    });
+    expect(Array.from(x.subarray(0, 6))).to.deep.equal([0, 0.5, 1, 1, 1, 1]);
+    expect(Array.from(x.subarray(6)).map((v) => Math.round(v * 1000) / 1000)).to.deep.equal([0, 0, 0.4, 0.5, 1, 1]);
+  });
+
+  it('a manifest whose channel list does not match the input channels is refused', () => {
+    const m = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'models', 'ct-lung', 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    (m.input as Record<string, unknown>).channels = 2;
+    expect(() => parseManifest(m, 'x.json')).to.throw(/\/preprocess\/channels must list one transform per input channel \(2\)/);
+  });
+});
