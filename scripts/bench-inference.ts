@@ -23,16 +23,16 @@ const arg = (name: string): string | undefined => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 
-function ctVolume(): ScalarVolume {
+async function ctVolume(): Promise<ScalarVolume> {
   const dir = path.join(REPO, 'deploy', 'demo', 'data', 'tcia-lung-pet-ct-dx-A0001', 'series');
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.dcm')).map((f) => fs.readFileSync(path.join(dir, f)));
-  return assembleVolume('bench', files).volume;
+  return (await assembleVolume('bench', files)).volume;
 }
 
-function brainVolume(): ScalarVolume {
+async function brainVolume(): Promise<ScalarVolume> {
   const bytes = fs.readFileSync(path.join(REPO, 'deploy', 'demo', 'data', 'brain-t1-niivue', 't1_crop.nii.gz'));
   const s = niftiToMrSeries(bytes, readNifti(bytes));
-  return assembleVolume(s.seriesInstanceUid, s.instances.map((i) => i.part10)).volume;
+  return (await assembleVolume(s.seriesInstanceUid, s.instances.map((i) => i.part10))).volume;
 }
 
 async function main(): Promise<void> {
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const results = [];
   for (const [id, load] of [['ct-lung', ctVolume], ['mr-brain-tissue', brainVolume]] as const) {
     const pkg = loadModelPackage(path.join(REPO, 'models', id));
-    const volume = load();
+    const volume = await load();
     const { grid, voxels } = toModelGrid(volume, pkg.manifest.preprocess);
     const input = prepareIntensities(voxels, pkg.manifest.preprocess);
     const dims: [number, number, number] = [grid.slices, grid.rows, grid.columns];

@@ -10,7 +10,7 @@
  */
 import { AinodeError } from '../errors';
 import type { DicomwebConfig } from '../config/schema';
-import { boundaryOf, buildMultipart, splitMultipart } from './multipart';
+import { boundaryOf, buildMultipart, MultipartSplitter } from './multipart';
 import type { DicomJson } from '../dicom/json';
 import { jsonString, jsonSequence } from '../dicom/json';
 
@@ -76,14 +76,31 @@ export class DicomwebClient {
 
   /** WADO-RS: every instance of a series as stored (no transcoding by the PACS), as Part 10 bytes. */
   async retrieveSeries(studyUid: string, seriesUid: string): Promise<Buffer[]> {
+    const parts: Buffer[] = [];
+    await this.retrieveSeriesStreaming(studyUid, seriesUid, (p) => void parts.push(p));
+    return parts;
+  }
+
+  /**
+   * WADO-RS, streaming: `onInstance` gets each instance's Part 10 bytes as soon as its part has
+   * arrived, so decoding overlaps the transfer and the whole multipart body is never held.
+   * Returns the number of instances.
+   */
+  async retrieveSeriesStreaming(studyUid: string, seriesUid: string, onInstance: (part10: Buffer) => void): Promise<number> {
     const res = await this.request('GET', `/studies/${studyUid}/series/${seriesUid}`, {
       Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
     });
-    const ct = res.headers.get('content-type') ?? '';
-    const body = Buffer.from(await res.arrayBuffer());
-    const parts = splitMultipart(body, boundaryOf(ct));
-    if (parts.length === 0) throw new AinodeError('SERIES_NOT_FOUND', `series ${seriesUid} has no instances`, { retryable: true });
-    return parts;
+    const splitter = new MultipartSplitter(boundaryOf(res.headers.get('content-type') ?? ''), onInstance);
+    if (!res.body) throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'WADO-RS answer has no body', { retryable: true });
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) splitter.push(chunk);
+    } catch (e) {
+      if (e instanceof AinodeError) throw e;
+      throw new AinodeError('DICOMWEB_UNREACHABLE', `WADO-RS transfer interrupted: ${(e as Error).message}`, { retryable: true, cause: e });
+    }
+    const n = splitter.end();
+    if (n === 0) throw new AinodeError('SERIES_NOT_FOUND', `series ${seriesUid} has no instances`, { retryable: true });
+    return n;
   }
 
   /**

@@ -42,3 +42,55 @@ export function buildMultipart(parts: Buffer[], partContentType: string): { body
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), boundary };
 }
+
+/**
+ * Incremental multipart/related splitter: feed it chunks as they arrive; it calls `onPart` with
+ * each complete part body (a copy, so the chunk buffers can be released) and keeps only the bytes
+ * of the part in progress.
+ */
+export class MultipartSplitter {
+  private buf: Buffer = Buffer.alloc(0);
+  private started = false;
+  private done = false;
+  private count = 0;
+  private readonly delim: Buffer;
+  private readonly nextDelim: Buffer;
+
+  constructor(boundary: string, private readonly onPart: (part: Buffer) => void) {
+    this.delim = Buffer.from(`--${boundary}`);
+    this.nextDelim = Buffer.from(`\r\n--${boundary}`);
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.done) return;
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk);
+    for (;;) {
+      if (!this.started) {
+        const i = this.buf.indexOf(this.delim);
+        if (i < 0) return;
+        this.buf = this.buf.subarray(i);
+        this.started = true;
+      }
+      const after = this.delim.length;
+      if (this.buf.length < after + 2) return;
+      if (this.buf[after] === 0x2d && this.buf[after + 1] === 0x2d) {
+        this.done = true;
+        this.buf = Buffer.alloc(0);
+        return;
+      }
+      const headerEnd = this.buf.indexOf('\r\n\r\n', after);
+      if (headerEnd < 0) return;
+      const next = this.buf.indexOf(this.nextDelim, headerEnd + 4);
+      if (next < 0) return;
+      this.onPart(Buffer.from(this.buf.subarray(headerEnd + 4, next)));
+      this.count++;
+      this.buf = this.buf.subarray(next + 2);
+    }
+  }
+
+  /** Number of parts; throws if the body ended before its closing boundary. */
+  end(): number {
+    if (!this.done) throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'truncated multipart body (no closing boundary)', { retryable: true });
+    return this.count;
+  }
+}

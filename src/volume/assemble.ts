@@ -1,40 +1,52 @@
 /**
- * Builds a ScalarVolume from the Part 10 instances of one series: parses each instance, keeps its
- * geometry and rescaled pixels (the parsed dataset is dropped at once), sorts the slices along the
- * slice normal and checks that they form one sound, evenly spaced stack. What cannot be made a sound
- * volume is refused with a coded error, never processed.
+ * Builds a ScalarVolume from the Part 10 instances of one series, one instance at a time: each
+ * instance is parsed, every frame decoded (any transfer syntax, src/volume/pixel-data.ts) and
+ * rescaled to float32 at once, and the parsed dataset dropped, so a long series never holds all
+ * datasets (nor, with the streaming retrieve, the raw multipart body) in memory.
  *
- * Supported here: single-frame images, native (uncompressed) little-endian pixel data, 8/16 bit,
- * signed or unsigned, BitsStored < BitsAllocated, RescaleSlope/Intercept, PixelPaddingValue.
+ * Single-frame images and multi-frame Enhanced CT/MR (per-frame functional groups: plane position
+ * and orientation, pixel measures, pixel value transformation, stack) are both turned into
+ * frames. Then:
+ *  - localizers (ImageType LOCALIZER) are separated out;
+ *  - frames are grouped into stacks by orientation (and Enhanced StackID); the largest stack is the
+ *    volume, other stacks of two or more frames are separated (logged by the caller), a single
+ *    stray frame in another orientation is refused (mixed orientations);
+ *  - within the stack, sizes, pixel spacing and frame of reference must agree (else refused), the
+ *    frames are sorted along the slice normal, spacing comes from the positions (not
+ *    SliceThickness) and must be even within 1%, and positions must follow the normal (a gantry
+ *    tilt or sheared stack is refused).
+ * Everything refused throws a coded AinodeError saying what was wrong.
  */
 import { AinodeError } from '../errors';
-import { readPart10, TransferSyntax, type NaturalDataset } from '../dicom/part10';
+import { readPart10, type NaturalDataset } from '../dicom/part10';
 import { pickPatientStudy, type PatientStudyAttributes } from '../dicom/study-attributes';
 import { cross, dot, norm, sub, type Vec3 } from './geometry';
+import { decodeFrame, initCodecs, isSupportedTransferSyntax, pixelFormat, storedValues, type PixelFormat } from './pixel-data';
 import type { ScalarVolume, SliceSource } from './volume';
 
-const NATIVE_SYNTAXES = new Set<string>([TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.DeflatedExplicitVRLittleEndian]);
-
-/** Relative tolerance on the spacing between consecutive slices. */
 const SPACING_TOLERANCE = 0.01;
-/** Direction cosines of two slices are "the same" within this. */
 const ORIENTATION_TOLERANCE = 1e-3;
+/** Frames beyond this many voxels in one series are refused before any allocation. */
+export const DEFAULT_MAX_VOXELS = 1024 * 1024 * 1200;
 
-interface ParsedSlice {
+interface Frame {
   source: SliceSource;
   orientation: number[];
   pixelSpacing: [number, number];
   rows: number;
   columns: number;
   frameOfReferenceUid: string;
+  stack: string;
   pixels: Float32Array;
 }
 
-function numbers(ds: NaturalDataset, keyword: string, count: number): number[] {
-  const v = ds[keyword];
-  const arr = (Array.isArray(v) ? v : [v]).map((x) => Number(x));
+type Item = Record<string, unknown>;
+const items = (v: unknown): Item[] => (Array.isArray(v) ? (v as Item[]) : v && typeof v === 'object' ? [v as Item] : []);
+
+function numbers(v: unknown, what: string, count: number): number[] {
+  const arr = (Array.isArray(v) ? v : v === undefined || v === '' ? [] : [v]).map((x) => Number(x));
   if (arr.length < count || arr.slice(0, count).some((x) => !Number.isFinite(x))) {
-    throw new AinodeError('DICOM_ATTRIBUTE_MISSING', `${keyword} is missing or not ${count} numbers`, { retryable: false });
+    throw new AinodeError('DICOM_ATTRIBUTE_MISSING', `${what} is missing or not ${count} numbers`, { retryable: false, hint: 'the series has no usable geometry; it cannot be made a volume' });
   }
   return arr.slice(0, count);
 }
@@ -45,130 +57,167 @@ function text(ds: NaturalDataset, keyword: string): string {
   return v;
 }
 
-function decodePixels(ds: NaturalDataset, transferSyntaxUid: string, rows: number, columns: number): Float32Array {
-  if (!NATIVE_SYNTAXES.has(transferSyntaxUid)) {
-    throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `transfer syntax ${transferSyntaxUid} is not decoded yet (native little endian only)`, { retryable: false });
-  }
-  const frames = Number(ds.NumberOfFrames ?? 1);
-  if (frames !== 1) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `multi-frame images (${frames} frames) are not assembled yet`, { retryable: false });
-  if (Number(ds.SamplesPerPixel ?? 1) !== 1) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', 'only single-sample (grey) images can be assembled', { retryable: false });
-  const bitsAllocated = Number(ds.BitsAllocated);
-  const bitsStored = Number(ds.BitsStored ?? bitsAllocated);
-  const signed = Number(ds.PixelRepresentation ?? 0) === 1;
-  const slope = ds.RescaleSlope === undefined || ds.RescaleSlope === '' ? 1 : Number(ds.RescaleSlope);
-  const intercept = ds.RescaleIntercept === undefined || ds.RescaleIntercept === '' ? 0 : Number(ds.RescaleIntercept);
-  if (!Number.isFinite(slope) || !Number.isFinite(intercept)) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'RescaleSlope/RescaleIntercept are not numbers', { retryable: false });
-  const pd = ds.PixelData;
-  const first = Array.isArray(pd) ? pd[0] : pd;
-  if (!(first instanceof ArrayBuffer)) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'PixelData is missing', { retryable: false });
-  const n = rows * columns;
-  const bytesNeeded = (n * bitsAllocated) / 8;
-  if (first.byteLength < bytesNeeded) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `PixelData holds ${first.byteLength} bytes, ${bytesNeeded} expected`, { retryable: false });
-  let raw: ArrayLike<number>;
-  if (bitsAllocated === 16) raw = signed ? new Int16Array(first, 0, n) : new Uint16Array(first, 0, n);
-  else if (bitsAllocated === 8) raw = signed ? new Int8Array(first, 0, n) : new Uint8Array(first, 0, n);
-  else throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `BitsAllocated ${bitsAllocated} is not supported`, { retryable: false });
-  const padding = ds.PixelPaddingValue === undefined ? undefined : Number(ds.PixelPaddingValue);
-  const out = new Float32Array(n);
-  const mask = (1 << bitsStored) - 1;
-  const signBit = 1 << (bitsStored - 1);
-  const needsMask = bitsStored < bitsAllocated;
-  // Padding voxels become the lowest representable value (air for CT), not a real measurement.
-  const paddingOut = intercept + slope * (signed ? -signBit : 0);
-  for (let p = 0; p < n; p++) {
-    let v = raw[p];
-    if (padding !== undefined && v === padding) {
-      out[p] = paddingOut;
-      continue;
-    }
-    if (needsMask) {
-      v &= mask;
-      if (signed && v & signBit) v -= 1 << bitsStored;
-    }
-    out[p] = v * slope + intercept;
-  }
+function toFloat(stored: Int32Array, slope: number, intercept: number, padding: number | undefined, paddingOut: number): Float32Array {
+  const out = new Float32Array(stored.length);
+  for (let i = 0; i < stored.length; i++) out[i] = padding !== undefined && stored[i] === padding ? paddingOut : stored[i] * slope + intercept;
   return out;
-}
-
-function parseSlice(bytes: Buffer): { slice: ParsedSlice; dataset: NaturalDataset } {
-  const { transferSyntaxUid, dataset: ds } = readPart10(bytes);
-  const rows = Number(ds.Rows);
-  const columns = Number(ds.Columns);
-  if (!(rows > 0 && columns > 0)) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'Rows/Columns are missing', { retryable: false });
-  const ipp = numbers(ds, 'ImagePositionPatient', 3) as Vec3;
-  const slice: ParsedSlice = {
-    source: { sopClassUid: text(ds, 'SOPClassUID'), sopInstanceUid: text(ds, 'SOPInstanceUID'), imagePositionPatient: ipp },
-    orientation: numbers(ds, 'ImageOrientationPatient', 6),
-    pixelSpacing: numbers(ds, 'PixelSpacing', 2) as [number, number],
-    rows,
-    columns,
-    frameOfReferenceUid: text(ds, 'FrameOfReferenceUID'),
-    pixels: decodePixels(ds, transferSyntaxUid, rows, columns),
-  };
-  return { slice, dataset: ds };
 }
 
 export interface AssembledSeries {
   volume: ScalarVolume;
   patientStudy: PatientStudyAttributes;
+  /** What was separated from the volume: localizers and other stacks (frame counts). */
+  separated: { localizers: number; otherStacks: number[] };
 }
 
-export function assembleVolume(seriesInstanceUid: string, instances: Buffer[]): AssembledSeries {
-  if (instances.length < 2) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', `a volume needs at least 2 slices, the series has ${instances.length}`, { retryable: false });
-  const slices: ParsedSlice[] = [];
-  let patientStudy: PatientStudyAttributes | undefined;
-  for (const bytes of instances) {
-    const { slice, dataset } = parseSlice(bytes);
-    patientStudy ??= pickPatientStudy(dataset);
-    slices.push(slice);
+export class VolumeBuilder {
+  private readonly frames: Frame[] = [];
+  private patientStudy: PatientStudyAttributes | undefined;
+  private localizers = 0;
+  private voxels = 0;
+
+  private constructor(private readonly seriesInstanceUid: string, private readonly maxVoxels: number) {}
+
+  /** A builder; loads the codecs first (once per process). */
+  static async create(seriesInstanceUid: string, maxVoxels = DEFAULT_MAX_VOXELS): Promise<VolumeBuilder> {
+    await initCodecs();
+    return new VolumeBuilder(seriesInstanceUid, maxVoxels);
   }
-  const ref = slices[0];
-  for (const s of slices) {
-    if (s.rows !== ref.rows || s.columns !== ref.columns) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'slices of different sizes in one series', { retryable: false });
-    if (s.orientation.some((v, i) => Math.abs(v - ref.orientation[i]) > ORIENTATION_TOLERANCE)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'slices with different orientations in one series', { retryable: false });
-    if (s.pixelSpacing.some((v, i) => Math.abs(v - ref.pixelSpacing[i]) > 1e-4)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'slices with different pixel spacing in one series', { retryable: false });
-    if (s.frameOfReferenceUid !== ref.frameOfReferenceUid) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'slices in different frames of reference', { retryable: false });
+
+  get frameCount(): number {
+    return this.frames.length;
   }
-  const rowDirection = ref.orientation.slice(0, 3) as Vec3;
-  const columnDirection = ref.orientation.slice(3, 6) as Vec3;
-  const normal = cross(rowDirection, columnDirection);
-  if (Math.abs(norm(normal) - 1) > 1e-2) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'ImageOrientationPatient is not two orthonormal vectors', { retryable: false });
-  slices.sort((a, b) => dot(a.source.imagePositionPatient, normal) - dot(b.source.imagePositionPatient, normal));
-  const positions = slices.map((s) => dot(s.source.imagePositionPatient, normal));
-  const gaps = positions.slice(1).map((p, i) => p - positions[i]);
-  const spacing = (positions[positions.length - 1] - positions[0]) / (slices.length - 1);
-  if (!(spacing > 1e-3)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'slices share one position (duplicates or a second stack)', { retryable: false });
-  const worst = Math.max(...gaps.map((g) => Math.abs(g - spacing)));
-  if (worst > SPACING_TOLERANCE * spacing + 1e-3) {
-    throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', `uneven slice spacing: ${spacing.toFixed(3)} mm on average, a gap differs by ${worst.toFixed(3)} mm`, { retryable: false });
+
+  /** Parses one instance and keeps only its decoded frames and geometry. */
+  add(part10: Buffer): void {
+    const { transferSyntaxUid, dataset: ds } = readPart10(part10);
+    if (!isSupportedTransferSyntax(transferSyntaxUid)) {
+      throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `transfer syntax ${transferSyntaxUid || '(none)'} is not supported`, { retryable: false });
+    }
+    if (ds.PixelData === undefined) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'the instance has no pixel data (not an image)', { retryable: false });
+    const f = pixelFormat(ds);
+    if (f.samplesPerPixel !== 1) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `only grey images make volumes (SamplesPerPixel ${f.samplesPerPixel})`, { retryable: false });
+    // Refuse absurd sizes before allocating anything (a header can claim anything).
+    const claimed = f.rows * f.columns * f.frames;
+    if (this.voxels + claimed > this.maxVoxels) {
+      throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `the series claims ${this.voxels + claimed} voxels, more than the limit ${this.maxVoxels}`, { retryable: false, hint: 'raise AINODE_MAX_VOXELS if this is a genuine series' });
+    }
+    this.patientStudy ??= pickPatientStudy(ds);
+    const imageType = (Array.isArray(ds.ImageType) ? ds.ImageType : [ds.ImageType]).map((v) => String(v ?? '').toUpperCase());
+    if (imageType.includes('LOCALIZER')) {
+      this.localizers += f.frames;
+      return;
+    }
+    const sopClassUid = text(ds, 'SOPClassUID');
+    const sopInstanceUid = text(ds, 'SOPInstanceUID');
+    const frameOfReferenceUid = text(ds, 'FrameOfReferenceUID');
+    const shared = items(ds.SharedFunctionalGroupsSequence)[0] ?? {};
+    const perFrame = items(ds.PerFrameFunctionalGroupsSequence);
+    const enhanced = perFrame.length > 0;
+    for (let i = 0; i < f.frames; i++) {
+      const pf = perFrame[i] ?? {};
+      const group = (seq: string, attr: string): unknown => items(pf[seq])[0]?.[attr] ?? items(shared[seq])[0]?.[attr];
+      const ipp = numbers(enhanced ? group('PlanePositionSequence', 'ImagePositionPatient') : ds.ImagePositionPatient, 'ImagePositionPatient', 3) as Vec3;
+      const iop = numbers(enhanced ? group('PlaneOrientationSequence', 'ImageOrientationPatient') : ds.ImageOrientationPatient, 'ImageOrientationPatient', 6);
+      const spacing = numbers(enhanced ? group('PixelMeasuresSequence', 'PixelSpacing') : ds.PixelSpacing, 'PixelSpacing', 2) as [number, number];
+      const slopeRaw = enhanced ? group('PixelValueTransformationSequence', 'RescaleSlope') ?? ds.RescaleSlope : ds.RescaleSlope;
+      const interRaw = enhanced ? group('PixelValueTransformationSequence', 'RescaleIntercept') ?? ds.RescaleIntercept : ds.RescaleIntercept;
+      const slope = slopeRaw === undefined || slopeRaw === '' ? 1 : Number(slopeRaw);
+      const intercept = interRaw === undefined || interRaw === '' ? 0 : Number(interRaw);
+      if (!Number.isFinite(slope) || !Number.isFinite(intercept)) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'RescaleSlope/RescaleIntercept are not numbers', { retryable: false });
+      const stored = storedValues(decodeFrame(ds, transferSyntaxUid, f, i), f);
+      const padding = ds.PixelPaddingValue === undefined || ds.PixelPaddingValue === '' ? undefined : Number(ds.PixelPaddingValue);
+      const lowest = f.pixelRepresentation === 1 ? -(2 ** (f.bitsStored - 1)) : 0;
+      this.frames.push({
+        source: { sopClassUid, sopInstanceUid, imagePositionPatient: ipp, ...(enhanced || f.frames > 1 ? { frameNumber: i + 1 } : {}) },
+        orientation: iop,
+        pixelSpacing: spacing,
+        rows: f.rows,
+        columns: f.columns,
+        frameOfReferenceUid,
+        stack: enhanced ? String(group('FrameContentSequence', 'StackID') ?? '') : '',
+        pixels: toFloat(stored, slope, intercept, padding, lowest * slope + intercept),
+      });
+      this.voxels += f.rows * f.columns;
+    }
   }
-  // In-plane offsets between slices must lie along the normal (no gantry tilt / shear).
-  for (let k = 1; k < slices.length; k++) {
-    const d = sub(slices[k].source.imagePositionPatient, slices[0].source.imagePositionPatient);
-    const along = dot(d, normal);
-    const offPlane = norm([d[0] - along * normal[0], d[1] - along * normal[1], d[2] - along * normal[2]]);
-    if (offPlane > 0.01 * spacing + 1e-2) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'slice positions do not follow the slice normal (gantry tilt or sheared stack)', { retryable: false });
+
+  build(): AssembledSeries {
+    if (this.frames.length === 0) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', this.localizers ? 'the series holds only localizers' : 'the series holds no image frames', { retryable: false });
+    // Stacks by orientation (and Enhanced StackID).
+    const stacks: Frame[][] = [];
+    for (const fr of this.frames) {
+      const s = stacks.find((st) => st[0].stack === fr.stack && st[0].orientation.every((v, i) => Math.abs(v - fr.orientation[i]) <= ORIENTATION_TOLERANCE));
+      if (s) s.push(fr);
+      else stacks.push([fr]);
+    }
+    stacks.sort((a, b) => b.length - a.length);
+    const [main, ...others] = stacks;
+    if (others.some((s) => s.length === main.length)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', `the series holds ${stacks.length} stacks of equal size (${main.length} frames): which one is the volume is ambiguous`, { retryable: false });
+    if (others.some((s) => s.length === 1)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'mixed orientations: a single frame lies in another orientation than the rest', { retryable: false });
+    const volume = this.buildStack(main);
+    return { volume, patientStudy: this.patientStudy!, separated: { localizers: this.localizers, otherStacks: others.map((s) => s.length) } };
   }
-  const plane = ref.rows * ref.columns;
-  const voxels = new Float32Array(plane * slices.length);
-  slices.forEach((s, k) => voxels.set(s.pixels, k * plane));
-  return {
-    volume: {
+
+  private buildStack(frames: Frame[]): ScalarVolume {
+    if (frames.length < 2) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', `a volume needs at least 2 slices, the stack has ${frames.length}`, { retryable: false });
+    const ref = frames[0];
+    for (const s of frames) {
+      if (s.rows !== ref.rows || s.columns !== ref.columns) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', `mixed sizes in one stack (${ref.columns}x${ref.rows} and ${s.columns}x${s.rows})`, { retryable: false });
+      if (s.pixelSpacing.some((v, i) => Math.abs(v - ref.pixelSpacing[i]) > 1e-4)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'mixed pixel spacing in one stack', { retryable: false });
+      if (s.frameOfReferenceUid !== ref.frameOfReferenceUid) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'frames in different frames of reference', { retryable: false });
+    }
+    const rowDirection = ref.orientation.slice(0, 3) as Vec3;
+    const columnDirection = ref.orientation.slice(3, 6) as Vec3;
+    const normal = cross(rowDirection, columnDirection);
+    if (Math.abs(norm(normal) - 1) > 1e-2 || Math.abs(dot(rowDirection, columnDirection)) > 1e-3) {
+      throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'ImageOrientationPatient is not two orthonormal vectors', { retryable: false });
+    }
+    frames.sort((a, b) => dot(a.source.imagePositionPatient, normal) - dot(b.source.imagePositionPatient, normal));
+    const positions = frames.map((s) => dot(s.source.imagePositionPatient, normal));
+    const gaps = positions.slice(1).map((p, i) => p - positions[i]);
+    const spacing = (positions[positions.length - 1] - positions[0]) / (frames.length - 1);
+    if (gaps.some((g) => g < 1e-3)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'frames share one position (duplicates, several phases or a second acquisition)', { retryable: false });
+    const worst = Math.max(...gaps.map((g) => Math.abs(g - spacing)));
+    if (worst > SPACING_TOLERANCE * spacing + 1e-3) {
+      throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', `uneven slice spacing: ${spacing.toFixed(3)} mm on average, a gap differs by ${worst.toFixed(3)} mm (missing or extra slices?)`, { retryable: false });
+    }
+    for (let k = 1; k < frames.length; k++) {
+      const d = sub(frames[k].source.imagePositionPatient, frames[0].source.imagePositionPatient);
+      const along = dot(d, normal);
+      const off = norm([d[0] - along * normal[0], d[1] - along * normal[1], d[2] - along * normal[2]]);
+      if (off > 0.01 * spacing * k + 1e-2) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'slice positions do not follow the slice normal (gantry tilt or a sheared stack is not supported)', { retryable: false });
+    }
+    const plane = ref.rows * ref.columns;
+    const voxels = new Float32Array(plane * frames.length);
+    frames.forEach((s, k) => {
+      voxels.set(s.pixels, k * plane);
+      s.pixels = new Float32Array(0); // release as we go
+    });
+    return {
       geometry: {
         columns: ref.columns,
         rows: ref.rows,
-        slices: slices.length,
+        slices: frames.length,
         spacing: [ref.pixelSpacing[1], ref.pixelSpacing[0], spacing],
-        origin: slices[0].source.imagePositionPatient,
+        origin: frames[0].source.imagePositionPatient,
         rowDirection,
         columnDirection,
         sliceDirection: normal,
         frameOfReferenceUid: ref.frameOfReferenceUid,
       },
       voxels,
-      slices: slices.map((s) => s.source),
-      seriesInstanceUid,
-    },
-    patientStudy: patientStudy as PatientStudyAttributes,
-  };
+      slices: frames.map((s) => s.source),
+      seriesInstanceUid: this.seriesInstanceUid,
+    };
+  }
 }
+
+/** Convenience: all instances at once (tests, converters). */
+export async function assembleVolume(seriesInstanceUid: string, instances: Iterable<Buffer>, maxVoxels?: number): Promise<AssembledSeries> {
+  const b = await VolumeBuilder.create(seriesInstanceUid, maxVoxels);
+  for (const i of instances) b.add(i);
+  return b.build();
+}
+
+export type { PixelFormat };

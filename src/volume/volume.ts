@@ -25,6 +25,8 @@ export interface VolumeGeometry {
 export interface SliceSource {
   sopClassUid: string;
   sopInstanceUid: string;
+  /** 1-based frame of a multi-frame source image; absent for single-frame images. */
+  frameNumber?: number;
   imagePositionPatient: Vec3;
 }
 

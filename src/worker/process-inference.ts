@@ -11,7 +11,7 @@ import type { ModelPackage } from '../inference/model-package';
 import type { LoadedSession } from '../inference/session';
 import { AinodeError } from '../errors';
 import { Tag, jsonString } from '../dicom/json';
-import { assembleVolume } from '../volume/assemble';
+import { VolumeBuilder } from '../volume/assemble';
 import { segmentVolume } from '../inference/segment-volume';
 import { measure, type RegionStats } from '../inference/measure';
 import { buildSegmentationResults } from '../results/segmentation-results';
@@ -24,6 +24,8 @@ export interface WorkerDeps {
   models: Map<string, ModelPackage>;
   session: (pkg: ModelPackage) => Promise<LoadedSession>;
   log: Logger;
+  /** Refuse series claiming more voxels than this, before allocating. */
+  maxVoxels?: number;
 }
 
 export type Stage = 'check' | 'retrieve' | 'volume' | 'inference' | 'encode' | 'store' | 'done';
@@ -72,12 +74,14 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   t0 = mark('check', t0);
 
   await progress({ stage: 'retrieve', percent: 10 });
-  const instances = await deps.client.retrieveSeries(job.studyInstanceUid, job.seriesInstanceUid);
-  t0 = mark('retrieve', t0);
+  // Retrieve and decode overlap: each instance is decoded as soon as it has arrived.
+  const builder = await VolumeBuilder.create(job.seriesInstanceUid, deps.maxVoxels);
+  const instances = await deps.client.retrieveSeriesStreaming(job.studyInstanceUid, job.seriesInstanceUid, (part10) => builder.add(part10));
+  t0 = mark('retrieveDecode', t0);
 
   await progress({ stage: 'volume', percent: 35 });
-  const { volume, patientStudy } = assembleVolume(job.seriesInstanceUid, instances);
-  instances.length = 0; // release the Part 10 bytes before inference
+  const { volume, patientStudy, separated } = builder.build();
+  if (separated.localizers || separated.otherStacks.length) log.info({ instances, separated }, 'localizers or other stacks separated from the volume');
   if (patientStudy.StudyInstanceUID !== job.studyInstanceUid) {
     throw new AinodeError('SERIES_NOT_FOUND', 'the retrieved series belongs to another study', { retryable: false });
   }

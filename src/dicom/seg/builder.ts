@@ -43,6 +43,12 @@ export interface BuiltSegmentation {
   voxelsPerSegment: Map<number, number>;
 }
 
+/** Each source instance once (a multi-frame source contributes many slices). */
+export function uniqueInstances<T extends { sopInstanceUid: string }>(slices: T[]): T[] {
+  const seen = new Set<string>();
+  return slices.filter((s) => !seen.has(s.sopInstanceUid) && (seen.add(s.sopInstanceUid), true));
+}
+
 function check(cond: boolean, message: string): void {
   if (!cond) throw new AinodeError('SEG_INVALID', message);
 }
@@ -98,6 +104,7 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
             {
               ReferencedSOPClassUID: src.sopClassUid,
               ReferencedSOPInstanceUID: src.sopInstanceUid,
+              ...(src.frameNumber !== undefined ? { ReferencedFrameNumber: src.frameNumber } : {}),
               PurposeOfReferenceCodeSequence: [codeItem(Codes.sourceImageForProcessing)],
             },
           ],
@@ -184,7 +191,7 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
     ReferencedSeriesSequence: [
       {
         SeriesInstanceUID: init.source.seriesInstanceUid,
-        ReferencedInstanceSequence: init.source.slices.map((s) => ({ ReferencedSOPClassUID: s.sopClassUid, ReferencedSOPInstanceUID: s.sopInstanceUid })),
+        ReferencedInstanceSequence: uniqueInstances(init.source.slices).map((s) => ({ ReferencedSOPClassUID: s.sopClassUid, ReferencedSOPInstanceUID: s.sopInstanceUid })),
       },
     ],
     PixelData: [pixelBytes.buffer],

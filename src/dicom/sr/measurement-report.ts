@@ -10,6 +10,7 @@ import { writePart10, type NaturalDataset } from '../part10';
 import { patientStudyModule, type PatientStudyAttributes } from '../study-attributes';
 import { isValidUid } from '../uid';
 import { codeValue, container, image, libraryImage, num, text, uidRef, type ContentItem } from './content';
+import { uniqueInstances } from '../seg/builder';
 
 export const COMPREHENSIVE_3D_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.34';
 
@@ -73,7 +74,8 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
     if (!isValidUid(uid)) throw new AinodeError('SR_INVALID', `"${uid}" is not a valid UID`);
   }
   if (init.segmentGroups.length + init.plainGroups.length === 0) throw new AinodeError('SR_INVALID', 'a measurement report needs at least one measurement group');
-  if (init.sourceSeries.instances.length === 0) throw new AinodeError('SR_INVALID', 'the source series has no instances to reference');
+  const sourceInstances = uniqueInstances(init.sourceSeries.instances);
+  if (sourceInstances.length === 0) throw new AinodeError('SR_INVALID', 'the source series has no instances to reference');
   const now = dicomDateTime(init.createdAt);
 
   const groups: ContentItem[] = [
@@ -116,7 +118,7 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
     text('HAS OBS CONTEXT', Codes.deviceObserverManufacturer, AINODE_EQUIPMENT.Manufacturer),
     text('HAS OBS CONTEXT', Codes.deviceObserverModelName, AINODE_EQUIPMENT.ManufacturerModelName),
     codeValue('HAS CONCEPT MOD', Codes.procedureReported, init.procedureReported),
-    container('CONTAINS', Codes.imageLibrary, [container('CONTAINS', Codes.imageLibraryGroup, init.sourceSeries.instances.map(libraryImage))]),
+    container('CONTAINS', Codes.imageLibrary, [container('CONTAINS', Codes.imageLibraryGroup, sourceInstances.map(libraryImage))]),
     container('CONTAINS', Codes.imagingMeasurements, groups),
   ];
 
@@ -126,7 +128,7 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
       ReferencedSeriesSequence: [
         {
           SeriesInstanceUID: init.sourceSeries.seriesInstanceUid,
-          ReferencedSOPSequence: init.sourceSeries.instances.map((i) => ({ ReferencedSOPClassUID: i.sopClassUid, ReferencedSOPInstanceUID: i.sopInstanceUid })),
+          ReferencedSOPSequence: sourceInstances.map((i) => ({ ReferencedSOPClassUID: i.sopClassUid, ReferencedSOPInstanceUID: i.sopInstanceUid })),
         },
         {
           SeriesInstanceUID: init.segmentation.seriesInstanceUid,

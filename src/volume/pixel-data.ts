@@ -1,0 +1,165 @@
+/**
+ * Pixel data of any transfer syntax a PACS may hold, decoded in the node (instances are retrieved
+ * as stored: Orthanc 1.10 cannot transcode JPEG 2000). Native: implicit/explicit little endian,
+ * deflate (inflated by dcmjs), explicit big endian (byte-swapped here). Encapsulated, through the
+ * WebAssembly codecs of dcmjs-codecs: RLE, JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000,
+ * HTJ2K. Output: one little-endian byte buffer per frame in native layout, and typed stored values.
+ */
+import { Context, NativeCodecs } from 'dcmjs-codecs';
+import { AinodeError } from '../errors';
+import type { NaturalDataset } from '../dicom/part10';
+
+const NATIVE_LE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99']);
+const BIG_ENDIAN = '1.2.840.10008.1.2.2';
+type Decoder = (ctx: Context) => Context;
+const DECODERS: Record<string, [string, Decoder]> = {
+  '1.2.840.10008.1.2.5': ['RLE Lossless', (c) => NativeCodecs.decodeRle(c)],
+  '1.2.840.10008.1.2.4.50': ['JPEG Baseline', (c) => NativeCodecs.decodeJpeg(c, { convertColorspaceToRgb: false })],
+  '1.2.840.10008.1.2.4.51': ['JPEG Extended', (c) => NativeCodecs.decodeJpeg(c, { convertColorspaceToRgb: false })],
+  '1.2.840.10008.1.2.4.57': ['JPEG Lossless', (c) => NativeCodecs.decodeJpeg(c)],
+  '1.2.840.10008.1.2.4.70': ['JPEG Lossless SV1', (c) => NativeCodecs.decodeJpeg(c)],
+  '1.2.840.10008.1.2.4.80': ['JPEG-LS Lossless', (c) => NativeCodecs.decodeJpegLs(c)],
+  '1.2.840.10008.1.2.4.81': ['JPEG-LS Near-Lossless', (c) => NativeCodecs.decodeJpegLs(c)],
+  '1.2.840.10008.1.2.4.90': ['JPEG 2000 Lossless', (c) => NativeCodecs.decodeJpeg2000(c)],
+  '1.2.840.10008.1.2.4.91': ['JPEG 2000', (c) => NativeCodecs.decodeJpeg2000(c)],
+  '1.2.840.10008.1.2.4.201': ['HTJ2K Lossless', (c) => NativeCodecs.decodeHtJpeg2000(c)],
+  '1.2.840.10008.1.2.4.202': ['HTJ2K Lossless RPCL', (c) => NativeCodecs.decodeHtJpeg2000(c)],
+  '1.2.840.10008.1.2.4.203': ['HTJ2K', (c) => NativeCodecs.decodeHtJpeg2000(c)],
+};
+
+let ready: Promise<void> | undefined;
+
+/** Loads the WebAssembly codecs once per process; must be awaited before decoding compressed data. */
+export function initCodecs(): Promise<void> {
+  ready ??= NativeCodecs.initializeAsync({ logCodecsInfo: false, logCodecsTrace: false });
+  return ready;
+}
+
+export function isSupportedTransferSyntax(uid: string): boolean {
+  return NATIVE_LE.has(uid) || uid === BIG_ENDIAN || uid in DECODERS;
+}
+
+export interface PixelFormat {
+  rows: number;
+  columns: number;
+  samplesPerPixel: number;
+  bitsAllocated: number;
+  bitsStored: number;
+  pixelRepresentation: number;
+  planarConfiguration: number;
+  photometricInterpretation: string;
+  frames: number;
+}
+
+export function pixelFormat(ds: NaturalDataset): PixelFormat {
+  const num = (k: string, def?: number): number => {
+    const v = ds[k] === undefined || ds[k] === '' ? def : Number(ds[k]);
+    if (v === undefined || !Number.isFinite(v)) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', `${k} is missing`, { retryable: false });
+    return v;
+  };
+  const f: PixelFormat = {
+    rows: num('Rows'),
+    columns: num('Columns'),
+    samplesPerPixel: num('SamplesPerPixel', 1),
+    bitsAllocated: num('BitsAllocated'),
+    bitsStored: num('BitsStored', Number(ds.BitsAllocated)),
+    pixelRepresentation: num('PixelRepresentation', 0),
+    planarConfiguration: num('PlanarConfiguration', 0),
+    photometricInterpretation: String(ds.PhotometricInterpretation ?? 'MONOCHROME2'),
+    frames: num('NumberOfFrames', 1),
+  };
+  if (![1, 8, 16, 32].includes(f.bitsAllocated)) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `BitsAllocated ${f.bitsAllocated} is not supported`, { retryable: false });
+  if (f.bitsStored < 1 || f.bitsStored > f.bitsAllocated) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `BitsStored ${f.bitsStored} does not fit BitsAllocated ${f.bitsAllocated}`, { retryable: false });
+  return f;
+}
+
+export function frameBytes(f: PixelFormat): number {
+  return f.bitsAllocated === 1 ? Math.ceil((f.rows * f.columns * f.samplesPerPixel) / 8) : (f.rows * f.columns * f.samplesPerPixel * f.bitsAllocated) / 8;
+}
+
+function asBytes(x: unknown): Uint8Array {
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'PixelData is missing', { retryable: false });
+}
+
+/** Frame `index` (0-based) of the pixel data, decoded, as little-endian bytes in native layout. */
+export function decodeFrame(ds: NaturalDataset, transferSyntaxUid: string, f: PixelFormat, index: number): Uint8Array {
+  const pd = ds.PixelData;
+  if (pd === undefined) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'PixelData is missing', { retryable: false });
+  const parts = (Array.isArray(pd) ? pd : [pd]).map(asBytes);
+  const size = frameBytes(f);
+  if (NATIVE_LE.has(transferSyntaxUid) || transferSyntaxUid === BIG_ENDIAN) {
+    const all = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    if (f.bitsAllocated === 1) {
+      // Frames of 1-bit data are packed back to back, not byte aligned.
+      const bits = f.rows * f.columns * f.samplesPerPixel;
+      const out = new Uint8Array(size);
+      const first = index * bits;
+      if (Math.ceil((first + bits) / 8) > all.length) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `PixelData holds ${all.length} bytes, too few for frame ${index + 1}`, { retryable: false });
+      for (let b = 0; b < bits; b++) if ((all[(first + b) >> 3] >> ((first + b) & 7)) & 1) out[b >> 3] |= 1 << (b & 7);
+      return out;
+    }
+    if (all.length < (index + 1) * size) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `PixelData holds ${all.length} bytes, ${f.frames * size} expected`, { retryable: false });
+    const frame = all.slice(index * size, (index + 1) * size);
+    if (transferSyntaxUid === BIG_ENDIAN) {
+      // Big endian: swap each sample; 8-bit samples in an OW element are swapped in 16-bit words.
+      const vr = (ds._vrMap as Record<string, string> | undefined)?.PixelData;
+      const w = f.bitsAllocated > 8 ? f.bitsAllocated / 8 : vr === 'OW' ? 2 : 1;
+      if (w > 1) {
+        if (f.bitsAllocated <= 8 && (index * size) % 2 !== 0) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', 'odd-sized 8-bit frames in big-endian OW pixel data', { retryable: false });
+        for (let i = 0; i + w <= frame.length; i += w) frame.subarray(i, i + w).reverse();
+      }
+    }
+    return frame;
+  }
+  const decoder = DECODERS[transferSyntaxUid];
+  if (!decoder) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `transfer syntax ${transferSyntaxUid} is not supported`, { retryable: false, hint: 'ask the sender for a standard transfer syntax' });
+  if (!NativeCodecs.isInitialized()) throw new Error('initCodecs() must be awaited before decoding compressed pixel data');
+  let encoded: Uint8Array;
+  if (parts.length === f.frames) encoded = parts[index];
+  else if (f.frames === 1) encoded = Buffer.concat(parts);
+  else throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `${parts.length} fragments for ${f.frames} frames without a usable offset table`, { retryable: false });
+  const ctx = new Context({
+    width: f.columns,
+    height: f.rows,
+    bitsAllocated: f.bitsAllocated,
+    bitsStored: f.bitsStored,
+    samplesPerPixel: f.samplesPerPixel,
+    pixelRepresentation: f.pixelRepresentation,
+    planarConfiguration: f.planarConfiguration,
+    photometricInterpretation: f.photometricInterpretation,
+    encodedBuffer: encoded,
+  });
+  let out: Uint8Array | undefined;
+  try {
+    out = decoder[1](ctx).getDecodedBuffer();
+  } catch (e) {
+    throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `${decoder[0]} frame ${index + 1} could not be decoded: ${(e as Error).message ?? e}`, { retryable: false });
+  }
+  if (!out || out.length < size) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `${decoder[0]} frame ${index + 1} decoded to ${out?.length ?? 0} bytes, ${size} expected`, { retryable: false });
+  return out.length === size ? out : out.slice(0, size);
+}
+
+/** Stored values of one decoded frame, with BitsStored < BitsAllocated masked and sign-extended. */
+export function storedValues(bytes: Uint8Array, f: PixelFormat): Int32Array {
+  const n = f.rows * f.columns * f.samplesPerPixel;
+  const out = new Int32Array(n);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const signed = f.pixelRepresentation === 1;
+  const mask = f.bitsStored >= 32 ? 0xffffffff : (2 ** f.bitsStored) - 1;
+  const signBit = 2 ** (f.bitsStored - 1);
+  for (let i = 0; i < n; i++) {
+    let v: number;
+    if (f.bitsAllocated === 1) v = (bytes[i >> 3] >> (i & 7)) & 1;
+    else if (f.bitsAllocated === 8) v = bytes[i];
+    else if (f.bitsAllocated === 16) v = dv.getUint16(2 * i, true);
+    else v = dv.getUint32(4 * i, true);
+    if (f.bitsAllocated > 1) {
+      v = f.bitsStored >= 32 ? v : v % (mask + 1);
+      if (signed && v >= signBit) v -= 2 * signBit;
+    }
+    out[i] = v;
+  }
+  return out;
+}
