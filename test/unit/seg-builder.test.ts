@@ -79,6 +79,7 @@ describe('dicom/seg: binary Segmentation builder', () => {
     ['label map of the wrong size', () => buildSegmentation(init({ labels: new Uint8Array(10) }))],
     ['an invalid UID', () => buildSegmentation(init({ sopInstanceUid: '1.2.03' }))],
     ['no segments', () => buildSegmentation(init({ segments: [] }))],
+    ['a code value longer than 16 characters (SH)', () => seg({ type: { value: 'adrenal_gland_right', scheme: '99X', meaning: 'x' } })],
   ];
   for (const [name, fn] of invalid) it(`${name} -> SEG_INVALID`, () => expect(codeOf(fn)).to.equal('SEG_INVALID'));
 });

@@ -33,6 +33,8 @@ export interface SegmentationInit {
   contentDescription?: string;
   instanceNumber?: number;
   createdAt?: Date;
+  /** Local coding schemes used by segment codes, declared in CodingSchemeIdentificationSequence. */
+  codingSchemes?: { designator: string; name: string; organization: string }[];
 }
 
 export interface BuiltSegmentation {
@@ -123,6 +125,9 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
     SOPInstanceUID: init.sopInstanceUid,
     InstanceCreationDate: now.date,
     InstanceCreationTime: now.time,
+    ...(init.codingSchemes?.length
+      ? { CodingSchemeIdentificationSequence: init.codingSchemes.map((c) => ({ CodingSchemeDesignator: c.designator, CodingSchemeName: c.name, CodingSchemeResponsibleOrganization: c.organization })) }
+      : {}),
     ...patientStudyModule(init.patientStudy),
     // General Series + Segmentation Series
     Modality: 'SEG',

@@ -38,6 +38,7 @@ export class SegmentDescription {
     }
     for (const c of [init.category, init.type, ...(init.anatomicRegion ? [init.anatomicRegion] : [])]) {
       if (!c.value || !c.scheme || !c.meaning) throw new AinodeError('SEG_INVALID', `segment ${init.number}: codes need a value, a scheme and a meaning`);
+      if (c.value.length > 16 || c.scheme.length > 16 || c.meaning.length > 64) throw new AinodeError('SEG_INVALID', `segment ${init.number}: code "${c.value}" too long (value and scheme at most 16 characters, meaning 64)`);
     }
     this.init = Object.freeze({ ...init });
   }
