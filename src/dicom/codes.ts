@@ -46,7 +46,13 @@ export const Codes = {
   sourceSeriesForSegmentation: code('121232', 'DCM', 'Source series for segmentation'),
   derivation: code('121401', 'DCM', 'Derivation'),
   attenuationCoefficient: code('112031', 'DCM', 'Attenuation Coefficient'),
+  algorithmFamily: code('111000', 'DCM', 'Algorithm Family'),
   algorithmName: code('111001', 'DCM', 'Algorithm Name'),
+  artificialIntelligence: code('123110', 'DCM', 'Artificial Intelligence'),
+  morphologicalOperations: code('123104', 'DCM', 'Morphological Operations'),
+  processingEquipment: code('109102', 'DCM', 'Processing Equipment'),
+  present: code('373066001', 'SCT', 'Yes'),
+  absent: code('373067005', 'SCT', 'No'),
   algorithmVersion: code('111003', 'DCM', 'Algorithm Version'),
   // LOINC
   ctChest: code('24627-2', 'LN', 'CT Chest'),

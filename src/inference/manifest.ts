@@ -82,6 +82,9 @@ export interface DerivedSpec {
   finding: Code;
   union?: number[];
   ratios?: { numerator: number; denominator: number; code: Code }[];
+  /** Qualitative evaluations: a coded finding answered Yes/No from a threshold on the union's
+   * percent-below measurement (e.g. emphysema if %LAA-950 >= 6). */
+  qualitative?: { concept: Code; percentBelow: number; atLeast: number }[];
 }
 
 export interface ModelManifest {
@@ -102,6 +105,8 @@ export interface ModelManifest {
   measurements: MeasurementSpec[];
   derived: DerivedSpec[];
   procedureReported: Code;
+  /** Algorithm family (CID 7162), e.g. (123110, DCM, "Artificial Intelligence"). */
+  algorithmFamily: Code;
   /** SEG/SR series numbers of this model's results. */
   seriesNumbers: { seg: number; sr: number };
 }
@@ -173,8 +178,8 @@ const AXES = /^(?:[LR][AP][SI]|[LR][SI][AP]|[AP][LR][SI]|[AP][SI][LR]|[SI][LR][A
 
 export function parseManifest(raw: unknown, file: string): ModelManifest {
   const c = new Checker(file);
-  const top = ['id', 'version', 'task', 'file', 'sha256', 'licence', 'description', 'accepts', 'input', 'output', 'preprocess', 'inference', 'postprocess', 'segments', 'measurements', 'derived', 'procedureReported', 'seriesNumbers'];
-  const m = c.obj(raw, '', [...top, '$comment'], top.filter((k) => k !== 'derived'));
+  const top = ['id', 'version', 'task', 'file', 'sha256', 'licence', 'description', 'accepts', 'input', 'output', 'preprocess', 'inference', 'postprocess', 'segments', 'measurements', 'derived', 'procedureReported', 'algorithmFamily', 'seriesNumbers'];
+  const m = c.obj(raw, '', [...top, '$comment'], top.filter((k) => k !== 'derived' && k !== 'algorithmFamily'));
 
   const a = c.obj(m.accepts, '/accepts', ['modality', 'bodyPart', 'bodyPartPattern', 'descriptionPattern', 'orientation', 'slices', 'sliceSpacingMm'], ['modality']);
   const accepts: SeriesAcceptance = { modality: c.arr(a.modality, '/accepts/modality', (x, p) => c.str(x, p), 1) };
@@ -275,7 +280,7 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     return l;
   };
   const derived = m.derived === undefined ? [] : c.arr(m.derived, '/derived', (v, p): DerivedSpec => {
-    const o = c.obj(v, p, ['name', 'finding', 'union', 'ratios'], ['name', 'finding']);
+    const o = c.obj(v, p, ['name', 'finding', 'union', 'ratios', 'qualitative'], ['name', 'finding']);
     const d: DerivedSpec = { name: c.str(o.name, `${p}/name`), finding: c.code(o.finding, `${p}/finding`) };
     if (o.union !== undefined) d.union = c.arr(o.union, `${p}/union`, label, 1);
     if (o.ratios !== undefined)
@@ -283,6 +288,15 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
         const r = c.obj(x, q, ['numerator', 'denominator', 'code'], ['numerator', 'denominator', 'code']);
         return { numerator: label(r.numerator, `${q}/numerator`), denominator: label(r.denominator, `${q}/denominator`), code: c.code(r.code, `${q}/code`) };
       }, 1);
+    if (o.qualitative !== undefined) {
+      if (!d.union) c.fail(`${p}/qualitative`, 'needs a union to evaluate');
+      d.qualitative = c.arr(o.qualitative, `${p}/qualitative`, (x, q) => {
+        const r = c.obj(x, q, ['concept', 'percentBelow', 'atLeast'], ['concept', 'percentBelow', 'atLeast']);
+        const hu = c.num(r.percentBelow, `${q}/percentBelow`);
+        if (!measurements.some((mm) => mm.kind === 'percentBelow' && mm.threshold === hu)) c.fail(`${q}/percentBelow`, `no percentBelow measurement at ${hu} is declared`);
+        return { concept: c.code(r.concept, `${q}/concept`), percentBelow: hu, atLeast: c.num(r.atLeast, `${q}/atLeast`, 0, 100) };
+      });
+    }
     if (!d.union && !d.ratios) c.fail(p, 'needs union, ratios or both');
     return d;
   });
@@ -310,6 +324,7 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     measurements,
     derived,
     procedureReported: c.code(m.procedureReported, '/procedureReported'),
+    algorithmFamily: m.algorithmFamily === undefined ? { value: '123110', scheme: 'DCM', meaning: 'Artificial Intelligence' } : c.code(m.algorithmFamily, '/algorithmFamily'),
     seriesNumbers: { seg: c.num(sn.seg, '/seriesNumbers/seg', 1, 99999, true), sr: c.num(sn.sr, '/seriesNumbers/sr', 1, 99999, true) },
   };
 }

@@ -18,7 +18,7 @@ export interface Measurements {
   /** by manifest label */
   segments: Map<number, RegionStats>;
   /** by derived group name */
-  derived: Map<string, { union?: RegionStats; ratios: number[] }>;
+  derived: Map<string, { union?: RegionStats; ratios: number[]; qualitative: boolean[] }>;
 }
 
 export function regionStats(volume: ScalarVolume, labels: Uint8Array, include: (label: number) => boolean, thresholds: number[]): RegionStats {
@@ -50,8 +50,13 @@ export function measure(manifest: ModelManifest, volume: ScalarVolume, labels: U
       {
         union: d.union ? regionStats(volume, labels, (l) => d.union!.includes(l), thresholds) : undefined,
         ratios: (d.ratios ?? []).map((r) => segments.get(r.numerator)!.volumeMl / segments.get(r.denominator)!.volumeMl),
+        qualitative: [] as boolean[],
       },
     ]),
   );
+  for (const d of manifest.derived) {
+    const m = derived.get(d.name)!;
+    m.qualitative = (d.qualitative ?? []).map((q) => (m.union?.percentBelow.get(q.percentBelow) ?? NaN) >= q.atLeast);
+  }
   return { segments, derived };
 }

@@ -56,6 +56,8 @@ export function buildSegmentationResults(
         anatomicRegion: s.anatomicRegion,
         algorithmType: SegmentAlgorithmType.AUTOMATIC,
         algorithmName,
+        algorithmFamily: manifest.algorithmFamily,
+        algorithmVersion: manifest.version,
         trackingId: s.name,
         trackingUid: tracking(`segment-${s.label}`),
         recommendedDisplayCIELab: s.colorCIELab,
@@ -72,6 +74,7 @@ export function buildSegmentationResults(
     seriesDescription: `AI ${manifest.id} ${manifest.version}`,
     contentLabel: manifest.id.toUpperCase().replace(/[^A-Z0-9_]/g, '_').slice(0, 16),
     contentDescription: manifest.description.slice(0, 64),
+    contributingEquipment: { manufacturer: 'ainode', modelName: `${manifest.id}`, softwareVersions: manifest.version, deviceUid: uids.observer },
   });
   const ratioItems = (codes: { code: Code }[], values: number[]): Measurement[] => codes.map((r, i) => ({ concept: r.code, value: values[i], unit: Codes.noUnits }));
   const sr = buildMeasurementReport({
@@ -82,6 +85,7 @@ export function buildSegmentationResults(
     seriesDescription: `AI ${manifest.id} ${manifest.version} measurements`,
     procedureReported: manifest.procedureReported,
     observer: { uid: uids.observer, name: algorithmName },
+    algorithm: { name: algorithmName, version: manifest.version, family: manifest.algorithmFamily },
     sourceSeries: { seriesInstanceUid: volume.seriesInstanceUid, instances: volume.slices },
     segmentation: { seriesInstanceUid: uids.segSeries, instance: { sopClassUid: SEGMENTATION_STORAGE, sopInstanceUid: uids.segInstance } },
     segmentGroups: present.map((s, i) => ({
@@ -100,6 +104,7 @@ export function buildSegmentationResults(
         trackingUid: tracking(`derived-${d.name}`),
         finding: d.finding,
         measurements: [...(m.union ? measurementItems(manifest, m.union) : []), ...ratioItems(d.ratios ?? [], m.ratios)],
+        evaluations: (d.qualitative ?? []).map((q, i) => ({ concept: q.concept, value: m.qualitative[i] ? Codes.present : Codes.absent })),
       })),
   });
   return {

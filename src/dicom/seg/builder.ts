@@ -23,8 +23,15 @@ export interface SegmentationInit {
   source: Pick<ScalarVolume, 'geometry' | 'slices' | 'seriesInstanceUid'>;
   patientStudy: PatientStudyAttributes;
   segments: SegmentDescription[];
-  /** Label map on the source grid: 0 background, otherwise a segment number. */
+  /** Label map on the source grid: 0 background, otherwise a segment number (BINARY). */
   labels: Uint8Array;
+  /**
+   * FRACTIONAL instead of BINARY: per segment (index = number - 1) a map of values 0..1 on the
+   * source grid, stored as 8-bit fractions of MaximumFractionalValue 255. `labels` is then unused.
+   */
+  fractional?: { maps: Float32Array[]; type: 'PROBABILITY' | 'OCCUPANCY' };
+  /** The algorithm as Contributing Equipment (IHE AI Results: purpose Processing Equipment). */
+  contributingEquipment?: { manufacturer: string; modelName: string; softwareVersions: string; deviceUid: string };
   seriesInstanceUid: string;
   sopInstanceUid: string;
   seriesNumber: number;
@@ -58,7 +65,7 @@ function check(cond: boolean, message: string): void {
 export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
   const g = init.source.geometry;
   const plane = g.columns * g.rows;
-  check(init.labels.length === plane * g.slices, `label map has ${init.labels.length} voxels, the source grid ${plane * g.slices}`);
+  if (!init.fractional) check(init.labels.length === plane * g.slices, `label map has ${init.labels.length} voxels, the source grid ${plane * g.slices}`);
   check(init.source.slices.length === g.slices, 'every slice of the source grid needs its source image');
   check(init.segments.length > 0, 'a segmentation needs at least one segment');
   init.segments.forEach((s, i) => check(s.init.number === i + 1, `segment numbers must start at 1 and increase by 1 (found ${s.init.number} at position ${i + 1})`));
@@ -71,14 +78,28 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
   const nSeg = init.segments.length;
   const counts = new Map<number, number>();
   const sliceHas: Uint8Array[] = init.segments.map(() => new Uint8Array(g.slices));
-  for (let k = 0; k < g.slices; k++) {
-    const base = k * plane;
-    for (let p = 0; p < plane; p++) {
-      const l = init.labels[base + p];
-      if (l === 0) continue;
-      check(l <= nSeg, `label value ${l} has no segment description`);
-      sliceHas[l - 1][k] = 1;
-      counts.set(l, (counts.get(l) ?? 0) + 1);
+  const frac = init.fractional;
+  if (frac) {
+    check(frac.maps.length === nSeg, `fractional maps: ${frac.maps.length} given for ${nSeg} segments`);
+    frac.maps.forEach((m, i) => {
+      check(m.length === plane * g.slices, `fractional map ${i + 1} is not on the source grid`);
+      for (let k = 0; k < g.slices; k++)
+        for (let p = 0; p < plane; p++) {
+          const v = m[k * plane + p];
+          check(v >= 0 && v <= 1, `fractional map ${i + 1} has a value outside 0..1`);
+          if (Math.round(v * 255) > 0) (sliceHas[i][k] = 1), counts.set(i + 1, (counts.get(i + 1) ?? 0) + 1);
+        }
+    });
+  } else {
+    for (let k = 0; k < g.slices; k++) {
+      const base = k * plane;
+      for (let p = 0; p < plane; p++) {
+        const l = init.labels[base + p];
+        if (l === 0) continue;
+        check(l <= nSeg, `label value ${l} has no segment description`);
+        sliceHas[l - 1][k] = 1;
+        counts.set(l, (counts.get(l) ?? 0) + 1);
+      }
     }
   }
   for (const s of init.segments) check((counts.get(s.init.number) ?? 0) > 0, `segment ${s.init.number} (${s.init.label}) is empty`);
@@ -86,13 +107,23 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
   const frames: { segment: number; k: number }[] = [];
   for (let s = 1; s <= nSeg; s++) for (let k = 0; k < g.slices; k++) if (sliceHas[s - 1][k]) frames.push({ segment: s, k });
 
-  // Bit-packed pixel data, frames back to back.
-  const totalBits = frames.length * plane;
-  const pixelBytes = new Uint8Array(Math.ceil(totalBits / 8) + (Math.ceil(totalBits / 8) % 2)); // even length
-  let bit = 0;
-  for (const f of frames) {
-    const base = f.k * plane;
-    for (let p = 0; p < plane; p++, bit++) if (init.labels[base + p] === f.segment) pixelBytes[bit >> 3] |= 1 << (bit & 7);
+  let pixelBytes: Uint8Array;
+  if (frac) {
+    // 8 bits per pixel, frames back to back.
+    pixelBytes = new Uint8Array(frames.length * plane + ((frames.length * plane) % 2));
+    frames.forEach((f, i) => {
+      const m = frac.maps[f.segment - 1];
+      for (let p = 0; p < plane; p++) pixelBytes[i * plane + p] = Math.round(m[f.k * plane + p] * 255);
+    });
+  } else {
+    // 1 bit per pixel, packed continuously across frames, first pixel in the lowest bit.
+    const totalBits = frames.length * plane;
+    pixelBytes = new Uint8Array(Math.ceil(totalBits / 8) + (Math.ceil(totalBits / 8) % 2));
+    let bit = 0;
+    for (const f of frames) {
+      const base = f.k * plane;
+      for (let p = 0; p < plane; p++, bit++) if (init.labels[base + p] === f.segment) pixelBytes[bit >> 3] |= 1 << (bit & 7);
+    }
   }
 
   const dimensionOrganizationUid = deterministicUid(init.sopInstanceUid, 'dimension-organization');
@@ -141,6 +172,21 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
     PositionReferenceIndicator: '',
     // General + Enhanced General Equipment
     ...AINODE_EQUIPMENT,
+    ...(init.contributingEquipment
+      ? {
+          ContributingEquipmentSequence: [
+            {
+              Manufacturer: init.contributingEquipment.manufacturer,
+              ManufacturerModelName: init.contributingEquipment.modelName,
+              SoftwareVersions: init.contributingEquipment.softwareVersions,
+              DeviceUID: init.contributingEquipment.deviceUid,
+              PurposeOfReferenceCodeSequence: [codeItem(Codes.processingEquipment)],
+              ContributionDateTime: `${now.date}${now.time}`,
+              ContributionDescription: 'AI segmentation',
+            },
+          ],
+        }
+      : {}),
     // General Image / Segmentation Image (Content Identification)
     InstanceNumber: init.instanceNumber ?? 1,
     ContentDate: now.date,
@@ -149,16 +195,17 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
     ContentLabel: init.contentLabel,
     ContentDescription: init.contentDescription ?? '',
     ContentCreatorName: '',
-    SegmentationType: 'BINARY',
+    SegmentationType: frac ? 'FRACTIONAL' : 'BINARY',
+    ...(frac ? { SegmentationFractionalType: frac.type, MaximumFractionalValue: 255 } : {}),
     SegmentSequence: init.segments.map((s) => s.toItem()),
     // Image Pixel
     SamplesPerPixel: 1,
     PhotometricInterpretation: 'MONOCHROME2',
     Rows: g.rows,
     Columns: g.columns,
-    BitsAllocated: 1,
-    BitsStored: 1,
-    HighBit: 0,
+    BitsAllocated: frac ? 8 : 1,
+    BitsStored: frac ? 8 : 1,
+    HighBit: frac ? 7 : 0,
     PixelRepresentation: 0,
     LossyImageCompression: '00',
     // Multi-frame Functional Groups

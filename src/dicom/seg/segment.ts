@@ -18,6 +18,9 @@ export interface SegmentDescriptionInit {
   algorithmType: SegmentAlgorithmType;
   /** Required unless MANUAL. */
   algorithmName?: string;
+  /** Algorithm Identification (CID 7162 family, e.g. Artificial Intelligence) and version. */
+  algorithmFamily?: Code;
+  algorithmVersion?: string;
   anatomicRegion?: Code;
   trackingId?: string;
   trackingUid?: string;
@@ -53,6 +56,13 @@ export class SegmentDescription {
       ...(s.anatomicRegion ? { AnatomicRegionSequence: [codeItem(s.anatomicRegion)] } : {}),
       SegmentAlgorithmType: s.algorithmType,
       ...(s.algorithmName ? { SegmentAlgorithmName: s.algorithmName } : {}),
+      ...(s.algorithmName && s.algorithmFamily
+        ? {
+            SegmentationAlgorithmIdentificationSequence: [
+              { AlgorithmFamilyCodeSequence: [codeItem(s.algorithmFamily)], AlgorithmName: s.algorithmName, AlgorithmVersion: s.algorithmVersion ?? '' },
+            ],
+          }
+        : {}),
       ...(s.trackingId ? { TrackingID: s.trackingId } : {}),
       ...(s.trackingUid ? { TrackingUID: s.trackingUid } : {}),
       ...(s.recommendedDisplayCIELab ? { RecommendedDisplayCIELabValue: s.recommendedDisplayCIELab } : {}),

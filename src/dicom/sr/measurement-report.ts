@@ -37,6 +37,8 @@ export interface PlainMeasurementGroup {
   trackingUid: string;
   finding: Code;
   measurements: Measurement[];
+  /** Qualitative evaluations: coded concept -> coded answer. */
+  evaluations?: { concept: Code; value: Code }[];
 }
 
 export interface InstanceRef {
@@ -57,6 +59,8 @@ export interface MeasurementReportInit {
   segmentation: { seriesInstanceUid: string; instance: InstanceRef };
   segmentGroups: SegmentMeasurementGroup[];
   plainGroups: PlainMeasurementGroup[];
+  /** Algorithm Identification (TID 4019) attached to every measurement. */
+  algorithm?: { name: string; version: string; family: Code };
   createdAt?: Date;
 }
 
@@ -65,8 +69,15 @@ export interface BuiltReport {
   part10: Buffer;
 }
 
-function measurementItem(m: Measurement): ContentItem {
-  return num('CONTAINS', m.concept, m.value, m.unit, m.derivation ? [codeValue('HAS CONCEPT MOD', Codes.derivation, m.derivation)] : []);
+function measurementItem(m: Measurement, algorithm?: MeasurementReportInit['algorithm']): ContentItem {
+  const mods: ContentItem[] = [];
+  if (m.derivation) mods.push(codeValue('HAS CONCEPT MOD', Codes.derivation, m.derivation));
+  if (algorithm) {
+    mods.push(codeValue('HAS CONCEPT MOD', Codes.algorithmFamily, algorithm.family));
+    mods.push(text('HAS CONCEPT MOD', Codes.algorithmName, algorithm.name));
+    mods.push(text('HAS CONCEPT MOD', Codes.algorithmVersion, algorithm.version));
+  }
+  return num('CONTAINS', m.concept, m.value, m.unit, mods);
 }
 
 export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport {
@@ -90,7 +101,7 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
           ...(g.findingSite ? [codeValue('HAS CONCEPT MOD', Codes.findingSite, g.findingSite)] : []),
           image('CONTAINS', Codes.referencedSegment, { ...init.segmentation.instance, segmentNumber: g.segmentNumber }),
           uidRef('CONTAINS', Codes.sourceSeriesForSegmentation, init.sourceSeries.seriesInstanceUid),
-          ...g.measurements.map(measurementItem),
+          ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
         ],
         '1411',
       ),
@@ -103,7 +114,8 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
           text('HAS OBS CONTEXT', Codes.trackingIdentifier, g.trackingId),
           uidRef('HAS OBS CONTEXT', Codes.trackingUid, g.trackingUid),
           codeValue('CONTAINS', Codes.finding, g.finding),
-          ...g.measurements.map(measurementItem),
+          ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
+          ...(g.evaluations ?? []).map((e) => codeValue('CONTAINS', e.concept, e.value)),
         ],
         '1501',
       ),
