@@ -5,6 +5,7 @@
  * WebAssembly codecs of dcmjs-codecs: RLE, JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000,
  * HTJ2K. Output: one little-endian byte buffer per frame in native layout, and typed stored values.
  */
+import * as zlib from 'zlib';
 import { Context, NativeCodecs } from 'dcmjs-codecs';
 import { AinodeError } from '../errors';
 import type { NaturalDataset } from '../dicom/part10';
@@ -35,8 +36,10 @@ export function initCodecs(): Promise<void> {
   return ready;
 }
 
+const DEFLATED_FRAMES = '1.2.840.10008.1.2.8.1';
+
 export function isSupportedTransferSyntax(uid: string): boolean {
-  return NATIVE_LE.has(uid) || uid === BIG_ENDIAN || uid in DECODERS;
+  return NATIVE_LE.has(uid) || uid === BIG_ENDIAN || uid === DEFLATED_FRAMES || uid in DECODERS;
 }
 
 export interface PixelFormat {
@@ -112,6 +115,14 @@ export function decodeFrame(ds: NaturalDataset, transferSyntaxUid: string, f: Pi
       }
     }
     return frame;
+  }
+  if (transferSyntaxUid === DEFLATED_FRAMES) {
+    // Deflated Image Frame Compression: each frame is raw-deflated native data.
+    const enc = parts.length === f.frames ? parts[index] : f.frames === 1 ? Buffer.concat(parts) : undefined;
+    if (!enc) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `${parts.length} fragments for ${f.frames} frames`, { retryable: false });
+    const raw = zlib.inflateRawSync(enc);
+    if (raw.length < size) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `deflated frame ${index + 1} inflated to ${raw.length} bytes, ${size} expected`, { retryable: false });
+    return new Uint8Array(raw.buffer, raw.byteOffset, size);
   }
   const decoder = DECODERS[transferSyntaxUid];
   if (!decoder) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `transfer syntax ${transferSyntaxUid} is not supported`, { retryable: false, hint: 'ask the sender for a standard transfer syntax' });
