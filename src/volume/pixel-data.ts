@@ -56,7 +56,10 @@ export interface PixelFormat {
 
 export function pixelFormat(ds: NaturalDataset): PixelFormat {
   const num = (k: string, def?: number): number => {
-    const v = ds[k] === undefined || ds[k] === '' ? def : Number(ds[k]);
+    const raw = Array.isArray(ds[k]) ? (ds[k] as unknown[])[0] : ds[k];
+    // dcmjs turns a value that does not fit its VR (e.g. IS "1A") into null.
+    if (raw === null) throw new AinodeError('DICOM_PARSE_FAILED', `${k} holds a value that is invalid for its VR`, { retryable: false });
+    const v = raw === undefined || raw === '' ? def : Number(raw);
     if (v === undefined || !Number.isFinite(v)) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', `${k} is missing`, { retryable: false });
     return v;
   };
@@ -71,6 +74,8 @@ export function pixelFormat(ds: NaturalDataset): PixelFormat {
     photometricInterpretation: String(ds.PhotometricInterpretation ?? 'MONOCHROME2'),
     frames: num('NumberOfFrames', 1),
   };
+  if (!Number.isInteger(f.frames) || f.frames < 1) throw new AinodeError('DICOM_PARSE_FAILED', `NumberOfFrames ${f.frames} is invalid`, { retryable: false });
+  if (!(f.rows > 0 && f.columns > 0)) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'Rows/Columns are missing or zero', { retryable: false });
   if (![1, 8, 16, 32].includes(f.bitsAllocated)) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `BitsAllocated ${f.bitsAllocated} is not supported`, { retryable: false });
   if (f.bitsStored < 1 || f.bitsStored > f.bitsAllocated) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `BitsStored ${f.bitsStored} does not fit BitsAllocated ${f.bitsAllocated}`, { retryable: false });
   return f;
