@@ -15,6 +15,8 @@ import { readDicomFolder, stowFiles, type DicomFile } from '../../scripts/suppor
 import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
 import { CHEST_CT_DIR, REDIS_URL, tempDir, uniquePrefix } from '../support/env';
 import { readSeg, readSrNumbers } from '../support/seg-reader';
+import { readSegmentation } from '../../src/dicom/seg/reader';
+import { readMeasurementReport } from '../../src/dicom/sr/reader';
 
 async function seriesByModality(client: DicomwebClient, study: string): Promise<Map<string, string[]>> {
   const series = await client.search(`/studies/${study}/series`);
@@ -104,9 +106,21 @@ describe('issue 2: walking skeleton, chest CT -> SEG + SR on real services', fun
     expect(sr.output).to.match(/^Comprehensive3DSR/m);
     expect(sr.errors, sr.output).to.deep.equal([]);
     const dump = execFileSync('dsrdump', [path.join(dir, 'sr.dcm')], { encoding: 'utf8' });
+    expect(dump).to.include('CODE:(,,"Pulmonary emphysema")=(373067005,SCT,"No")');
     expect(dump).to.include('Imaging Measurement Report');
     expect(dump).to.include('(3341006,SCT,"Right lung")');
     expect(dump).to.include('(44029006,SCT,"Left lung")');
+  });
+
+  it("ainode's own readers read both back with no conformance problem", async () => {
+    const seg = await readSegmentation(segBytes);
+    expect(seg.type).to.equal('BINARY');
+    expect(seg.segments.map((s) => s.label)).to.deep.equal(['Right lung', 'Left lung']);
+    const sr = readMeasurementReport(srBytes);
+    expect(sr.problems).to.deep.equal([]);
+    expect(sr.groups.map((g) => g.trackingId)).to.deep.equal(['Right lung', 'Left lung', 'Both lungs']);
+    expect(sr.groups[0].referencedSegment).to.deep.equal({ sopInstanceUid: seg.sopInstanceUid, segmentNumber: 1 });
+    expect(sr.groups[2].evaluations).to.deep.equal([{ concept: 'Pulmonary emphysema', value: 'No' }]);
   });
 
   it('every SEG frame references a source instance at that instance\'s position', () => {

@@ -86,21 +86,23 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
       for (let k = 0; k < g.slices; k++)
         for (let p = 0; p < plane; p++) {
           const v = m[k * plane + p];
-          check(v >= 0 && v <= 1, `fractional map ${i + 1} has a value outside 0..1`);
+          if (!(v >= 0 && v <= 1)) check(false, `fractional map ${i + 1} has a value outside 0..1`);
           if (Math.round(v * 255) > 0) (sliceHas[i][k] = 1), counts.set(i + 1, (counts.get(i + 1) ?? 0) + 1);
         }
     });
   } else {
+    const perLabel = new Float64Array(256);
     for (let k = 0; k < g.slices; k++) {
       const base = k * plane;
       for (let p = 0; p < plane; p++) {
         const l = init.labels[base + p];
         if (l === 0) continue;
-        check(l <= nSeg, `label value ${l} has no segment description`);
+        if (l > nSeg) check(false, `label value ${l} has no segment description`);
         sliceHas[l - 1][k] = 1;
-        counts.set(l, (counts.get(l) ?? 0) + 1);
+        perLabel[l]++;
       }
     }
+    for (let l = 1; l <= nSeg; l++) if (perLabel[l]) counts.set(l, perLabel[l]);
   }
   for (const s of init.segments) check((counts.get(s.init.number) ?? 0) > 0, `segment ${s.init.number} (${s.init.label}) is empty`);
 
@@ -120,9 +122,23 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
     const totalBits = frames.length * plane;
     pixelBytes = new Uint8Array(Math.ceil(totalBits / 8) + (Math.ceil(totalBits / 8) % 2));
     let bit = 0;
+    const L = init.labels;
     for (const f of frames) {
       const base = f.k * plane;
-      for (let p = 0; p < plane; p++, bit++) if (init.labels[base + p] === f.segment) pixelBytes[bit >> 3] |= 1 << (bit & 7);
+      const seg = f.segment;
+      let p = 0;
+      if ((bit & 7) === 0) {
+        // Byte-aligned frame start (always, when rows x columns is a multiple of 8): 8 pixels a byte.
+        let o = bit >> 3;
+        for (; p + 8 <= plane; p += 8, o++) {
+          const q = base + p;
+          pixelBytes[o] =
+            (L[q] === seg ? 1 : 0) | (L[q + 1] === seg ? 2 : 0) | (L[q + 2] === seg ? 4 : 0) | (L[q + 3] === seg ? 8 : 0) |
+            (L[q + 4] === seg ? 16 : 0) | (L[q + 5] === seg ? 32 : 0) | (L[q + 6] === seg ? 64 : 0) | (L[q + 7] === seg ? 128 : 0);
+        }
+        bit += p;
+      }
+      for (; p < plane; p++, bit++) if (L[base + p] === seg) pixelBytes[bit >> 3] |= 1 << (bit & 7);
     }
   }
 
