@@ -33,7 +33,7 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
 
   let listener: Listener | undefined;
   let worker: Worker | undefined;
-  if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, ledger, models: packages, log }, log);
+  if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, ledger, models: packages, log, maxVoxels: cfg.maxVoxels }, log);
   if (roles.includes('listener')) listener = await startListener(cfg, redis, { client, queue, ledger, models: packages, log }, log, opts.intakeStart ?? 'now');
 
   return {

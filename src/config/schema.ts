@@ -32,6 +32,8 @@ export interface Config {
   stableSeconds: number;
   modelsDir: string;
   workerConcurrency: number;
+  /** Refuse a series claiming more voxels than this (a header can claim anything). */
+  maxVoxels: number;
   executionProviders: string[];
   runtime: RuntimeOptions;
   logLevel: string;
@@ -148,6 +150,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     stableSeconds: int(env, 'AINODE_STABLE_SECONDS', 60, 1, 86_400),
     modelsDir: path.resolve(env.AINODE_MODELS_DIR?.trim() || path.join(REPO_ROOT, 'models')),
     workerConcurrency: int(env, 'AINODE_WORKER_CONCURRENCY', 1, 1, 64),
+    maxVoxels: int(env, 'AINODE_MAX_VOXELS', 1024 * 1024 * 1200, 1024, 2 ** 40),
     executionProviders: providers,
     runtime: {
       intraOpThreads: int(env, 'AINODE_ORT_INTRA_OP_THREADS', 0, 0, 1024),

@@ -100,6 +100,7 @@ describe('issue 3: JPEG 2000 abdominal CT end to end, and its 31-organ mask as a
       const out = `${r.stdout}${r.stderr}`;
       expect(out).to.match(new RegExp(`^${iod}$`, 'm'));
       expect(out.split('\n').filter((l) => l.startsWith('Error')), out).to.deep.equal([]);
+      if (iod === 'Comprehensive3DSR') expect(spawnSync('dsrdump', [f], { encoding: 'utf8' }).status).to.equal(0);
     }
   });
 

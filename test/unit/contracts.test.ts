@@ -75,3 +75,19 @@ describe('rules: default routing from the shipped manifests (chest CT -> ct-lung
     expect(judgeSeries(mr, lung).why).to.match(/modality MR/);
   });
 });
+
+describe('dicomweb: streaming multipart', () => {
+  it('hands each part over as soon as it is complete, before the body has ended', async () => {
+    const { MultipartSplitter } = await import('../../src/dicomweb/multipart');
+    const parts = [Buffer.alloc(5000, 1), Buffer.alloc(7000, 2), Buffer.alloc(3000, 3)];
+    const { body, boundary } = buildMultipart(parts, 'application/dicom');
+    const got: { len: number; atChunk: number }[] = [];
+    let chunk = 0;
+    const s = new MultipartSplitter(boundary, (p) => got.push({ len: p.length, atChunk: chunk }));
+    for (let i = 0; i < body.length; i += 1000, chunk++) s.push(body.subarray(i, i + 1000));
+    expect(s.end()).to.equal(3);
+    expect(got.map((g) => g.len)).to.deep.equal([5000, 7000, 3000]);
+    // The first part was delivered after about 5 of the 16 chunks, not at the end.
+    expect(got[0].atChunk).to.be.below(8);
+  });
+});

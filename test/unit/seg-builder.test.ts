@@ -83,3 +83,59 @@ describe('dicom/seg: binary Segmentation builder', () => {
   ];
   for (const [name, fn] of invalid) it(`${name} -> SEG_INVALID`, () => expect(codeOf(fn)).to.equal('SEG_INVALID'));
 });
+
+describe('dicom/seg: FRACTIONAL and Enhanced multi-frame sources', () => {
+  it('a FRACTIONAL (probability) SEG passes dciodvfy and reads back within 1/255', async () => {
+    const { readSegmentation } = await import('../../src/dicom/seg/reader');
+    const base = init();
+    const n = 8 * 6 * 3;
+    const p1 = new Float32Array(n).map((_, i) => (i % 7 === 0 ? (i % 255) / 255 : 0));
+    const p2 = new Float32Array(n).map((_, i) => (i % 11 === 0 ? 0.5 : 0));
+    const built = buildSegmentation({ ...base, fractional: { maps: [p1, p2], type: 'PROBABILITY' } });
+    const dir = tempDir('frac');
+    const file = path.join(dir, 'frac.dcm');
+    fs.writeFileSync(file, built.part10);
+    const r = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(out).to.match(/^Segmentation$/m);
+    expect(out.split('\n').filter((l) => l.startsWith('Error')), out).to.deep.equal([]);
+    const back = await readSegmentation(built.part10);
+    expect(back.type).to.equal('FRACTIONAL');
+    for (const f of back.frames) {
+      const k = base.source.slices.findIndex((s) => s.sopInstanceUid === f.sourceSopInstanceUid);
+      const map = f.segmentNumber === 1 ? p1 : p2;
+      for (let p = 0; p < 48; p++) expect(Math.abs(f.pixels[p] / 255 - map[k * 48 + p])).to.be.at.most(0.5 / 255 + 1e-6);
+    }
+  });
+
+  it('an Enhanced CT (multi-frame, per-frame functional groups) becomes a volume; its SEG references frames and passes dciodvfy', async () => {
+    const { assembleVolume } = await import('../../src/volume/assemble');
+    const { SHARED_DATA } = await import('../support/env');
+    const bytes = fs.readFileSync(path.join(SHARED_DATA, 'reference', 'pydicom-data', 'eCT_Supplemental.dcm'));
+    const { volume, patientStudy } = await assembleVolume('1.2.3.4', [bytes]);
+    expect(volume.geometry.slices).to.equal(2);
+    expect(volume.geometry.spacing[2]).to.be.closeTo(10, 1e-6);
+    expect(volume.slices.map((s) => s.frameNumber)).to.deep.equal([2, 1]); // sorted along the normal
+    const labels = new Uint8Array(volume.voxels.length);
+    const mean = volume.voxels.reduce((a, b) => a + b, 0) / volume.voxels.length;
+    for (let v = 0; v < labels.length; v++) if (volume.voxels[v] > mean) labels[v] = 1;
+    const built = buildSegmentation({ ...init(), source: volume, patientStudy, labels, segments: [seg({ label: 'Dense' })] });
+    const dir = tempDir('ect');
+    const file = path.join(dir, 'ect-seg.dcm');
+    fs.writeFileSync(file, built.part10);
+    const r = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(out.split('\n').filter((l) => l.startsWith('Error')), out).to.deep.equal([]);
+    const frames = (built.dataset.PerFrameFunctionalGroupsSequence as Record<string, unknown>[]).map((f) => ((f.DerivationImageSequence as Record<string, unknown>[])[0].SourceImageSequence as Record<string, unknown>[])[0].ReferencedFrameNumber);
+    expect(frames).to.deep.equal([2, 1]);
+  });
+
+  it('an Enhanced MR multi-frame (dcmjs cine-test: 8 frames, one stack) becomes a volume with spacing from the positions', async () => {
+    const { assembleVolume } = await import('../../src/volume/assemble');
+    const { SHARED_DATA } = await import('../support/env');
+    const { volume } = await assembleVolume('1.2.3.4', [fs.readFileSync(path.join(SHARED_DATA, 'reference', 'dcmjs', 'cine-test.dcm'))]);
+    expect(volume.geometry.slices).to.equal(8);
+    expect(volume.geometry.spacing[2]).to.be.closeTo(1.3, 1e-4);
+    expect(new Set(volume.slices.map((s) => s.frameNumber)).size).to.equal(8);
+  });
+});
