@@ -29,7 +29,38 @@ export interface ParsedPart10 {
   dataset: NaturalDataset;
 }
 
-export function readPart10(bytes: Buffer | Uint8Array): ParsedPart10 {
+const DICM = [0x44, 0x49, 0x43, 0x4d];
+
+/**
+ * Some tools write Part 10 without the 128-byte preamble and "DICM", or without the file meta
+ * group length (0002,0000). dcmjs needs both; add what is missing so such files read normally
+ * (tolerant when reading). The meta group is always explicit VR little endian.
+ */
+function normalisePart10(bytes: Buffer | Uint8Array): Uint8Array {
+  const hasMarker = bytes.length > 132 && DICM.every((b, i) => bytes[128 + i] === b);
+  const start = hasMarker ? 132 : 0;
+  if (!hasMarker && !(bytes.length > 8 && bytes[0] === 0x02 && bytes[1] === 0x00)) return bytes;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const hasGroupLength = dv.getUint16(start, true) === 0x0002 && dv.getUint16(start + 2, true) === 0x0000;
+  if (hasMarker && hasGroupLength) return bytes;
+  let metaEnd = start;
+  if (!hasGroupLength) {
+    while (metaEnd + 8 <= bytes.length && dv.getUint16(metaEnd, true) === 0x0002) {
+      const vr = String.fromCharCode(bytes[metaEnd + 4], bytes[metaEnd + 5]);
+      const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN'].includes(vr);
+      metaEnd += long ? 12 + dv.getUint32(metaEnd + 8, true) : 8 + dv.getUint16(metaEnd + 6, true);
+    }
+  }
+  const groupLength = hasGroupLength ? new Uint8Array(0) : Uint8Array.from([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00, ...new Uint8Array(new Uint32Array([metaEnd - start]).buffer)]);
+  const out = new Uint8Array(132 + groupLength.length + bytes.length - start);
+  out.set(DICM, 128);
+  out.set(groupLength, 132);
+  out.set(bytes.subarray(start), 132 + groupLength.length);
+  return out;
+}
+
+export function readPart10(input: Buffer | Uint8Array): ParsedPart10 {
+  const bytes = normalisePart10(input);
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let dict;
   try {

@@ -154,7 +154,27 @@ export function decodeFrame(ds: NaturalDataset, transferSyntaxUid: string, f: Pi
     throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `${decoder[0]} frame ${index + 1} could not be decoded: ${(e as Error).message ?? e}`, { retryable: false });
   }
   if (!out || out.length < size) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `${decoder[0]} frame ${index + 1} decoded to ${out?.length ?? 0} bytes, ${size} expected`, { retryable: false });
-  return out.length === size ? out : out.slice(0, size);
+  const frame = out.length === size ? out : out.slice(0, size);
+  // JPEG-LS with interleave mode "none" codes one component per scan and decodes colour planes
+  // one after the other; DICOM wants the layout PlanarConfiguration declares.
+  if (f.samplesPerPixel === 3 && f.planarConfiguration === 0 && transferSyntaxUid.startsWith('1.2.840.10008.1.2.4.8') && jpegLsComponentsPerScan(encoded) === 1) {
+    return interleavePlanes(frame, f);
+  }
+  return frame;
+}
+
+/** Ns (components in the first scan) of a JPEG-LS codestream, or undefined. */
+function jpegLsComponentsPerScan(code: Uint8Array): number | undefined {
+  for (let i = 0; i + 4 < code.length; i++) if (code[i] === 0xff && code[i + 1] === 0xda) return code[i + 4];
+  return undefined;
+}
+
+function interleavePlanes(planar: Uint8Array, f: PixelFormat): Uint8Array {
+  const bps = f.bitsAllocated / 8;
+  const n = f.rows * f.columns;
+  const out = new Uint8Array(planar.length);
+  for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) for (let b = 0; b < bps; b++) out[(p * 3 + c) * bps + b] = planar[(c * n + p) * bps + b];
+  return out;
 }
 
 /** Stored values of one decoded frame, with BitsStored < BitsAllocated masked and sign-extended. */

@@ -44,6 +44,13 @@ const PAIRS: [string, string, string, number][] = [
   [`${DEB}/liver_expb_1frame.dcm`, `${DEB}/liver_1frame.dcm`, '1.2.840.10008.1.2.2', 0],
   [`${PYD}/JPEG2000_UNC.dcm`, `${DEB}/JPEG2000.dcm`, '1.2.840.10008.1.2.1', 0],
   [`${PYD}/HTJ2K_08_RGB.dcm`, `${PYD}/HTJ2KLossless_08_RGB.dcm`, '1.2.840.10008.1.2.4.203', 8],
+  [`${PYD}/emri_small_RLE.dcm`, `${PYD}/emri_small.dcm`, '1.2.840.10008.1.2.5', 0],
+  [`${PYD}/emri_small_big_endian.dcm`, `${PYD}/emri_small.dcm`, '1.2.840.10008.1.2.2', 0],
+  [`${PYD}/emri_small_jpeg_2k_lossless.dcm`, `${PYD}/emri_small.dcm`, '1.2.840.10008.1.2.4.90', 0],
+  [`${PYD}/emri_small_jpeg_ls_lossless.dcm`, `${PYD}/emri_small.dcm`, '1.2.840.10008.1.2.4.80', 0],
+  [`${PYD}/JLSL_RGB_ILV1.dcm`, `${PYD}/JLSL_RGB_ILV0.dcm`, '1.2.840.10008.1.2.4.80', 0],
+  [`${PYD}/JLSL_RGB_ILV2.dcm`, `${PYD}/JLSL_RGB_ILV0.dcm`, '1.2.840.10008.1.2.4.80', 0],
+  [`${PYD}/JLSN_RGB_ILV0.dcm`, `${PYD}/JLSL_RGB_ILV0.dcm`, '1.2.840.10008.1.2.4.81', 10],
 ];
 
 // Files without an uncompressed twin in the corpus: they must decode to the declared size with
