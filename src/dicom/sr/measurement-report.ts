@@ -89,36 +89,25 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
   if (sourceInstances.length === 0) throw new AinodeError('SR_INVALID', 'the source series has no instances to reference');
   const now = dicomDateTime(init.createdAt);
 
+  // TID 1411 (per segment) and TID 1501 (derived) groups share their opening rows.
+  const group = (template: '1411' | '1501', g: { trackingId: string; trackingUid: string; finding: Code }, rest: ContentItem[]): ContentItem =>
+    container(
+      'CONTAINS',
+      Codes.measurementGroup,
+      [text('HAS OBS CONTEXT', Codes.trackingIdentifier, g.trackingId), uidRef('HAS OBS CONTEXT', Codes.trackingUid, g.trackingUid), codeValue('CONTAINS', Codes.finding, g.finding), ...rest],
+      template,
+    );
   const groups: ContentItem[] = [
     ...init.segmentGroups.map((g) =>
-      container(
-        'CONTAINS',
-        Codes.measurementGroup,
-        [
-          text('HAS OBS CONTEXT', Codes.trackingIdentifier, g.trackingId),
-          uidRef('HAS OBS CONTEXT', Codes.trackingUid, g.trackingUid),
-          codeValue('CONTAINS', Codes.finding, g.finding),
-          ...(g.findingSite ? [codeValue('HAS CONCEPT MOD', Codes.findingSite, g.findingSite)] : []),
-          image('CONTAINS', Codes.referencedSegment, { ...init.segmentation.instance, segmentNumber: g.segmentNumber }),
-          uidRef('CONTAINS', Codes.sourceSeriesForSegmentation, init.sourceSeries.seriesInstanceUid),
-          ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
-        ],
-        '1411',
-      ),
+      group('1411', g, [
+        ...(g.findingSite ? [codeValue('HAS CONCEPT MOD', Codes.findingSite, g.findingSite)] : []),
+        image('CONTAINS', Codes.referencedSegment, { ...init.segmentation.instance, segmentNumber: g.segmentNumber }),
+        uidRef('CONTAINS', Codes.sourceSeriesForSegmentation, init.sourceSeries.seriesInstanceUid),
+        ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
+      ]),
     ),
     ...init.plainGroups.map((g) =>
-      container(
-        'CONTAINS',
-        Codes.measurementGroup,
-        [
-          text('HAS OBS CONTEXT', Codes.trackingIdentifier, g.trackingId),
-          uidRef('HAS OBS CONTEXT', Codes.trackingUid, g.trackingUid),
-          codeValue('CONTAINS', Codes.finding, g.finding),
-          ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
-          ...(g.evaluations ?? []).map((e) => codeValue('CONTAINS', e.concept, e.value)),
-        ],
-        '1501',
-      ),
+      group('1501', g, [...g.measurements.map((m) => measurementItem(m, init.algorithm)), ...(g.evaluations ?? []).map((e) => codeValue('CONTAINS', e.concept, e.value))]),
     ),
   ];
 
