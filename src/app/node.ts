@@ -11,6 +11,7 @@ import { createInferenceQueue } from '../queue/inference-queue';
 import { connectRedis } from '../queue/redis';
 import { DeliveryLedger } from '../results/ledger';
 import { startWorker } from '../worker/inference-worker';
+import { RulesStore } from '../rules/rules-store';
 
 export type NodeRole = 'listener' | 'worker';
 
@@ -20,6 +21,9 @@ export interface RunningNode {
 
 export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opts: { intakeStart?: 'now' | 'beginning' } = {}): Promise<RunningNode> {
   const { packages, refused } = loadModelPackages(cfg.modelsDir);
+  const rules = new RulesStore(cfg.rulesFile, log);
+  rules.load(); // an invalid rules file stops the start with its problems
+  const stopWatching = rules.watch();
   for (const r of refused) log.error({ dir: r.dir }, `model package refused: ${r.reason}`);
   log.info({ models: [...packages.values()].map((p) => `${p.manifest.id}@${p.manifest.version}`), roles }, 'starting ainode');
 
@@ -33,11 +37,12 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
 
   let listener: Listener | undefined;
   let worker: Worker | undefined;
-  if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, ledger, models: packages, log, maxVoxels: cfg.maxVoxels }, log);
-  if (roles.includes('listener')) listener = await startListener(cfg, redis, { client, queue, ledger, models: packages, log }, log, opts.intakeStart ?? 'now');
+  if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, ledger, models: packages, log, maxVoxels: cfg.maxVoxels, rules }, log);
+  if (roles.includes('listener')) listener = await startListener(cfg, redis, { client, queue, ledger, models: packages, rules, log }, log, opts.intakeStart ?? 'now');
 
   return {
     async stop() {
+      stopWatching();
       await listener?.stop();
       await worker?.close();
       await queue.close();

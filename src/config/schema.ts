@@ -31,6 +31,9 @@ export interface Config {
   /** Generic DICOMweb intake: a study is stable once its instance count has not changed for this long. */
   stableSeconds: number;
   modelsDir: string;
+  rulesFile: string;
+  /** Admin API: port and bearer token (no default token: without one the admin API is off). */
+  admin: { port: number; token: string | undefined };
   workerConcurrency: number;
   /** Refuse a series claiming more voxels than this (a header can claim anything). */
   maxVoxels: number;
@@ -125,6 +128,13 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return v;
 }
 
+function adminToken(env: Env): string | undefined {
+  const t = env.AINODE_ADMIN_TOKEN;
+  if (t === undefined || t === '') return undefined;
+  if (t.length < 16) throw new ConfigError('AINODE_ADMIN_TOKEN', 'must be at least 16 characters (use a random secret)');
+  return t;
+}
+
 export function loadConfig(processEnv: Env = process.env): Config {
   const env: Env = { ...readFileLayer(processEnv), ...processEnv };
   const dicomwebUrl = url(env, 'AINODE_DICOMWEB_URL', ['http:', 'https:'], true);
@@ -149,6 +159,8 @@ export function loadConfig(processEnv: Env = process.env): Config {
     pollIntervalMs: int(env, 'AINODE_POLL_INTERVAL_MS', 2000, 100, 600_000),
     stableSeconds: int(env, 'AINODE_STABLE_SECONDS', 60, 1, 86_400),
     modelsDir: path.resolve(env.AINODE_MODELS_DIR?.trim() || path.join(REPO_ROOT, 'models')),
+    rulesFile: path.resolve(env.AINODE_RULES_FILE?.trim() || path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml')),
+    admin: { port: int(env, 'AINODE_ADMIN_PORT', 8787, 0, 65535), token: adminToken(env) },
     workerConcurrency: int(env, 'AINODE_WORKER_CONCURRENCY', 1, 1, 64),
     maxVoxels: int(env, 'AINODE_MAX_VOXELS', 1024 * 1024 * 1200, 1024, 2 ** 40),
     executionProviders: providers,

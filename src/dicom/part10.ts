@@ -95,3 +95,17 @@ export function writePart10(dataset: NaturalDataset, vrOverrides: Record<string,
   dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset({ ...dataset, _vrMap: vrOverrides });
   return Buffer.from(dict.write({ fragmentMultiframe: false }));
 }
+
+/**
+ * A DICOM attribute named by keyword (StudyDescription) or tag (00081030, 0008,1030, (0008,1030)),
+ * resolved with dcmjs's data dictionary. Returns the 8-hex-digit tag and the keyword, or undefined.
+ */
+export function resolveAttribute(name: string): { tag: string; keyword: string; vr: string } | undefined {
+  const hex = name.replace(/[(),\s]/g, '').toUpperCase();
+  if (/^[0-9A-F]{8}$/.test(hex)) {
+    const entry = Object.values(dcmjs.data.DicomMetaDictionary.nameMap).find((e) => e.tag.replace(/[(),]/g, '').toUpperCase() === hex);
+    return { tag: hex, keyword: entry?.name ?? hex, vr: entry?.vr ?? 'UN' };
+  }
+  const e = dcmjs.data.DicomMetaDictionary.nameMap[name];
+  return e ? { tag: e.tag.replace(/[(),]/g, '').toUpperCase(), keyword: e.name, vr: e.vr } : undefined;
+}

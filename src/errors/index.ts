@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'SEGMENTATION_EMPTY'
   | 'SEG_INVALID'
   | 'SR_INVALID'
-  | 'JOB_PAYLOAD_INVALID';
+  | 'JOB_PAYLOAD_INVALID'
+  | 'DESTINATION_UNKNOWN';
 
 export class AinodeError extends Error {
   readonly code: ErrorCode;

@@ -1,16 +1,18 @@
 /**
- * What happens to a study once it is stable: route it, skip what was already delivered, and
- * enqueue one job per (study, model version). Safe to call any number of times for one study:
- * the ledger and the deterministic job id make repeats no-ops. This is what keeps ainode from
- * re-processing a study after its own SEG/SR made the PACS report the study as changed again.
+ * What happens to a study once it is stable: evaluate the routing rules against what the PACS
+ * says about it (QIDO-RS), skip what was already delivered, and enqueue one job per (study, model
+ * version) with the rule's priority, off-peak window and destination. Safe to call any number of
+ * times for one study: the ledger and the deterministic job id make repeats no-ops, which is what
+ * keeps ainode from re-processing a study after its own SEG/SR made the PACS report it again.
  */
 import type { Queue } from 'bullmq';
 import type { DicomwebClient } from '../dicomweb/client';
 import type { Logger } from '../observability/logger';
 import type { DeliveryLedger } from '../results/ledger';
 import type { ModelPackage } from '../inference/model-package';
-import { describeStudySeries } from '../rules/series-descriptor';
-import { needsInstanceDetail, routeSeries, type RouteDecision } from '../rules/default-routing';
+import { gatherStudyFacts } from '../rules/study-facts';
+import { evaluateRules, requiredTags, type RoutingDecision } from '../rules/evaluate';
+import type { RulesStore } from '../rules/rules-store';
 import { inferenceJobId, type InferenceJob } from '../queue/jobs';
 
 export interface StudyIntakeDeps {
@@ -18,44 +20,65 @@ export interface StudyIntakeDeps {
   queue: Queue<InferenceJob>;
   ledger: DeliveryLedger;
   models: Map<string, ModelPackage>;
+  rules: RulesStore;
   log: Logger;
 }
 
-export type IntakeOutcome = 'enqueued' | 'already-delivered' | 'already-queued' | 'no-route' | 'model-unavailable';
+export type IntakeOutcome = 'enqueued' | 'already-delivered' | 'already-queued' | 'no-route';
+
+/** BullMQ priorities: lower runs first. */
+export const PRIORITY = { stat: 1, routine: 10 } as const;
+
+/** Milliseconds until the off-peak window opens (0 inside it). Windows may wrap midnight. */
+export function offPeakDelay(window: { start: string; end: string }, now = new Date()): number {
+  const mins = (t: string): number => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
+  const start = mins(window.start);
+  const end = mins(window.end);
+  const cur = now.getHours() * 60 + now.getMinutes();
+  const inside = start <= end ? cur >= start && cur < end : cur >= start || cur < end;
+  if (inside) return 0;
+  const wait = (start - cur + 1440) % 1440;
+  return wait * 60_000 - now.getSeconds() * 1000 - now.getMilliseconds();
+}
+
+export async function decideStudy(deps: Pick<StudyIntakeDeps, 'client' | 'models' | 'rules'>, studyInstanceUid: string): Promise<RoutingDecision> {
+  const rules = deps.rules.rules;
+  const tags = requiredTags(rules);
+  const facts = await gatherStudyFacts(deps.client, studyInstanceUid, tags.study, tags.series);
+  return evaluateRules(rules, facts, deps.models);
+}
 
 export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid: string): Promise<IntakeOutcome[]> {
   const log = deps.log.child({ studyInstanceUid, stage: 'intake' });
-  const series = await describeStudySeries(deps.client, studyInstanceUid, needsInstanceDetail);
-  const decisions = [...deps.models.values()].map((p) => routeSeries(p.manifest.id, p.manifest.accepts, series));
-  const routed = decisions.filter((d) => d.seriesInstanceUid);
-  if (routed.length === 0) {
-    // Reasons hold modality, counts and orientation only, never descriptions (they can carry patient data).
-    log.info({ series: series.length, reasons: Object.fromEntries(decisions.map((d) => [d.modelId, d.reasons.map((r) => r.why)])) }, 'no series qualifies for any model');
+  const decision = await decideStudy(deps, studyInstanceUid);
+  if (decision.jobs.length === 0) {
+    // Reasons name rules, models and outcomes only, never attribute values (they can be patient data).
+    log.info({ rules: decision.rules.map((r) => ({ rule: r.rule, applies: r.applies, models: r.models.map((m) => `${m.modelId}: ${m.why}`) })) }, 'no rule routes this study');
     return ['no-route'];
   }
   const outcomes: IntakeOutcome[] = [];
-  for (const d of routed) outcomes.push(await enqueueDecision(deps, studyInstanceUid, d, log));
+  for (const j of decision.jobs) {
+    const pkg = deps.models.get(j.modelId)!;
+    const { id: modelId, version: modelVersion } = pkg.manifest;
+    if (await deps.ledger.get(studyInstanceUid, modelId, modelVersion)) {
+      log.info({ modelId, modelVersion }, 'results already delivered; not enqueued again');
+      outcomes.push('already-delivered');
+      continue;
+    }
+    const job: InferenceJob = { studyInstanceUid, seriesInstanceUid: j.seriesInstanceUid, modelId, modelVersion, rule: j.rule, destination: j.destination };
+    const jobId = inferenceJobId(job);
+    const existing = await deps.queue.getJob(jobId);
+    if (existing) {
+      const state = await existing.getState();
+      // A job that failed for good stays failed until an admin retries it; do not spin on it.
+      log.info({ jobId, state }, state === 'failed' ? 'job failed earlier; left for an admin to retry' : 'job already in the queue');
+      outcomes.push('already-queued');
+      continue;
+    }
+    const delay = j.priority === 'routine' && j.offPeak ? offPeakDelay(j.offPeak) : 0;
+    await deps.queue.add('infer', job, { jobId, priority: PRIORITY[j.priority], ...(delay ? { delay } : {}) });
+    log.info({ jobId, modelId, modelVersion, rule: j.rule, priority: j.priority, delayMs: delay, seriesInstanceUid: j.seriesInstanceUid }, 'study enqueued');
+    outcomes.push('enqueued');
+  }
   return outcomes;
-}
-
-async function enqueueDecision(deps: StudyIntakeDeps, studyInstanceUid: string, decision: RouteDecision, log: StudyIntakeDeps['log']): Promise<IntakeOutcome> {
-  const pkg = deps.models.get(decision.modelId);
-  if (!pkg) return 'model-unavailable';
-  const { id: modelId, version: modelVersion } = pkg.manifest;
-  if (await deps.ledger.get(studyInstanceUid, modelId, modelVersion)) {
-    log.info({ modelId, modelVersion }, 'results already delivered; not enqueued again');
-    return 'already-delivered';
-  }
-  const job: InferenceJob = { studyInstanceUid, seriesInstanceUid: decision.seriesInstanceUid!, modelId, modelVersion };
-  const jobId = inferenceJobId(job);
-  const existing = await deps.queue.getJob(jobId);
-  if (existing) {
-    const state = await existing.getState();
-    // A job that failed for good stays failed until an admin retries it; do not spin on it.
-    log.info({ jobId, state }, state === 'failed' ? 'job failed earlier; left for an admin to retry' : 'job already in the queue');
-    return 'already-queued';
-  }
-  await deps.queue.add('infer', job, { jobId });
-  log.info({ jobId, modelId, modelVersion, seriesInstanceUid: decision.seriesInstanceUid }, 'study enqueued');
-  return 'enqueued';
 }

@@ -13,6 +13,10 @@ export interface InferenceJob {
   seriesInstanceUid: string;
   modelId: string;
   modelVersion: string;
+  /** The routing rule that asked for it (a name, not patient data). */
+  rule?: string;
+  /** "source" or a destination name from the rules file. */
+  destination?: string;
 }
 
 /** One job per (study, model version); BullMQ job ids must not contain ':'. */
@@ -23,10 +27,19 @@ export function inferenceJobId(j: Pick<InferenceJob, 'studyInstanceUid' | 'model
 export function parseInferenceJob(data: unknown): InferenceJob {
   const d = data as Record<string, unknown> | null;
   const keys = ['studyInstanceUid', 'seriesInstanceUid', 'modelId', 'modelVersion'];
+  const optional = ['rule', 'destination'];
   if (!d || typeof d !== 'object') throw new AinodeError('JOB_PAYLOAD_INVALID', 'job payload is not an object');
-  const extra = Object.keys(d).filter((k) => !keys.includes(k));
+  const extra = Object.keys(d).filter((k) => !keys.includes(k) && !optional.includes(k));
   if (extra.length) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload has unexpected fields: ${extra.join(', ')}`);
   for (const k of keys) if (typeof d[k] !== 'string' || d[k] === '') throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} is missing`);
   for (const k of ['studyInstanceUid', 'seriesInstanceUid']) if (!isValidUid(d[k] as string)) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} is not a UID`);
-  return { studyInstanceUid: d.studyInstanceUid as string, seriesInstanceUid: d.seriesInstanceUid as string, modelId: d.modelId as string, modelVersion: d.modelVersion as string };
+  for (const k of optional) if (d[k] !== undefined && (typeof d[k] !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(d[k] as string))) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} must be a short name`);
+  return {
+    studyInstanceUid: d.studyInstanceUid as string,
+    seriesInstanceUid: d.seriesInstanceUid as string,
+    modelId: d.modelId as string,
+    modelVersion: d.modelVersion as string,
+    ...(d.rule !== undefined ? { rule: d.rule as string } : {}),
+    ...(d.destination !== undefined ? { destination: d.destination as string } : {}),
+  };
 }

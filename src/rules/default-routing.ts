@@ -9,7 +9,7 @@
  * when the model restricts orientation. Among qualifying series the one with most instances wins
  * (ties: the smallest UID, so the choice is stable).
  */
-import type { SeriesDescriptor } from './series-descriptor';
+import type { SeriesDescriptor } from './study-facts';
 import { AINODE_EQUIPMENT } from '../dicom/equipment';
 import type { Orientation, SeriesAcceptance } from '../inference/manifest';
 

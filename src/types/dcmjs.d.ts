@@ -10,6 +10,7 @@ declare module 'dcmjs' {
     DicomMessage: { readFile(buf: ArrayBuffer, options?: Record<string, unknown>): DicomDictLike };
     DicomDict: new (meta: Record<string, unknown>) => DicomDictLike;
     DicomMetaDictionary: {
+      nameMap: Record<string, { tag: string; vr: string; name: string }>;
       naturalizeDataset(dict: Record<string, unknown>): Record<string, unknown>;
       denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown>;
     };

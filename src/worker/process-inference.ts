@@ -17,6 +17,8 @@ import { measure, type RegionStats } from '../inference/measure';
 import { buildSegmentationResults } from '../results/segmentation-results';
 import { outputUids } from '../results/output-uids';
 import type { InferenceJob } from '../queue/jobs';
+import { DicomwebClient as Client } from '../dicomweb/client';
+import type { RulesStore } from '../rules/rules-store';
 
 export interface WorkerDeps {
   client: DicomwebClient;
@@ -26,6 +28,17 @@ export interface WorkerDeps {
   log: Logger;
   /** Refuse series claiming more voxels than this, before allocating. */
   maxVoxels?: number;
+  /** The rules in force, for named result destinations. */
+  rules?: RulesStore;
+}
+
+/** The DICOMweb server results go to: the source PACS, or a destination named in the rules. */
+function targetClient(deps: WorkerDeps, job: InferenceJob): DicomwebClient {
+  const name = job.destination ?? 'source';
+  if (name === 'source') return deps.client;
+  const d = deps.rules?.rules.destinations.get(name);
+  if (!d) throw new AinodeError('DESTINATION_UNKNOWN', `destination "${name}" is not in the rules in force`, { retryable: false, hint: 'declare it under destinations: in the rules file, then retry the job' });
+  return new Client({ url: d.url, username: d.usernameEnv ? process.env[d.usernameEnv] : undefined, password: d.passwordEnv ? process.env[d.passwordEnv] : undefined, timeoutMs: 120_000 });
 }
 
 export type Stage = 'check' | 'retrieve' | 'volume' | 'inference' | 'encode' | 'store' | 'done';
@@ -65,7 +78,8 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
     log.info('results already delivered (ledger); nothing to do');
     return { status: 'already-delivered', segSeriesInstanceUid: done.segSeriesInstanceUid, srSeriesInstanceUid: done.srSeriesInstanceUid };
   }
-  const [segThere, srThere] = await Promise.all([seriesExists(deps.client, job.studyInstanceUid, uids.segSeries), seriesExists(deps.client, job.studyInstanceUid, uids.srSeries)]);
+  const target = targetClient(deps, job);
+  const [segThere, srThere] = await Promise.all([seriesExists(target, job.studyInstanceUid, uids.segSeries), seriesExists(target, job.studyInstanceUid, uids.srSeries)]);
   if (segThere && srThere) {
     await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, { seriesInstanceUid: job.seriesInstanceUid, segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: uids.srSeries, deliveredAt: new Date().toISOString() });
     log.info('results already in the PACS; ledger updated');
@@ -106,7 +120,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   t0 = mark('encode', t0);
 
   await progress({ stage: 'store', percent: 90 });
-  await deps.client.store(job.studyInstanceUid, [
+  await target.store(job.studyInstanceUid, [
     { sopInstanceUid: objects.seg.sopInstanceUid, part10: objects.seg.part10 },
     { sopInstanceUid: objects.sr.sopInstanceUid, part10: objects.sr.part10 },
   ]);

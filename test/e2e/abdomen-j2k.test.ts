@@ -72,11 +72,13 @@ describe('issue 3: JPEG 2000 abdominal CT end to end, and its 31-organ mask as a
     dir = tempDir('j2k');
     const models = path.join(dir, 'models');
     denseModelPackage(models);
+    const rulesFile = path.join(dir, 'rules.yaml');
+    fs.writeFileSync(rulesFile, 'version: 1\nrules:\n  - name: any-ct-dense\n    models: [ct-dense]\n    series:\n      - attribute: Modality\n        equals: CT\n');
     orthanc = await startOrthanc({ dir, stableAge: 2 });
     client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 60_000 });
     files = readDicomFolder(path.join(ABDOMEN, 'series-j2k'));
     study = files[0].studyInstanceUid;
-    node = spawnAinode(['start'], { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('j2k'), AINODE_POLL_INTERVAL_MS: '300', AINODE_MODELS_DIR: models, AINODE_EXECUTION_PROVIDERS: 'cpu' });
+    node = spawnAinode(['start'], { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('j2k'), AINODE_POLL_INTERVAL_MS: '300', AINODE_MODELS_DIR: models, AINODE_RULES_FILE: rulesFile, AINODE_EXECUTION_PROVIDERS: 'cpu' });
     await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
   });
   after(async () => {

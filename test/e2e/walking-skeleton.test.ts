@@ -193,7 +193,8 @@ describe('issue 2: walking skeleton, chest CT -> SEG + SR on real services', fun
     const queue = new Queue('inference', { connection: conn, prefix });
     const jobs = await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed']);
     expect(jobs).to.have.length(1);
-    expect(Object.keys(jobs[0].data).sort()).to.deep.equal(['modelId', 'modelVersion', 'seriesInstanceUid', 'studyInstanceUid']);
+    expect(Object.keys(jobs[0].data).sort()).to.deep.equal(['destination', 'modelId', 'modelVersion', 'rule', 'seriesInstanceUid', 'studyInstanceUid']);
+    expect(jobs[0].data.rule).to.equal('chest-ct-lungs');
     const patient = readPart10(files[0].part10).dataset;
     const flat = (v: unknown): string => (Array.isArray(v) ? v.map(flat).join('') : v && typeof v === 'object' ? String((v as { Alphabetic?: string }).Alphabetic ?? '') : String(v ?? ''));
     const secrets = [patient.PatientName, patient.PatientID, patient.PatientBirthDate, patient.AccessionNumber].map(flat).filter((v) => v.length > 2);

@@ -6,7 +6,7 @@ import { judgeSeries, orientationOf, routeSeries } from '../../src/rules/default
 import { loadModelPackage } from '../../src/inference/model-package';
 import { REPO_ROOT } from '../support/ainode-process';
 import * as path from 'path';
-import type { SeriesDescriptor } from '../../src/rules/series-descriptor';
+import type { SeriesDescriptor } from '../../src/rules/study-facts';
 
 const job = { studyInstanceUid: '1.2.3', seriesInstanceUid: '1.2.3.4', modelId: 'ct-lung', modelVersion: '1.0.0' };
 

@@ -1,0 +1,107 @@
+/**
+ * What routing knows about a study, from QIDO-RS only (header data, never pixels): study-level
+ * attributes, and per series its attributes, the first instance's attributes, and its geometry
+ * computed from every instance's position and orientation (orientation, slice spacing from the
+ * positions, slice count, in-plane resolution). Descriptions are routing inputs only and are
+ * never logged.
+ */
+import type { DicomwebClient } from '../dicomweb/client';
+import { jsonNumber, jsonString, jsonStrings, Tag, type DicomJson } from '../dicom/json';
+import type { Orientation } from '../inference/manifest';
+import { orientationOf } from './default-routing';
+
+export interface SeriesDescriptor {
+  seriesInstanceUid: string;
+  modality: string;
+  studyDescription: string;
+  seriesDescription: string;
+  protocolName: string;
+  bodyPartExamined: string;
+  manufacturer: string;
+  numberOfInstances: number;
+  imageType: string[];
+  imageOrientationPatient: number[] | undefined;
+}
+
+export interface SeriesGeometry {
+  orientation?: Orientation;
+  sliceSpacingMm?: number;
+  sliceCount: number;
+  inPlaneResolutionMm?: number;
+}
+
+export interface SeriesFacts extends SeriesDescriptor {
+  /** Series-level QIDO attributes, completed by the first instance's. */
+  attributes: DicomJson;
+  geometry: SeriesGeometry;
+}
+
+export interface StudyFacts {
+  studyInstanceUid: string;
+  study: DicomJson;
+  series: SeriesFacts[];
+}
+
+const SERIES_FIELDS = [Tag.SeriesDescription, Tag.BodyPartExamined, Tag.ProtocolName, Tag.Manufacturer, Tag.NumberOfSeriesRelatedInstances, Tag.Modality];
+const INSTANCE_FIELDS = [Tag.ImageType, Tag.ImageOrientationPatient, '00200032', '00280030', '00180050'];
+const NON_IMAGE = new Set(['SEG', 'SR', 'KO', 'PR', 'RTSTRUCT', 'RTPLAN', 'DOC', 'REG', 'RWV']);
+
+function geometryOf(instances: DicomJson[]): SeriesGeometry {
+  const iop = jsonStrings(instances[0] ?? {}, Tag.ImageOrientationPatient).map(Number);
+  const orientation = iop.length === 6 ? orientationOf(iop) : undefined;
+  const ps = jsonStrings(instances[0] ?? {}, '00280030').map(Number).filter(Number.isFinite);
+  const out: SeriesGeometry = { sliceCount: instances.length, ...(orientation ? { orientation } : {}), ...(ps.length === 2 ? { inPlaneResolutionMm: Math.max(ps[0], ps[1]) } : {}) };
+  if (iop.length !== 6) return out;
+  const n = [iop[1] * iop[5] - iop[2] * iop[4], iop[2] * iop[3] - iop[0] * iop[5], iop[0] * iop[4] - iop[1] * iop[3]];
+  const pos = instances
+    .map((i) => jsonStrings(i, '00200032').map(Number))
+    .filter((p) => p.length === 3 && p.every(Number.isFinite))
+    .map((p) => p[0] * n[0] + p[1] * n[1] + p[2] * n[2])
+    .sort((a, b) => a - b);
+  const distinct = pos.filter((p, i) => i === 0 || p - pos[i - 1] > 1e-3);
+  out.sliceCount = distinct.length || instances.length;
+  if (distinct.length >= 2) {
+    const gaps = distinct.slice(1).map((p, i) => p - distinct[i]).sort((a, b) => a - b);
+    out.sliceSpacingMm = gaps[Math.floor(gaps.length / 2)];
+  }
+  return out;
+}
+
+/**
+ * Gathers the facts; `studyTags` and `seriesTags` are the extra attributes the rules ask for
+ * (8-hex tags). Instance-level detail is fetched for image series only.
+ */
+export async function gatherStudyFacts(client: DicomwebClient, studyInstanceUid: string, studyTags: string[] = [], seriesTags: string[] = []): Promise<StudyFacts> {
+  const [study] = await client.search('/studies', { StudyInstanceUID: studyInstanceUid, includefield: [Tag.StudyDescription, ...studyTags] });
+  const studyJson = study ?? {};
+  const studyDescription = jsonString(studyJson, Tag.StudyDescription) ?? '';
+  const seriesList = await client.search(`/studies/${studyInstanceUid}/series`, { includefield: [...SERIES_FIELDS, ...seriesTags] });
+  const out: SeriesFacts[] = [];
+  for (const s of seriesList) {
+    const seriesInstanceUid = jsonString(s, Tag.SeriesInstanceUID);
+    if (!seriesInstanceUid) continue;
+    const modality = jsonString(s, Tag.Modality) ?? '';
+    let instances: DicomJson[] = [];
+    if (!NON_IMAGE.has(modality)) {
+      instances = await client.search(`/studies/${studyInstanceUid}/series/${seriesInstanceUid}/instances`, { includefield: [...INSTANCE_FIELDS, ...seriesTags] });
+    }
+    const first = instances[0] ?? {};
+    const attributes: DicomJson = { ...first, ...Object.fromEntries(Object.entries(s).filter(([, v]) => v.Value !== undefined && v.Value.length > 0)) };
+    const iop = jsonStrings(first, Tag.ImageOrientationPatient).map(Number);
+    out.push({
+      seriesInstanceUid,
+      modality,
+      studyDescription,
+      seriesDescription: jsonString(s, Tag.SeriesDescription) ?? '',
+      protocolName: jsonString(attributes, Tag.ProtocolName) ?? '',
+      bodyPartExamined: (jsonString(attributes, Tag.BodyPartExamined) ?? '').toUpperCase(),
+      manufacturer: jsonString(attributes, Tag.Manufacturer) ?? '',
+      numberOfInstances: jsonNumber(s, Tag.NumberOfSeriesRelatedInstances) ?? instances.length,
+      imageType: jsonStrings(first, Tag.ImageType).map((v) => v.toUpperCase()),
+      imageOrientationPatient: iop.length === 6 && iop.every(Number.isFinite) ? iop : undefined,
+      attributes,
+      geometry: geometryOf(instances),
+    });
+  }
+  return { studyInstanceUid, study: studyJson, series: out };
+}
