@@ -12,8 +12,11 @@ import { connectRedis } from '../queue/redis';
 import { DeliveryLedger } from '../results/ledger';
 import { startWorker } from '../worker/inference-worker';
 import { RulesStore } from '../rules/rules-store';
+import { createAdminApp } from '../admin/app';
+import { ConfigError } from '../errors';
+import type * as http from 'http';
 
-export type NodeRole = 'listener' | 'worker';
+export type NodeRole = 'listener' | 'worker' | 'admin';
 
 export interface RunningNode {
   stop(): Promise<void>;
@@ -35,6 +38,16 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
   const ledger = new DeliveryLedger(redis, cfg.redisPrefix);
   const queue = createInferenceQueue(redis, cfg.redisPrefix);
 
+  let admin: http.Server | undefined;
+  if (roles.includes('admin')) {
+    if (!cfg.admin.token) throw new ConfigError('AINODE_ADMIN_TOKEN', 'is required to serve the admin API (there is no default token)');
+    const app = createAdminApp({ token: cfg.admin.token, queue, redis, prefix: cfg.redisPrefix, ledger, rules, models: packages, refused, client, log: log.child({ stage: 'admin' }) });
+    admin = await new Promise<http.Server>((resolve, reject) => {
+      const srv = app.listen(cfg.admin.port, '0.0.0.0', () => resolve(srv));
+      srv.once('error', reject);
+    });
+    log.info({ port: (admin.address() as { port: number }).port }, 'admin API listening');
+  }
   let listener: Listener | undefined;
   let worker: Worker | undefined;
   if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, ledger, models: packages, log, maxVoxels: cfg.maxVoxels, rules }, log);
@@ -43,6 +56,7 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
   return {
     async stop() {
       stopWatching();
+      await new Promise<void>((r) => (admin ? admin.close(() => r()) : r()));
       await listener?.stop();
       await worker?.close();
       await queue.close();

@@ -16,14 +16,26 @@ import * as path from 'path';
 import * as fs from 'fs';
 import { readNifti } from '../volume/nifti';
 import { niftiToMrSeries } from '../convert/nifti-to-dicom';
+import { parseRules, RulesError } from '../rules/schema';
+import { RulesStore } from '../rules/rules-store';
+import { decideStudy } from '../intake/study-intake';
+import { DicomwebClient } from '../dicomweb/client';
+import { formatDecision } from '../rules/format';
 
 const USAGE = `usage: ainode <command>
 
-  start [--role listener|worker] [--intake-start now|beginning]
-        run the listener and the worker (default), or one role.
+  start [--role listener|worker|admin] [--intake-start now|beginning]
+        run the listener and the worker (and the admin API when AINODE_ADMIN_TOKEN
+        is set), or one role.
         --intake-start: where a listener without a stored cursor begins in the PACS's
         change feed (default: now; "beginning" also processes what is already stored).
   models list   show the model packages found and why any was refused
+  rules validate <file>
+                check a rules file without a running node (exit 0 valid, 2 invalid)
+  rules test --study <StudyInstanceUID> [--json]
+                dry run against the live PACS: for every rule and series, which conditions
+                held, failed or met a missing attribute, the chosen series and the models that
+                would run. Enqueues nothing.
   convert nifti <file.nii[.gz]> <output-folder> [--series-description TEXT]
                 write a NIfTI image as a DICOM MR series (geometry from its affine)
   version       print the version
@@ -47,12 +59,14 @@ async function start(args: string[]): Promise<number> {
   const known = new Set(['--role', '--intake-start']);
   for (let i = 0; i < args.length; i += 2) if (!known.has(args[i])) throw new UsageError(`unknown option ${args[i]}`);
   const role = flag(args, '--role');
-  if (role !== undefined && role !== 'listener' && role !== 'worker') throw new UsageError(`--role must be listener or worker (got "${role}")`);
+  if (role !== undefined && role !== 'listener' && role !== 'worker' && role !== 'admin') throw new UsageError(`--role must be listener, worker or admin (got "${role}")`);
   const intakeStart = flag(args, '--intake-start') ?? 'now';
   if (intakeStart !== 'now' && intakeStart !== 'beginning') throw new UsageError(`--intake-start must be now or beginning (got "${intakeStart}")`);
   const cfg = loadConfig();
   const log = createLogger({ level: cfg.logLevel });
-  const roles: NodeRole[] = role ? [role] : ['listener', 'worker'];
+  if (role === 'admin' && !cfg.admin.token) throw new ConfigError('AINODE_ADMIN_TOKEN', 'is required for --role admin (there is no default token)');
+  const roles: NodeRole[] = role ? [role] : ['listener', 'worker', ...(cfg.admin.token ? (['admin'] as const) : [])];
+  if (!role && !cfg.admin.token) log.info('admin API is off (set AINODE_ADMIN_TOKEN to serve it on AINODE_ADMIN_PORT)');
   const node = await startNode(cfg, roles, log, { intakeStart });
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -81,6 +95,36 @@ function modelsList(): number {
   return refused.length ? 1 : 0;
 }
 
+function rulesValidate(args: string[]): number {
+  const [file] = args;
+  if (!file) throw new UsageError('rules validate needs a file');
+  try {
+    const set = parseRules(fs.readFileSync(file, 'utf8'), file);
+    process.stdout.write(`${file}: valid, ${set.rules.length} rule(s): ${set.rules.map((r) => r.name).join(', ')}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof RulesError) {
+      process.stderr.write(`${file}: invalid\n${e.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+async function rulesTest(args: string[]): Promise<number> {
+  const study = flag(args, '--study');
+  if (!study) throw new UsageError('rules test needs --study <StudyInstanceUID>');
+  const cfg = loadConfig();
+  const log = createLogger({ level: 'warn' });
+  const store = new RulesStore(cfg.rulesFile, log);
+  store.load();
+  const { packages } = loadModelPackages(cfg.modelsDir);
+  const decision = await decideStudy({ client: new DicomwebClient(cfg.dicomweb), models: packages, rules: store }, study);
+  if (args.includes('--json')) process.stdout.write(JSON.stringify(decision, null, 2) + '\n');
+  else process.stdout.write(formatDecision(decision));
+  return 0;
+}
+
 function convertNifti(args: string[]): number {
   const [input, out, ...opts] = args;
   if (!input || !out) throw new UsageError('convert nifti needs <file.nii[.gz]> and <output-folder>');
@@ -102,6 +146,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'models':
         if (rest[0] === 'list') return modelsList();
         throw new UsageError('models: try `ainode models list`');
+      case 'rules':
+        if (rest[0] === 'validate') return rulesValidate(rest.slice(1));
+        if (rest[0] === 'test') return await rulesTest(rest.slice(1));
+        throw new UsageError('rules: try `ainode rules validate <file>` or `ainode rules test --study <uid>`');
       case 'convert':
         if (rest[0] === 'nifti') return convertNifti(rest.slice(1));
         throw new UsageError('convert: try `ainode convert nifti <file> <output-folder>`');

@@ -112,7 +112,7 @@ export function parseRules(text: string, source = 'rules'): RuleSet {
     const r: Range = {};
     if (o.min !== undefined) r.min = num(o.min, [...path, 'min']);
     if (o.max !== undefined) r.max = num(o.max, [...path, 'max']);
-    if (r.min === undefined && r.max === undefined) fail(path, 'needs min, max or both');
+    if (o.min === undefined && o.max === undefined) fail(path, 'needs min, max or both');
     return r;
   };
   const regex = (v: unknown, path: (string | number)[]): string | undefined => {

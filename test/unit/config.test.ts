@@ -58,6 +58,6 @@ describe('config: one schema, validated at start', () => {
   it('`ainode start --role` with an unknown role exits non-zero with usage', () => {
     const r = spawnSync(process.execPath, [AINODE_BIN, 'start', '--role', 'scheduler'], { env: { PATH: process.env.PATH ?? '', ...base }, encoding: 'utf8', timeout: 20_000 });
     expect(r.status).to.equal(2);
-    expect(r.stderr).to.match(/--role must be listener or worker/);
+    expect(r.stderr).to.match(/--role must be listener, worker or admin/);
   });
 });
