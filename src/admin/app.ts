@@ -62,7 +62,14 @@ function jobView(j: Job<InferenceJob>, state: string): Record<string, unknown> {
   };
 }
 
-export function createAdminApp(deps: AdminDeps): express.Express {
+export interface AdminApp {
+  app: express.Express;
+  /** Starts the metrics subscription; call before serving. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createAdminApp(deps: AdminDeps): AdminApp {
   const app = express();
   app.disable('x-powered-by');
   const actorId = `token:${crypto.createHash('sha256').update(deps.token).digest('hex').slice(0, 8)}`;
@@ -261,5 +268,5 @@ export function createAdminApp(deps: AdminDeps): express.Express {
   board.setBasePath('/queues');
   createBullBoard({ queues: [new BullMQAdapter(deps.queue)], serverAdapter: board });
   app.use('/queues', board.getRouter());
-  return app;
+  return { app, start: () => metrics.start(), close: () => metrics.stop() };
 }

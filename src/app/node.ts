@@ -39,11 +39,14 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
   const queue = createInferenceQueue(redis, cfg.redisPrefix);
 
   let admin: http.Server | undefined;
+  let stopAdmin: () => Promise<void> = async () => undefined;
   if (roles.includes('admin')) {
     if (!cfg.admin.token) throw new ConfigError('AINODE_ADMIN_TOKEN', 'is required to serve the admin API (there is no default token)');
-    const app = createAdminApp({ token: cfg.admin.token, queue, redis, prefix: cfg.redisPrefix, ledger, rules, models: packages, refused, client, log: log.child({ stage: 'admin' }) });
+    const adminApp = createAdminApp({ token: cfg.admin.token, queue, redis, prefix: cfg.redisPrefix, ledger, rules, models: packages, refused, client, log: log.child({ stage: 'admin' }) });
+    await adminApp.start();
+    stopAdmin = () => adminApp.close();
     admin = await new Promise<http.Server>((resolve, reject) => {
-      const srv = app.listen(cfg.admin.port, '0.0.0.0', () => resolve(srv));
+      const srv = adminApp.app.listen(cfg.admin.port, '0.0.0.0', () => resolve(srv));
       srv.once('error', reject);
     });
     log.info({ port: (admin.address() as { port: number }).port }, 'admin API listening');
@@ -57,6 +60,7 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
     async stop() {
       stopWatching();
       await new Promise<void>((r) => (admin ? admin.close(() => r()) : r()));
+      await stopAdmin();
       await listener?.stop();
       await worker?.close();
       await queue.close();

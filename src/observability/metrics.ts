@@ -1,11 +1,11 @@
 /**
- * Prometheus metrics (prom-client), computed from the queue on each scrape so one admin process
- * reports for every worker: jobs by state and model, queue depth, stage durations and inference
- * time (from completed jobs' timings), and errors by code (from failed jobs' failure lines).
- * Each finished job is observed once.
+ * Prometheus metrics (prom-client) for the whole node, served by the admin process: jobs by state
+ * and model and the queue depth are read from the queue on each scrape; stage durations,
+ * inference time and errors by code come from BullMQ's queue events (completed/failed, published
+ * in Redis by every worker process), so they count every job exactly when it finishes.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Queue } from 'bullmq';
+import { QueueEvents, type Queue } from 'bullmq';
 import type { InferenceJob } from '../queue/jobs';
 
 const STATES = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'] as const;
@@ -17,9 +17,32 @@ export class QueueMetrics {
   private readonly stage = new Histogram({ name: 'ainode_stage_duration_seconds', help: 'Duration of each worker stage', labelNames: ['stage'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
   private readonly inference = new Histogram({ name: 'ainode_inference_seconds', help: 'Model run time', labelNames: ['model'], buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
   private readonly errors = new Counter({ name: 'ainode_job_errors_total', help: 'Failed jobs by error code', labelNames: ['code'], registers: [this.registry] });
-  private readonly seen = new Set<string>();
+  private events: QueueEvents | undefined;
 
   constructor(private readonly queue: Queue<InferenceJob>) {}
+
+  /** Subscribes to the queue's events (its own Redis connection). */
+  async start(): Promise<void> {
+    const opts = this.queue.opts;
+    this.events = new QueueEvents(this.queue.name, { connection: opts.connection, prefix: opts.prefix });
+    this.events.on('completed', ({ jobId, returnvalue }) => void this.onCompleted(jobId, returnvalue));
+    this.events.on('failed', ({ failedReason }) => this.errors.inc({ code: /^([A-Z_]+):/.exec(failedReason ?? '')?.[1] ?? 'UNKNOWN' }));
+    await this.events.waitUntilReady();
+  }
+
+  async stop(): Promise<void> {
+    await this.events?.close();
+  }
+
+  private async onCompleted(jobId: string, returnvalue: unknown): Promise<void> {
+    const value = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as { timingsMs?: Record<string, number> } | undefined;
+    const t = value?.timingsMs ?? {};
+    for (const [name, ms] of Object.entries(t)) this.stage.observe({ stage: name }, ms / 1000);
+    if (t.model !== undefined) {
+      const job = await this.queue.getJob(jobId);
+      this.inference.observe({ model: job?.data.modelId ?? 'unknown' }, t.model / 1000);
+    }
+  }
 
   async collect(): Promise<string> {
     const counts = await this.queue.getJobCounts(...STATES);
@@ -28,23 +51,9 @@ export class QueueMetrics {
     for (const state of STATES) {
       const jobs = await this.queue.getJobs([state], 0, 999);
       const byModel = new Map<string, number>();
-      for (const j of jobs) {
-        if (!j) continue;
-        byModel.set(j.data.modelId, (byModel.get(j.data.modelId) ?? 0) + 1);
-        const key = `${j.id}:${j.finishedOn ?? ''}`;
-        if (!j.finishedOn || this.seen.has(key)) continue;
-        this.seen.add(key);
-        if (state === 'completed') {
-          const t = (j.returnvalue as { timingsMs?: Record<string, number> } | undefined)?.timingsMs ?? {};
-          for (const [name, ms] of Object.entries(t)) this.stage.observe({ stage: name }, ms / 1000);
-          if (t.model !== undefined) this.inference.observe({ model: j.data.modelId }, t.model / 1000);
-        } else if (state === 'failed') {
-          this.errors.inc({ code: /^([A-Z_]+):/.exec(j.failedReason ?? '')?.[1] ?? 'UNKNOWN' });
-        }
-      }
+      for (const j of jobs) if (j) byModel.set(j.data.modelId, (byModel.get(j.data.modelId) ?? 0) + 1);
       for (const [model, n] of byModel) this.jobs.set({ state, model }, n);
     }
-    if (this.seen.size > 100_000) this.seen.clear();
     return this.registry.metrics();
   }
 }

@@ -21,6 +21,8 @@ export interface ConditionResult {
 export interface SeriesEvaluation {
   seriesInstanceUid: string;
   modality: string;
+  /** The geometry read from the images' headers, as the geometry conditions saw it. */
+  geometry: SeriesFacts['geometry'];
   conditions: ConditionResult[];
   qualifies: boolean;
   skipped: boolean;
@@ -146,7 +148,7 @@ export function evaluateRules(rules: RuleSet, facts: StudyFacts, models: Map<str
         outcome: c.kind === 'attribute' ? evaluateAttribute(c, s.attributes) : evaluateGeometry(c, s),
       }));
       const skipped = conditions.some((r) => r.outcome === 'missing: skip series');
-      return { seriesInstanceUid: s.seriesInstanceUid, modality: s.modality, conditions, skipped, qualifies: applies && !skipped && conditions.every((r) => passes(r.outcome)) };
+      return { seriesInstanceUid: s.seriesInstanceUid, modality: s.modality, geometry: s.geometry, conditions, skipped, qualifies: applies && !skipped && conditions.every((r) => passes(r.outcome)) };
     });
     const chosen = applies ? choose(rule, facts.series.filter((_, i) => series[i].qualifies)) : undefined;
     const decisions: ModelDecision[] = rule.models.map((modelId) => {

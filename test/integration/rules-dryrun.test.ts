@@ -1,0 +1,118 @@
+/**
+ * Issue 5: the dry run against a real Orthanc holding the chest CT and the brain MR, and hot
+ * reload of the rules file in a running node (a valid change takes effect on the next study, an
+ * invalid one changes nothing).
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import IORedis from 'ioredis';
+import { DicomwebClient } from '../../src/dicomweb/client';
+import { jsonString, Tag } from '../../src/dicom/json';
+import { niftiToMrSeries } from '../../src/convert/nifti-to-dicom';
+import { readNifti } from '../../src/volume/nifti';
+import type { RoutingDecision } from '../../src/rules/evaluate';
+import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
+import { readDicomFolder, stowFiles } from '../../scripts/support/dicom-files';
+import { reUid } from '../../scripts/support/reuid';
+import { AINODE_BIN, REPO_ROOT, spawnAinode, type AinodeProcess } from '../support/ainode-process';
+import { BRAIN_T1_NIFTI, CHEST_CT_DIR, REDIS_URL, tempDir, uniquePrefix } from '../support/env';
+
+describe('issue 5: dry run on the live PACS, and hot reload', function () {
+  this.timeout(240_000);
+  let orthanc: OrthancProcess;
+  let client: DicomwebClient;
+  let dir: string;
+  const ct = readDicomFolder(CHEST_CT_DIR);
+  const bytes = fs.readFileSync(BRAIN_T1_NIFTI);
+  const mr = niftiToMrSeries(bytes, readNifti(bytes), { seriesDescription: 'T1 MPRAGE (converted)' });
+  const prefix = uniquePrefix('dryrun');
+
+  before(async () => {
+    dir = tempDir('dryrun');
+    orthanc = await startOrthanc({ dir, stableAge: 2 });
+    client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 60_000 });
+    await stowFiles(client, ct);
+    for (let i = 0; i < mr.instances.length; i += 64) await client.store(mr.studyInstanceUid, mr.instances.slice(i, i + 64));
+  });
+  after(async () => orthanc?.stop());
+
+  const dryRun = (study: string, json: boolean): string => {
+    const r = spawnSync(process.execPath, [AINODE_BIN, 'rules', 'test', '--study', study, ...(json ? ['--json'] : [])], {
+      env: { PATH: process.env.PATH ?? '', AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: prefix },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).to.equal(0);
+    return r.stdout;
+  };
+
+  it('chest CT: the chest rule applies, chooses the CT series (axial, 5 mm, 64 slices) and would run ct-lung; the brain rule would not', () => {
+    const d = JSON.parse(dryRun(ct[0].studyInstanceUid, true)) as RoutingDecision;
+    const chest = d.rules.find((r) => r.rule === 'chest-ct-lungs')!;
+    expect(chest.applies).to.equal(true);
+    expect(chest.chosenSeries).to.equal(ct[0].seriesInstanceUid);
+    const s = chest.series.find((x) => x.seriesInstanceUid === ct[0].seriesInstanceUid)!;
+    expect(s.geometry.orientation).to.equal('axial');
+    expect(s.geometry.sliceCount).to.equal(64);
+    expect(s.geometry.sliceSpacingMm).to.be.closeTo(5, 1e-6);
+    expect(s.geometry.inPlaneResolutionMm).to.be.closeTo(0.8418, 1e-3);
+    expect(s.conditions.find((c) => c.condition.startsWith('BodyPartExamined'))!.outcome).to.equal('missing: match');
+    expect(chest.models).to.deep.equal([{ modelId: 'ct-lung', runs: true, why: `runs on ${ct[0].seriesInstanceUid}` }]);
+    const brain = d.rules.find((r) => r.rule === 'brain-t1-tissue')!;
+    expect(brain.models[0].runs).to.equal(false);
+    expect(brain.series[0].conditions[0]).to.deep.equal({ condition: 'Modality = MR', outcome: 'failed' });
+    expect(d.jobs.map((j) => j.modelId)).to.deep.equal(['ct-lung']);
+  });
+
+  it('brain MR: the brain rule chooses the MR series (coronal, 1 mm, 256 slices) and would run mr-brain-tissue; the text report says so', async () => {
+    const d = JSON.parse(dryRun(mr.studyInstanceUid, true)) as RoutingDecision;
+    const brain = d.rules.find((r) => r.rule === 'brain-t1-tissue')!;
+    expect(brain.chosenSeries).to.equal(mr.seriesInstanceUid);
+    expect(brain.series[0].geometry).to.deep.include({ orientation: 'coronal', sliceCount: 256 });
+    expect(brain.series[0].geometry.sliceSpacingMm).to.be.closeTo(1, 1e-6);
+    expect(d.jobs.map((j) => j.modelId)).to.deep.equal(['mr-brain-tissue']);
+    const text = dryRun(mr.studyInstanceUid, false);
+    expect(text).to.match(/model mr-brain-tissue: WOULD RUN/);
+    expect(text).to.match(/model ct-lung: would not run \(no series qualifies\)/);
+    expect(text).to.match(/SeriesDescription matches \/t1\|mprage\|spgr\|tfl\|bravo\/i -> held/);
+    // The dry run enqueued nothing: no key of this prefix exists in Redis.
+    const redis = new IORedis(REDIS_URL);
+    expect(await redis.keys(`${prefix}:*`)).to.deep.equal([]);
+    redis.disconnect();
+  });
+
+  it('hot reload: a valid change takes effect on the next study; an invalid change keeps the rules in force', async () => {
+    const rulesFile = path.join(dir, 'rules.yaml');
+    const brainOnly = fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml'), 'utf8').replace(/  - name: chest-ct-lungs[\s\S]*?(?=  - name: brain-t1-tissue)/, '');
+    fs.writeFileSync(rulesFile, brainOnly);
+    let node: AinodeProcess | undefined;
+    try {
+      node = spawnAinode(['start'], { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('reload'), AINODE_RULES_FILE: rulesFile, AINODE_POLL_INTERVAL_MS: '300', AINODE_EXECUTION_PROVIDERS: 'cpu' });
+      await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
+      const a = reUid(ct, 'reload-a');
+      await stowFiles(client, a);
+      await node.waitForLog(new RegExp(`"studyInstanceUid":"${a[0].studyInstanceUid.replace(/\./g, '\\.')}".*no rule routes this study`), 60_000);
+
+      fs.writeFileSync(rulesFile, fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml'), 'utf8'));
+      await node.waitForLog(/rules reloaded/, 10_000);
+      const b = reUid(ct, 'reload-b');
+      await stowFiles(client, b);
+      await node.waitForLog(new RegExp(`"studyInstanceUid":"${b[0].studyInstanceUid.replace(/\./g, '\\.')}".*results stored`), 90_000);
+
+      fs.writeFileSync(rulesFile, 'version: 1\nrules:\n  - name: broken\n    modles: [x]\n');
+      await node.waitForLog(/rules file invalid, previous rules stay in force: \/rules\/0\/modles \(line 4\)/, 10_000);
+      const c = reUid(ct, 'reload-c');
+      await stowFiles(client, c);
+      await node.waitForLog(new RegExp(`"studyInstanceUid":"${c[0].studyInstanceUid.replace(/\./g, '\\.')}".*results stored`), 90_000);
+
+      const modalities = async (study: string): Promise<string[]> => (await client.search(`/studies/${study}/series`)).map((s) => jsonString(s, Tag.Modality)!).sort();
+      expect(await modalities(a[0].studyInstanceUid)).to.deep.equal(['CT']);
+      expect(await modalities(b[0].studyInstanceUid)).to.deep.equal(['CT', 'SEG', 'SR']);
+      expect(await modalities(c[0].studyInstanceUid)).to.deep.equal(['CT', 'SEG', 'SR']);
+    } finally {
+      await node?.stop();
+    }
+  });
+});
