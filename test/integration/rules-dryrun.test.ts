@@ -115,4 +115,27 @@ describe('issue 5: dry run on the live PACS, and hot reload', function () {
       await node?.stop();
     }
   });
+
+  it('a rule with another DICOMweb destination sends the results there, not back to the source', async () => {
+    const other = await startOrthanc({ dir: path.join(dir, 'other'), users: { research: 'research-secret-1' } });
+    let node: AinodeProcess | undefined;
+    try {
+      const rulesFile = path.join(dir, 'rules-dest.yaml');
+      fs.writeFileSync(rulesFile, `version: 1\ndestinations:\n  research:\n    url: ${other.dicomwebUrl}\n    usernameEnv: RESEARCH_USER\n    passwordEnv: RESEARCH_PASSWORD\nrules:\n  - name: chest-to-research\n    models: [ct-lung]\n    destination: research\n    priority: stat\n    series:\n      - attribute: Modality\n        equals: CT\n`);
+      node = spawnAinode(['start'], { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('dest'), AINODE_RULES_FILE: rulesFile, AINODE_POLL_INTERVAL_MS: '300', AINODE_EXECUTION_PROVIDERS: 'cpu', RESEARCH_USER: 'research', RESEARCH_PASSWORD: 'research-secret-1' });
+      await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
+      const d = reUid(ct, 'destination');
+      await stowFiles(client, d);
+      await node.waitForLog(new RegExp(`"studyInstanceUid":"${d[0].studyInstanceUid.replace(/\./g, '\\.')}".*results stored`), 90_000);
+      const otherClient = new DicomwebClient({ url: other.dicomwebUrl, username: 'research', password: 'research-secret-1', timeoutMs: 30_000 });
+      const there = (await otherClient.search(`/studies/${d[0].studyInstanceUid}/series`)).map((s) => jsonString(s, Tag.Modality)).sort();
+      const here = (await client.search(`/studies/${d[0].studyInstanceUid}/series`)).map((s) => jsonString(s, Tag.Modality)).sort();
+      expect(there).to.deep.equal(['SEG', 'SR']);
+      expect(here).to.deep.equal(['CT']);
+      expect(node.lines.join('\n')).to.not.include('research-secret-1');
+    } finally {
+      await node?.stop();
+      await other.stop();
+    }
+  });
 });
