@@ -36,7 +36,7 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
   workerConnection.on('error', (e) => log.warn({ err: e }, 'redis connection error'));
   const client = new DicomwebClient(cfg.dicomweb);
   const ledger = new DeliveryLedger(redis, cfg.redisPrefix);
-  const queue = createInferenceQueue(redis, cfg.redisPrefix);
+  const queue = createInferenceQueue(redis, cfg.redisPrefix, { attempts: cfg.retryAttempts, delayMs: cfg.retryDelayMs });
 
   let admin: http.Server | undefined;
   let stopAdmin: () => Promise<void> = async () => undefined;

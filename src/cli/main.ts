@@ -73,7 +73,12 @@ async function start(args: string[]): Promise<number> {
     const onSignal = (sig: string): void => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal: sig }, 'stopping: no new jobs; finishing the current one');
+      log.info({ signal: sig, deadlineMs: cfg.shutdownDeadlineMs }, 'stopping: no new jobs; finishing the current one');
+      const deadline = setTimeout(() => {
+        log.warn({ deadlineMs: cfg.shutdownDeadlineMs }, 'shutdown deadline passed: exiting; the running job is handed back to the queue when its lock expires');
+        process.exit(0);
+      }, cfg.shutdownDeadlineMs);
+      deadline.unref();
       node.stop().then(resolve, (e) => {
         log.error({ err: e }, 'error while stopping');
         resolve();

@@ -16,6 +16,10 @@ export interface DicomwebConfig {
   url: string;
   username: string | undefined;
   password: string | undefined;
+  /** Bearer token (instead of Basic credentials). */
+  token?: string | undefined;
+  /** PEM file of a CA to trust for https (a hospital's own CA). */
+  caFile?: string | undefined;
   timeoutMs: number;
 }
 
@@ -35,6 +39,15 @@ export interface Config {
   /** Admin API: port and bearer token (no default token: without one the admin API is off). */
   admin: { port: number; token: string | undefined };
   workerConcurrency: number;
+  /** BullMQ job lock; a worker that dies (kill -9) loses its job after this and another takes it. */
+  jobLockMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+  /** On SIGTERM: finish the running job within this, else hand it back (its lock expires). */
+  shutdownDeadlineMs: number;
+  /** Retries of transient faults: attempts and the first backoff delay (doubling, with jitter). */
+  retryAttempts: number;
+  retryDelayMs: number;
   /** Refuse a series claiming more voxels than this (a header can claim anything). */
   maxVoxels: number;
   executionProviders: string[];
@@ -143,6 +156,10 @@ export function loadConfig(processEnv: Env = process.env): Config {
   if ((username === undefined) !== (password === undefined)) {
     throw new ConfigError(username ? 'AINODE_DICOMWEB_PASSWORD' : 'AINODE_DICOMWEB_USERNAME', 'set both AINODE_DICOMWEB_USERNAME and AINODE_DICOMWEB_PASSWORD, or neither');
   }
+  const token = env.AINODE_DICOMWEB_TOKEN || undefined;
+  if (token && username) throw new ConfigError('AINODE_DICOMWEB_TOKEN', 'set either a bearer token or AINODE_DICOMWEB_USERNAME/PASSWORD, not both');
+  const caFile = env.AINODE_DICOMWEB_CA_FILE?.trim() || undefined;
+  if (caFile && !fs.existsSync(caFile)) throw new ConfigError('AINODE_DICOMWEB_CA_FILE', `${caFile} does not exist`);
   const redisUrl = url(env, 'AINODE_REDIS_URL', ['redis:', 'rediss:'], true);
   const prefix = env.AINODE_REDIS_PREFIX?.trim() || 'ainode';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) throw new ConfigError('AINODE_REDIS_PREFIX', 'letters, digits, "_" and "-" only, at most 64');
@@ -151,7 +168,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
   for (const p of providers) if (p !== 'cuda' && p !== 'cpu') throw new ConfigError('AINODE_EXECUTION_PROVIDERS', `unknown provider "${p}" (cuda, cpu)`);
   if (providers.length === 0) throw new ConfigError('AINODE_EXECUTION_PROVIDERS', 'name at least one provider (cuda, cpu)');
   return {
-    dicomweb: { url: dicomwebUrl, username, password, timeoutMs: int(env, 'AINODE_DICOMWEB_TIMEOUT_MS', 120_000, 1000, 3_600_000) },
+    dicomweb: { url: dicomwebUrl, username, password, token, caFile, timeoutMs: int(env, 'AINODE_DICOMWEB_TIMEOUT_MS', 120_000, 1000, 3_600_000) },
     redisUrl,
     redisPrefix: prefix,
     pacsKind: oneOf(env, 'AINODE_PACS_KIND', ['auto', 'orthanc', 'dicomweb'] as const, 'auto'),
@@ -162,6 +179,12 @@ export function loadConfig(processEnv: Env = process.env): Config {
     rulesFile: path.resolve(env.AINODE_RULES_FILE?.trim() || path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml')),
     admin: { port: int(env, 'AINODE_ADMIN_PORT', 8787, 0, 65535), token: adminToken(env) },
     workerConcurrency: int(env, 'AINODE_WORKER_CONCURRENCY', 1, 1, 64),
+    jobLockMs: int(env, 'AINODE_JOB_LOCK_MS', 30_000, 1000, 3_600_000),
+    stalledIntervalMs: int(env, 'AINODE_STALLED_INTERVAL_MS', 15_000, 500, 3_600_000),
+    maxStalledCount: int(env, 'AINODE_MAX_STALLED', 5, 1, 1000),
+    shutdownDeadlineMs: int(env, 'AINODE_SHUTDOWN_DEADLINE_MS', 60_000, 0, 3_600_000),
+    retryAttempts: int(env, 'AINODE_RETRY_ATTEMPTS', 8, 1, 100),
+    retryDelayMs: int(env, 'AINODE_RETRY_DELAY_MS', 5000, 10, 3_600_000),
     maxVoxels: int(env, 'AINODE_MAX_VOXELS', 1024 * 1024 * 1200, 1024, 2 ** 40),
     executionProviders: providers,
     runtime: {

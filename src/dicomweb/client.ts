@@ -11,6 +11,7 @@
 import { AinodeError } from '../errors';
 import type { DicomwebConfig } from '../config/schema';
 import { boundaryOf, buildMultipart, MultipartSplitter } from './multipart';
+import { createPacsHttp, type PacsHttp } from './http';
 import type { DicomJson } from '../dicom/json';
 import { jsonString, jsonSequence } from '../dicom/json';
 
@@ -19,10 +20,10 @@ export interface StowResult {
 }
 
 export class DicomwebClient {
-  private readonly auth: string | undefined;
+  private readonly http: PacsHttp;
 
   constructor(private readonly cfg: DicomwebConfig) {
-    this.auth = cfg.username !== undefined ? 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password ?? ''}`).toString('base64') : undefined;
+    this.http = createPacsHttp(cfg);
   }
 
   get baseUrl(): string {
@@ -31,11 +32,9 @@ export class DicomwebClient {
 
   private async request(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
     const target = `${this.cfg.url}${path}`;
-    const h: Record<string, string> = { ...headers };
-    if (this.auth) h.Authorization = this.auth;
     let res: Response;
     try {
-      res = await fetch(target, { method, headers: h, body: body === undefined ? undefined : (new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>), signal: AbortSignal.timeout(this.cfg.timeoutMs) });
+      res = await this.http.fetch(target, { method, headers, body: body === undefined ? undefined : (new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>), signal: AbortSignal.timeout(this.cfg.timeoutMs) });
     } catch (e) {
       throw new AinodeError('DICOMWEB_UNREACHABLE', `${method} ${path.split('?')[0]}: ${(e as Error).message}`, {
         retryable: true,
@@ -48,7 +47,7 @@ export class DicomwebClient {
       const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
       throw new AinodeError('DICOMWEB_HTTP_ERROR', `${method} ${path.split('?')[0]} -> HTTP ${res.status} ${text}`, {
         retryable,
-        hint: res.status === 401 || res.status === 403 ? 'check AINODE_DICOMWEB_USERNAME/PASSWORD' : undefined,
+        hint: res.status === 401 || res.status === 403 ? 'check AINODE_DICOMWEB_USERNAME/PASSWORD or AINODE_DICOMWEB_TOKEN' : undefined,
       });
     }
     return res;

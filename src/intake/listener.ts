@@ -24,7 +24,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   });
 
 export async function startListener(cfg: Config, redis: Redis, deps: StudyIntakeDeps, log: Logger, intakeStart: 'now' | 'beginning'): Promise<Listener> {
-  const creds = { username: cfg.dicomweb.username, password: cfg.dicomweb.password };
+  const creds = cfg.dicomweb;
   const kind = cfg.pacsKind === 'auto' ? ((await OrthancChangesFeed.detect(cfg.orthancUrl, creds)) ? 'orthanc' : 'dicomweb') : cfg.pacsKind;
   const llog = log.child({ stage: 'listener', intake: kind });
   const abort = new AbortController();

@@ -7,6 +7,7 @@
 import { AinodeError } from '../errors';
 import type { Redis } from '../queue/redis';
 import type { DicomwebConfig } from '../config/schema';
+import { createPacsHttp, type PacsHttp } from '../dicomweb/http';
 
 interface Change {
   ChangeType: string;
@@ -22,18 +23,18 @@ export interface ChangesPage {
 }
 
 export class OrthancChangesFeed {
-  private readonly auth: string | undefined;
+  private readonly http: PacsHttp;
   private readonly cursorKey: string;
 
-  constructor(private readonly orthancUrl: string, creds: Pick<DicomwebConfig, 'username' | 'password'>, private readonly redis: Redis, prefix: string) {
-    this.auth = creds.username !== undefined ? 'Basic ' + Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64') : undefined;
+  constructor(private readonly orthancUrl: string, creds: Pick<DicomwebConfig, 'username' | 'password' | 'token' | 'caFile'>, private readonly redis: Redis, prefix: string) {
+    this.http = createPacsHttp(creds);
     this.cursorKey = `${prefix}:intake:orthanc:cursor`;
   }
 
   private async get<T>(path: string): Promise<T | undefined> {
     let res: Response;
     try {
-      res = await fetch(`${this.orthancUrl}${path}`, { headers: this.auth ? { Authorization: this.auth } : {}, signal: AbortSignal.timeout(30_000) });
+      res = await this.http.fetch(`${this.orthancUrl}${path}`, { signal: AbortSignal.timeout(30_000) });
     } catch (e) {
       throw new AinodeError('DICOMWEB_UNREACHABLE', `Orthanc ${path.split('?')[0]}: ${(e as Error).message}`, { retryable: true });
     }
@@ -43,10 +44,9 @@ export class OrthancChangesFeed {
   }
 
   /** Whether the server answers like Orthanc (used by AINODE_PACS_KIND=auto). */
-  static async detect(orthancUrl: string, creds: Pick<DicomwebConfig, 'username' | 'password'>): Promise<boolean> {
+  static async detect(orthancUrl: string, creds: Pick<DicomwebConfig, 'username' | 'password' | 'token' | 'caFile'>): Promise<boolean> {
     try {
-      const headers: Record<string, string> = creds.username !== undefined ? { Authorization: 'Basic ' + Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64') } : {};
-      const res = await fetch(`${orthancUrl}/system`, { headers, signal: AbortSignal.timeout(10_000) });
+      const res = await createPacsHttp(creds).fetch(`${orthancUrl}/system`, { signal: AbortSignal.timeout(10_000) });
       if (!res.ok) return false;
       const body = (await res.json()) as Record<string, unknown>;
       return typeof body.ApiVersion === 'number' || typeof body.Version === 'string';

@@ -10,7 +10,7 @@ import type { DicomwebClient } from '../dicomweb/client';
 import type { Logger } from '../observability/logger';
 import type { DeliveryLedger } from '../results/ledger';
 import type { ModelPackage } from '../inference/model-package';
-import { gatherStudyFacts } from '../rules/study-facts';
+import { gatherStudyFacts, type SeriesFacts } from '../rules/study-facts';
 import { evaluateRules, requiredTags, type RoutingDecision } from '../rules/evaluate';
 import type { RulesStore } from '../rules/rules-store';
 import { inferenceJobId, type InferenceJob } from '../queue/jobs';
@@ -41,11 +41,11 @@ export function offPeakDelay(window: { start: string; end: string }, now = new D
   return wait * 60_000 - now.getSeconds() * 1000 - now.getMilliseconds();
 }
 
-export async function decideStudy(deps: Pick<StudyIntakeDeps, 'client' | 'models' | 'rules'>, studyInstanceUid: string): Promise<RoutingDecision> {
+export async function decideStudy(deps: Pick<StudyIntakeDeps, 'client' | 'models' | 'rules'>, studyInstanceUid: string): Promise<RoutingDecision & { facts: Map<string, SeriesFacts> }> {
   const rules = deps.rules.rules;
   const tags = requiredTags(rules);
   const facts = await gatherStudyFacts(deps.client, studyInstanceUid, tags.study, tags.series);
-  return evaluateRules(rules, facts, deps.models);
+  return Object.assign(evaluateRules(rules, facts, deps.models), { facts: new Map(facts.series.map((s) => [s.seriesInstanceUid, s])) });
 }
 
 export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid: string): Promise<IntakeOutcome[]> {
@@ -60,12 +60,23 @@ export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid:
   for (const j of decision.jobs) {
     const pkg = deps.models.get(j.modelId)!;
     const { id: modelId, version: modelVersion } = pkg.manifest;
-    if (await deps.ledger.get(studyInstanceUid, modelId, modelVersion)) {
-      log.info({ modelId, modelVersion }, 'results already delivered; not enqueued again');
-      outcomes.push('already-delivered');
-      continue;
+    // Delivered before? Run again only if the input the rule selects has changed since (another
+    // series chosen, or instances added to it); a re-run is a new result version with its own
+    // series, earlier results are never overwritten or deleted.
+    const delivered = await deps.ledger.get(studyInstanceUid, modelId, modelVersion);
+    let resultVersion = 1;
+    if (delivered) {
+      const count = decision.facts.get(j.seriesInstanceUid)?.numberOfInstances;
+      const unchanged = delivered.seriesInstanceUid === j.seriesInstanceUid && (delivered.inputInstances === undefined || count === undefined || delivered.inputInstances === count);
+      if (unchanged) {
+        log.info({ modelId, modelVersion, resultVersion: delivered.resultVersion ?? 1 }, 'results already delivered; not enqueued again');
+        outcomes.push('already-delivered');
+        continue;
+      }
+      resultVersion = (delivered.resultVersion ?? 1) + 1;
+      log.info({ modelId, modelVersion, resultVersion }, 'input changed since the last result; re-running as a new result version');
     }
-    const job: InferenceJob = { studyInstanceUid, seriesInstanceUid: j.seriesInstanceUid, modelId, modelVersion, rule: j.rule, destination: j.destination };
+    const job: InferenceJob = { studyInstanceUid, seriesInstanceUid: j.seriesInstanceUid, modelId, modelVersion, rule: j.rule, destination: j.destination, ...(resultVersion > 1 ? { resultVersion } : {}) };
     const jobId = inferenceJobId(job);
     const existing = await deps.queue.getJob(jobId);
     if (existing) {

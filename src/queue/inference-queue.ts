@@ -3,13 +3,13 @@ import { Queue } from 'bullmq';
 import type { Redis } from './redis';
 import { INFERENCE_QUEUE, type InferenceJob } from './jobs';
 
-export function createInferenceQueue(connection: Redis, prefix: string): Queue<InferenceJob> {
+export function createInferenceQueue(connection: Redis, prefix: string, retry: { attempts: number; delayMs: number } = { attempts: 8, delayMs: 5000 }): Queue<InferenceJob> {
   return new Queue<InferenceJob>(INFERENCE_QUEUE, {
     connection,
     prefix,
     defaultJobOptions: {
-      attempts: 6,
-      backoff: { type: 'exponential', delay: 5000, jitter: 0.5 },
+      attempts: retry.attempts,
+      backoff: { type: 'exponential', delay: retry.delayMs, jitter: 0.5 },
       // Completed jobs keep their id (and so de-duplicate) for a week; the ledger covers the rest.
       removeOnComplete: { age: 7 * 24 * 3600 },
       // Failed jobs stay, with their failure line, until an admin retries or removes them.

@@ -17,23 +17,26 @@ export interface InferenceJob {
   rule?: string;
   /** "source" or a destination name from the rules file. */
   destination?: string;
+  /** Result version: 1 (default) for the first run, n+1 when the input changed after run n. */
+  resultVersion?: number;
 }
 
-/** One job per (study, model version); BullMQ job ids must not contain ':'. */
-export function inferenceJobId(j: Pick<InferenceJob, 'studyInstanceUid' | 'modelId' | 'modelVersion'>): string {
-  return `${j.studyInstanceUid}_${j.modelId}_${j.modelVersion}`;
+/** One job per (study, model version, result version); BullMQ job ids must not contain ':'. */
+export function inferenceJobId(j: Pick<InferenceJob, 'studyInstanceUid' | 'modelId' | 'modelVersion' | 'resultVersion'>): string {
+  return `${j.studyInstanceUid}_${j.modelId}_${j.modelVersion}${j.resultVersion && j.resultVersion > 1 ? `_r${j.resultVersion}` : ''}`;
 }
 
 export function parseInferenceJob(data: unknown): InferenceJob {
   const d = data as Record<string, unknown> | null;
   const keys = ['studyInstanceUid', 'seriesInstanceUid', 'modelId', 'modelVersion'];
-  const optional = ['rule', 'destination'];
+  const optional = ['rule', 'destination', 'resultVersion'];
   if (!d || typeof d !== 'object') throw new AinodeError('JOB_PAYLOAD_INVALID', 'job payload is not an object');
   const extra = Object.keys(d).filter((k) => !keys.includes(k) && !optional.includes(k));
   if (extra.length) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload has unexpected fields: ${extra.join(', ')}`);
   for (const k of keys) if (typeof d[k] !== 'string' || d[k] === '') throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} is missing`);
   for (const k of ['studyInstanceUid', 'seriesInstanceUid']) if (!isValidUid(d[k] as string)) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} is not a UID`);
-  for (const k of optional) if (d[k] !== undefined && (typeof d[k] !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(d[k] as string))) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} must be a short name`);
+  for (const k of ['rule', 'destination']) if (d[k] !== undefined && (typeof d[k] !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(d[k] as string))) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} must be a short name`);
+  if (d.resultVersion !== undefined && !(Number.isInteger(d.resultVersion) && (d.resultVersion as number) >= 1)) throw new AinodeError('JOB_PAYLOAD_INVALID', 'job payload field resultVersion must be a positive integer');
   return {
     studyInstanceUid: d.studyInstanceUid as string,
     seriesInstanceUid: d.seriesInstanceUid as string,
@@ -41,5 +44,6 @@ export function parseInferenceJob(data: unknown): InferenceJob {
     modelVersion: d.modelVersion as string,
     ...(d.rule !== undefined ? { rule: d.rule as string } : {}),
     ...(d.destination !== undefined ? { destination: d.destination as string } : {}),
+    ...(d.resultVersion !== undefined ? { resultVersion: d.resultVersion as number } : {}),
   };
 }

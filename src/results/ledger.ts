@@ -11,6 +11,10 @@ export interface LedgerEntry {
   segSeriesInstanceUid: string;
   srSeriesInstanceUid: string;
   deliveredAt: string;
+  /** Which run of this (study, model version) this is (1, 2, ...). */
+  resultVersion?: number;
+  /** Instances of the input series the result was computed from (a later change triggers a re-run). */
+  inputInstances?: number;
 }
 
 export class DeliveryLedger {

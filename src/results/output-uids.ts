@@ -10,6 +10,8 @@ export interface ResultKey {
   seriesInstanceUid: string;
   modelId: string;
   modelVersion: string;
+  /** 1 for the first result of a (study, model version); a re-run on changed input is 2, 3, ... */
+  resultVersion?: number;
 }
 
 export interface OutputUids {
@@ -22,7 +24,8 @@ export interface OutputUids {
 }
 
 export function outputUids(k: ResultKey): OutputUids {
-  const name = (kind: string): string => deterministicUid('ainode-result', k.studyInstanceUid, k.seriesInstanceUid, k.modelId, k.modelVersion, kind);
+  const run = k.resultVersion && k.resultVersion > 1 ? [`r${k.resultVersion}`] : [];
+  const name = (kind: string): string => deterministicUid('ainode-result', k.studyInstanceUid, k.seriesInstanceUid, k.modelId, k.modelVersion, ...run, kind);
   return {
     segSeries: name('seg-series'),
     segInstance: name('seg-instance'),

@@ -43,7 +43,7 @@ export async function startWorker(cfg: Config, connection: Redis, deps: Omit<Wor
         throw new Error(line);
       }
     },
-    { connection, prefix: cfg.redisPrefix, concurrency: cfg.workerConcurrency, lockDuration: 60_000, stalledInterval: 30_000, maxStalledCount: 3 },
+    { connection, prefix: cfg.redisPrefix, concurrency: cfg.workerConcurrency, lockDuration: cfg.jobLockMs, stalledInterval: cfg.stalledIntervalMs, maxStalledCount: cfg.maxStalledCount },
   );
   worker.on('error', (e) => wlog.error({ err: e }, 'worker connection error'));
   await worker.waitUntilReady();

@@ -74,14 +74,14 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   await progress({ stage: 'check', percent: 2 });
   let t0 = performance.now();
   const done = await deps.ledger.get(job.studyInstanceUid, job.modelId, job.modelVersion);
-  if (done) {
+  if (done && (done.resultVersion ?? 1) >= (job.resultVersion ?? 1)) {
     log.info('results already delivered (ledger); nothing to do');
     return { status: 'already-delivered', segSeriesInstanceUid: done.segSeriesInstanceUid, srSeriesInstanceUid: done.srSeriesInstanceUid };
   }
   const target = targetClient(deps, job);
   const [segThere, srThere] = await Promise.all([seriesExists(target, job.studyInstanceUid, uids.segSeries), seriesExists(target, job.studyInstanceUid, uids.srSeries)]);
   if (segThere && srThere) {
-    await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, { seriesInstanceUid: job.seriesInstanceUid, segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: uids.srSeries, deliveredAt: new Date().toISOString() });
+    await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, { seriesInstanceUid: job.seriesInstanceUid, segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: uids.srSeries, deliveredAt: new Date().toISOString(), resultVersion: job.resultVersion ?? 1 });
     log.info('results already in the PACS; ledger updated');
     return { status: 'already-delivered', segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: uids.srSeries };
   }
@@ -107,6 +107,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   }
 
   await progress({ stage: 'inference', percent: 45 });
+  log.info({ slices: volume.geometry.slices }, 'inference started');
   const loaded = await deps.session(pkg);
   const outcome = await segmentVolume(pkg, loaded, volume);
   t0 = mark('inference', t0);
@@ -130,6 +131,8 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
     segSeriesInstanceUid: objects.seg.seriesInstanceUid,
     srSeriesInstanceUid: objects.sr.seriesInstanceUid,
     deliveredAt: new Date().toISOString(),
+    resultVersion: job.resultVersion ?? 1,
+    inputInstances: instances,
   });
   await progress({ stage: 'done', percent: 100 });
   const volumesMl: Record<string, number> = {};
