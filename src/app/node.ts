@@ -54,7 +54,7 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
   let listener: Listener | undefined;
   let worker: Worker | undefined;
   if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, ledger, models: packages, log, maxVoxels: cfg.maxVoxels, rules }, log);
-  if (roles.includes('listener')) listener = await startListener(cfg, redis, { client, queue, ledger, models: packages, rules, log }, log, opts.intakeStart ?? 'now');
+  if (roles.includes('listener')) listener = await startListener(cfg, redis, { client, queue, ledger, models: packages, rules, log, redis, prefix: cfg.redisPrefix }, log, opts.intakeStart ?? 'now');
 
   return {
     async stop() {

@@ -14,6 +14,7 @@ import { gatherStudyFacts, type SeriesFacts } from '../rules/study-facts';
 import { evaluateRules, requiredTags, type RoutingDecision } from '../rules/evaluate';
 import type { RulesStore } from '../rules/rules-store';
 import { inferenceJobId, type InferenceJob } from '../queue/jobs';
+import type { Redis } from '../queue/redis';
 
 export interface StudyIntakeDeps {
   client: DicomwebClient;
@@ -22,6 +23,8 @@ export interface StudyIntakeDeps {
   models: Map<string, ModelPackage>;
   rules: RulesStore;
   log: Logger;
+  redis: Redis;
+  prefix: string;
 }
 
 export type IntakeOutcome = 'enqueued' | 'already-delivered' | 'already-queued' | 'no-route';
@@ -46,6 +49,21 @@ export async function decideStudy(deps: Pick<StudyIntakeDeps, 'client' | 'models
   const tags = requiredTags(rules);
   const facts = await gatherStudyFacts(deps.client, studyInstanceUid, tags.study, tags.series);
   return Object.assign(evaluateRules(rules, facts, deps.models), { facts: new Map(facts.series.map((s) => [s.seriesInstanceUid, s])) });
+}
+
+const CLAIM_MS = 5000;
+
+/** True when this process may enqueue the job; false when another listener did. */
+async function claimJob(deps: StudyIntakeDeps, jobId: string): Promise<boolean> {
+  const key = `${deps.prefix}:claim:${jobId}`;
+  for (;;) {
+    if ((await deps.redis.set(key, String(process.pid), 'PX', CLAIM_MS, 'NX')) === 'OK') {
+      // Claimed: unless the job appeared meanwhile (the other listener finished just before).
+      return !(await deps.queue.getJob(jobId));
+    }
+    if (await deps.queue.getJob(jobId)) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid: string): Promise<IntakeOutcome[]> {
@@ -83,6 +101,15 @@ export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid:
       const state = await existing.getState();
       // A job that failed for good stays failed until an admin retries it; do not spin on it.
       log.info({ jobId, state }, state === 'failed' ? 'job failed earlier; left for an admin to retry' : 'job already in the queue');
+      outcomes.push('already-queued');
+      continue;
+    }
+    // Two listeners (for availability) may handle the same stable study at once: one claim per
+    // job id decides which enqueues; the other reports the job as already queued.
+    // If the other listener dies between its claim and its enqueue, the claim expires and this
+    // listener takes over, so the study is not lost.
+    if (!(await claimJob(deps, jobId))) {
+      log.info({ jobId }, 'another listener enqueued this job');
       outcomes.push('already-queued');
       continue;
     }

@@ -14,7 +14,7 @@ import { code } from '../../src/dicom/codes';
 import { buildSegmentation } from '../../src/dicom/seg/builder';
 import { SegmentAlgorithmType, SegmentDescription } from '../../src/dicom/seg/segment';
 import { randomUid } from '../../src/dicom/uid';
-import { DataType, encodeModel } from '../../src/inference/onnx-proto';
+import { anyCtRules, thresholdModelPackage } from '../support/test-models';
 import { VolumeBuilder } from '../../src/volume/assemble';
 import { readNifti } from '../../src/volume/nifti';
 import type { ScalarVolume } from '../../src/volume/volume';
@@ -30,33 +30,6 @@ const ABDOMEN = path.join(SHARED_DATA, 'ct', 'totalsegmentator-abdomen');
 // in a declared local scheme.
 const SCT: Record<string, [string, string]> = { spleen: ['78961009', 'Spleen'], liver: ['10200004', 'Liver'], aorta: ['15825003', 'Aorta'] };
 
-function denseModelPackage(dir: string): void {
-  const pkg = path.join(dir, 'ct-dense');
-  fs.mkdirSync(pkg, { recursive: true });
-  const bytes = encodeModel({
-    graphName: 'ct_dense', producerName: 'ainode test', producerVersion: '1', docString: 'HU > 150', opsetVersion: 13,
-    nodes: [
-      { op: 'Greater', name: 'gt', inputs: ['ct_hu', 't'], outputs: ['b'] },
-      { op: 'Cast', name: 'cast', inputs: ['b'], outputs: ['mask'], attributes: [{ name: 'to', int: DataType.UINT8 }] },
-    ],
-    initializers: [{ name: 't', dataType: DataType.FLOAT, dims: [], floats: [150] }],
-    inputs: [{ name: 'ct_hu', dataType: DataType.FLOAT, shape: [1, 1, 'd', 'h', 'w'] }],
-    outputs: [{ name: 'mask', dataType: DataType.UINT8, shape: [1, 1, 'd', 'h', 'w'] }],
-  });
-  fs.writeFileSync(path.join(pkg, 'model.onnx'), bytes);
-  const sha = require('crypto').createHash('sha256').update(bytes).digest('hex');
-  const c = (value: string, scheme: string, meaning: string): Record<string, string> => ({ value, scheme, meaning });
-  fs.writeFileSync(path.join(pkg, 'manifest.json'), JSON.stringify({
-    id: 'ct-dense', version: '1.0.0', task: 'segmentation', file: 'model.onnx', sha256: sha, licence: 'Apache-2.0', description: 'test: dense tissue above 150 HU',
-    accepts: { modality: ['CT'], slices: { min: 8 } },
-    input: { name: 'ct_hu', channels: 1 }, output: { name: 'mask', channels: 1 },
-    preprocess: { normalize: { method: 'none' } }, inference: { mode: 'whole' }, postprocess: { activation: 'none' },
-    segments: [{ label: 1, name: 'Dense tissue', category: c('123037004', 'SCT', 'Anatomical Structure'), type: c('91723000', 'SCT', 'Anatomical structure') }],
-    measurements: [{ kind: 'volume' }, { kind: 'meanIntensity', unit: c("[hnsf'U]", 'UCUM', 'Hounsfield unit') }],
-    procedureReported: c('24558-9', 'LN', 'CT Abdomen'), seriesNumbers: { seg: 9101, sr: 9102 },
-  }));
-}
-
 describe('issue 3: JPEG 2000 abdominal CT end to end, and its 31-organ mask as a SEG', function () {
   this.timeout(300_000);
   let orthanc: OrthancProcess;
@@ -71,9 +44,9 @@ describe('issue 3: JPEG 2000 abdominal CT end to end, and its 31-organ mask as a
   before(async () => {
     dir = tempDir('j2k');
     const models = path.join(dir, 'models');
-    denseModelPackage(models);
+    thresholdModelPackage(models, 'ct-dense', 150);
     const rulesFile = path.join(dir, 'rules.yaml');
-    fs.writeFileSync(rulesFile, 'version: 1\nrules:\n  - name: any-ct-dense\n    models: [ct-dense]\n    series:\n      - attribute: Modality\n        equals: CT\n');
+    anyCtRules(rulesFile, 'ct-dense');
     orthanc = await startOrthanc({ dir, stableAge: 2 });
     client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 60_000 });
     files = readDicomFolder(path.join(ABDOMEN, 'series-j2k'));
