@@ -38,6 +38,21 @@ const DICM = [0x44, 0x49, 0x43, 0x4d];
  */
 function normalisePart10(bytes: Buffer | Uint8Array): Uint8Array {
   const hasMarker = bytes.length > 132 && DICM.every((b, i) => bytes[128 + i] === b);
+  if (!hasMarker && bytes.length > 8 && bytes[1] === 0x00 && bytes[0] >= 0x08 && bytes[0] % 2 === 0) {
+    // A bare dataset without any file meta (older tools write these): little endian, implicit
+    // VR unless a VR follows the first tag.
+    const vr = String.fromCharCode(bytes[4], bytes[5]);
+    const ts = /^[A-Z]{2}$/.test(vr) ? '1.2.840.10008.1.2.1' : '1.2.840.10008.1.2';
+    const value = Buffer.from(ts.length % 2 ? `${ts}\0` : ts, 'latin1');
+    const element = Buffer.concat([Buffer.from([0x02, 0x00, 0x10, 0x00, 0x55, 0x49, value.length, 0x00]), value]);
+    const groupLength = Buffer.concat([Buffer.from([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00]), Buffer.from(new Uint32Array([element.length]).buffer)]);
+    const out = new Uint8Array(132 + groupLength.length + element.length + bytes.length);
+    out.set(DICM, 128);
+    out.set(groupLength, 132);
+    out.set(element, 132 + groupLength.length);
+    out.set(bytes, 132 + groupLength.length + element.length);
+    return out;
+  }
   const start = hasMarker ? 132 : 0;
   if (!hasMarker && !(bytes.length > 8 && bytes[0] === 0x02 && bytes[1] === 0x00)) return bytes;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
