@@ -109,6 +109,14 @@ describe('issue 6: hostile and broken input', function () {
       Modality: 'DOC', PatientName: 'Hostile^Pdf', PatientID: 'HOSTILE-PDF', ConversionType: 'WSD', BurnedInAnnotation: 'YES', DocumentTitle: 'report', MIMETypeOfEncapsulatedDocument: 'application/pdf',
       EncapsulatedDocument: [new TextEncoder().encode('%PDF-1.4\n%%EOF\n').buffer],
     }, { EncapsulatedDocument: 'OB' });
+    // Key object selection and a presentation state, written here (the corpus has none).
+    const plain = (kind: string, sopClass: string, modality: string): DicomFile[] => {
+      const st = deterministicUid('hostile', kind, 'study');
+      const sop = deterministicUid('hostile', kind, 'sop');
+      return [{ studyInstanceUid: st, seriesInstanceUid: deterministicUid('hostile', kind, 'series'), sopInstanceUid: sop, part10: writePart10({ SOPClassUID: sopClass, SOPInstanceUID: sop, StudyInstanceUID: st, SeriesInstanceUID: deterministicUid('hostile', kind, 'series'), Modality: modality, PatientName: 'Hostile^Object', PatientID: 'HOSTILE-OBJ' }) }];
+    };
+    skipped['key object selection (KOS)'] = plain('kos', '1.2.840.10008.5.1.4.1.1.88.59', 'KO');
+    skipped['presentation state'] = plain('pr', '1.2.840.10008.5.1.4.1.1.11.1', 'PR');
     skipped['encapsulated PDF'] = [{ studyInstanceUid: pdfStudy, seriesInstanceUid: deterministicUid('hostile', 'pdf', 'series'), sopInstanceUid: deterministicUid('hostile', 'pdf', 'sop'), part10: pdf }];
 
     // Files the PACS itself refuses never reach ainode; they are reported, not counted.
