@@ -173,7 +173,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     redisPrefix: prefix,
     pacsKind: oneOf(env, 'AINODE_PACS_KIND', ['auto', 'orthanc', 'dicomweb'] as const, 'auto'),
     orthancUrl,
-    pollIntervalMs: int(env, 'AINODE_POLL_INTERVAL_MS', 2000, 100, 600_000),
+    pollIntervalMs: int(env, 'AINODE_POLL_INTERVAL_MS', 500, 100, 600_000),
     stableSeconds: int(env, 'AINODE_STABLE_SECONDS', 60, 1, 86_400),
     modelsDir: path.resolve(env.AINODE_MODELS_DIR?.trim() || path.join(REPO_ROOT, 'models')),
     rulesFile: path.resolve(env.AINODE_RULES_FILE?.trim() || path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml')),

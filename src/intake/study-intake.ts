@@ -68,7 +68,9 @@ async function claimJob(deps: StudyIntakeDeps, jobId: string): Promise<boolean> 
 
 export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid: string): Promise<IntakeOutcome[]> {
   const log = deps.log.child({ studyInstanceUid, stage: 'intake' });
+  const t0 = performance.now();
   const decision = await decideStudy(deps, studyInstanceUid);
+  const routingMs = Math.round(performance.now() - t0);
   if (decision.jobs.length === 0) {
     // Reasons name rules, models and outcomes only, never attribute values (they can be patient data).
     log.info({ rules: decision.rules.map((r) => ({ rule: r.rule, applies: r.applies, models: r.models.map((m) => `${m.modelId}: ${m.why}`) })) }, 'no rule routes this study');
@@ -115,7 +117,7 @@ export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid:
     }
     const delay = j.priority === 'routine' && j.offPeak ? offPeakDelay(j.offPeak) : 0;
     await deps.queue.add('infer', job, { jobId, priority: PRIORITY[j.priority], ...(delay ? { delay } : {}) });
-    log.info({ jobId, modelId, modelVersion, rule: j.rule, priority: j.priority, delayMs: delay, seriesInstanceUid: j.seriesInstanceUid }, 'study enqueued');
+    log.info({ jobId, modelId, modelVersion, rule: j.rule, priority: j.priority, delayMs: delay, routingMs, seriesInstanceUid: j.seriesInstanceUid }, 'study enqueued');
     outcomes.push('enqueued');
   }
   return outcomes;

@@ -17,6 +17,7 @@ import { outputUids, type ResultKey } from './output-uids';
 export interface ResultObjects {
   seg: { seriesInstanceUid: string; sopInstanceUid: string; part10: Buffer; frames: number };
   sr: { seriesInstanceUid: string; sopInstanceUid: string; part10: Buffer };
+  timingsMs: { segEncode: number; srEncode: number };
 }
 
 function measurementItems(manifest: ModelManifest, s: RegionStats): Measurement[] {
@@ -63,6 +64,7 @@ export function buildSegmentationResults(
         recommendedDisplayCIELab: s.colorCIELab,
       }),
   );
+  const t0 = performance.now();
   const seg = buildSegmentation({
     source: volume,
     patientStudy,
@@ -76,6 +78,8 @@ export function buildSegmentationResults(
     contentDescription: manifest.description.slice(0, 64),
     contributingEquipment: { manufacturer: 'ainode', modelName: `${manifest.id}`, softwareVersions: manifest.version, deviceUid: uids.observer },
   });
+  const segEncode = performance.now() - t0;
+  const t1 = performance.now();
   const ratioItems = (codes: { code: Code }[], values: number[]): Measurement[] => codes.map((r, i) => ({ concept: r.code, value: values[i], unit: Codes.noUnits }));
   const sr = buildMeasurementReport({
     patientStudy,
@@ -110,5 +114,6 @@ export function buildSegmentationResults(
   return {
     seg: { seriesInstanceUid: uids.segSeries, sopInstanceUid: uids.segInstance, part10: seg.part10, frames: seg.numberOfFrames },
     sr: { seriesInstanceUid: uids.srSeries, sopInstanceUid: uids.srInstance, part10: sr.part10 },
+    timingsMs: { segEncode: Math.round(segEncode), srEncode: Math.round(performance.now() - t1) },
   };
 }

@@ -119,6 +119,8 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   const measurements = measure(pkg.manifest, volume, outcome.labels);
   const objects = buildSegmentationResults(job, pkg.manifest, volume, patientStudy, outcome.labels, measurements);
   t0 = mark('encode', t0);
+  t.segEncode = objects.timingsMs.segEncode;
+  t.srEncode = objects.timingsMs.srEncode;
 
   await progress({ stage: 'store', percent: 90 });
   await target.store(job.studyInstanceUid, [

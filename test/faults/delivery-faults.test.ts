@@ -11,7 +11,7 @@ import { readDicomFolder, stowFiles } from '../../scripts/support/dicom-files';
 import { reUid } from '../../scripts/support/reuid';
 import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
 import { CHEST_CT_DIR, tempDir, uniquePrefix } from '../support/env';
-import { startRedis, type RedisProcess } from '../support/redis-server';
+import { startRedis, type RedisProcess } from '../../scripts/support/redis-server';
 import { expectExactlyOneResult, resultCounts, waitUntil } from '../support/results';
 
 const report = (line: string): void => void process.stdout.write(`      ${line}\n`);

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { freePort } from '../../scripts/support/orthanc';
+import { freePort } from './orthanc';
 
 export interface RedisProcess {
   url: string;

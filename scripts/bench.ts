@@ -1,0 +1,254 @@
+/**
+ * The end-to-end benchmark (`npm run bench [-- --runs 5 --out FILE]`), not a test: it starts its
+ * own Orthanc and redis-server, runs ainode's listener and worker as separate processes, and for
+ * the 64-slice chest CT and the 256-slice brain MRI measures, per run:
+ *  - turnaround: Orthanc's StableStudy event (seen in its change feed) -> SEG and SR visible by
+ *    QIDO-RS; p50 and p95;
+ *  - the stages: detection delay, routing (QIDO), queue wait, retrieve+decode (streamed, so one
+ *    stage), volume assembly, preprocessing, inference, post-processing, SEG encode, SR encode,
+ *    STOW-RS, and the lag until QIDO shows the results;
+ *  - the physical limit on the same data in the same run: raw WADO-RS retrieve (bytes discarded),
+ *    a bare onnxruntime run on the same input tensor, raw STOW-RS of the same output bytes;
+ *    overheadRatio = turnaround / (raw retrieve + bare inference + raw store);
+ *  - the worker's peak resident memory for the study (VmHWM, reset before each study) next to the
+ *    float32 volume size.
+ * Then throughput for a burst of 20 chest CTs with 1 and with 2 worker processes, and SEG encoding
+ * against dcmjs (scripts/bench-seg.ts). Prints a table and writes JSON with --out.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import IORedis from 'ioredis';
+import { Queue } from 'bullmq';
+import * as ort from 'onnxruntime-node';
+import { DicomwebClient } from '../src/dicomweb/client';
+import { jsonString, Tag } from '../src/dicom/json';
+import { niftiToMrSeries } from '../src/convert/nifti-to-dicom';
+import { readNifti } from '../src/volume/nifti';
+import { assembleVolume } from '../src/volume/assemble';
+import { loadModelPackage } from '../src/inference/model-package';
+import { prepareIntensities, toModelGrid } from '../src/inference/segment-volume';
+import { INFERENCE_QUEUE, inferenceJobId, type InferenceJob } from '../src/queue/jobs';
+import { startOrthanc, type OrthancProcess } from './support/orthanc';
+import { startRedis } from './support/redis-server';
+import { readDicomFolder, stowFiles, type DicomFile } from './support/dicom-files';
+import { reUid } from './support/reuid';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
+const p95 = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.ceil(a.length * 0.95) - 1)];
+const say = (s: string): void => void process.stderr.write(`${s}\n`);
+
+interface Proc {
+  child: ChildProcess;
+  lines: string[];
+}
+
+function startAinode(role: string, env: Record<string, string>, logDir: string): Proc {
+  const lines: string[] = [];
+  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'ainode.js'), 'start', '--role', role], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = fs.createWriteStream(path.join(logDir, `${role}-${child.pid}.log`));
+  const on = (b: Buffer): void => {
+    log.write(b);
+    for (const l of b.toString().split('\n')) if (l) lines.push(l);
+  };
+  child.stdout!.on('data', on);
+  child.stderr!.on('data', on);
+  return { child, lines };
+}
+
+async function waitLine(p: Proc, re: RegExp, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!p.lines.some((l) => re.test(l))) {
+    if (Date.now() > end || p.child.exitCode !== null) throw new Error(`no ${re} from ainode (see the logs)`);
+    await sleep(50);
+  }
+}
+
+const vmHwmMb = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+function resetHwm(pid: number): void {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    /* not permitted: peak is then since start */
+  }
+}
+
+async function stableAt(orthanc: OrthancProcess, studyUid: string, since: number): Promise<{ at: number; seq: number }> {
+  const ids = (await (await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', body: studyUid })).json()) as { ID: string }[];
+  const id = ids[0]?.ID;
+  let seq = since;
+  for (;;) {
+    const page = (await (await fetch(`${orthanc.url}/changes?since=${seq}&limit=1000`)).json()) as { Changes: { ChangeType: string; ID: string; Seq: number }[]; Last: number };
+    const hit = page.Changes.find((c) => c.ChangeType === 'StableStudy' && c.ID === id);
+    if (hit) return { at: Date.now(), seq: hit.Seq };
+    seq = page.Last;
+    await sleep(20);
+  }
+}
+
+async function visible(client: DicomwebClient, study: string): Promise<{ at: number; seg: string; sr: string }> {
+  for (;;) {
+    const s = await client.search(`/studies/${study}/series`);
+    const seg = s.find((x) => jsonString(x, Tag.Modality) === 'SEG');
+    const sr = s.find((x) => jsonString(x, Tag.Modality) === 'SR');
+    if (seg && sr) return { at: Date.now(), seg: jsonString(seg, Tag.SeriesInstanceUID)!, sr: jsonString(sr, Tag.SeriesInstanceUID)! };
+    await sleep(50);
+  }
+}
+
+async function rawRetrieveMs(orthanc: OrthancProcess, study: string, series: string): Promise<number> {
+  const t = performance.now();
+  const res = await fetch(`${orthanc.dicomwebUrl}/studies/${study}/series/${series}`, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+  for await (const _chunk of res.body as unknown as AsyncIterable<Uint8Array>) void _chunk; // to /dev/null
+  return performance.now() - t;
+}
+
+async function main(): Promise<void> {
+  const runs = Number(arg('--runs') ?? 5);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ainode-bench-'));
+  say(`ainode benchmark: ${runs} runs per study, work folder ${work}`);
+  const orthanc = await startOrthanc({ dir: path.join(work, 'orthanc'), stableAge: 2 });
+  const redis = await startRedis(path.join(work, 'redis'));
+  const client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 120_000 });
+  const prefix = 'bench';
+  const env = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redis.url, AINODE_REDIS_PREFIX: prefix, AINODE_LOG_LEVEL: 'info' };
+  const listener = startAinode('listener', env, work);
+  let workers = [startAinode('worker', env, work)];
+  await waitLine(listener, /listening to the Orthanc change feed/, 30_000);
+  await waitLine(workers[0], /worker ready/, 30_000);
+  const conn = new IORedis(redis.url, { maxRetriesPerRequest: null });
+  const queue = new Queue<InferenceJob>(INFERENCE_QUEUE, { connection: conn, prefix });
+
+  const ct = readDicomFolder(path.join(REPO, 'deploy', 'demo', 'data', 'tcia-lung-pet-ct-dx-A0001', 'series'));
+  const niiBytes = fs.readFileSync(path.join(REPO, 'deploy', 'demo', 'data', 'brain-t1-niivue', 't1_crop.nii.gz'));
+  const mrSeries = niftiToMrSeries(niiBytes, readNifti(niiBytes), { seriesDescription: 'T1 MPRAGE (bench)' });
+  const mr: DicomFile[] = mrSeries.instances.map((i) => ({ studyInstanceUid: mrSeries.studyInstanceUid, seriesInstanceUid: mrSeries.seriesInstanceUid, sopInstanceUid: i.sopInstanceUid, part10: i.part10 }));
+
+  const kinds = [
+    { name: 'chest CT 64 slices', model: 'ct-lung', files: ct },
+    { name: 'brain MRI 256 slices', model: 'mr-brain-tissue', files: mr },
+  ];
+  const results: Record<string, unknown>[] = [];
+  let seq = ((await (await fetch(`${orthanc.url}/changes?last`)).json()) as { Last: number }).Last;
+  for (const kind of kinds) {
+    const pkg = loadModelPackage(path.join(REPO, 'models', kind.model));
+    const { volume } = await assembleVolume('bench', kind.files.map((f) => f.part10));
+    const { grid, voxels } = toModelGrid(volume, pkg.manifest.preprocess);
+    const input = prepareIntensities(voxels, pkg.manifest.preprocess);
+    const session = await ort.InferenceSession.create(pkg.modelPath, { executionProviders: ['cpu'] });
+    const tensor = new ort.Tensor('float32', input, [1, pkg.manifest.input.channels, grid.slices, grid.rows, grid.columns]);
+    await session.run({ [pkg.manifest.input.name]: tensor }); // warm
+    const rows: Record<string, number>[] = [];
+    for (let r = 0; r < runs; r++) {
+      const files = reUid(kind.files, `bench-${kind.model}-${r}-${Date.now()}`);
+      const study = files[0].studyInstanceUid;
+      resetHwm(workers[0].child.pid!);
+      await stowFiles(client, files, 32);
+      const stable = await stableAt(orthanc, study, seq);
+      seq = stable.seq;
+      const vis = await visible(client, study);
+      const peakMb = vmHwmMb(workers[0].child.pid!);
+      const job = await queue.getJob(inferenceJobId({ studyInstanceUid: study, modelId: pkg.manifest.id, modelVersion: pkg.manifest.version }));
+      const t = ((job?.returnvalue as { timingsMs?: Record<string, number> } | undefined)?.timingsMs ?? {}) as Record<string, number>;
+      const routing = Number(/"routingMs":(\d+)/.exec(listener.lines.find((l) => l.includes(study) && l.includes('study enqueued')) ?? '')?.[1] ?? 0);
+      const raw = await rawRetrieveMs(orthanc, study, files[0].seriesInstanceUid);
+      let bare = performance.now();
+      await session.run({ [pkg.manifest.input.name]: tensor });
+      bare = performance.now() - bare;
+      const [segBytes] = await client.retrieveSeries(study, vis.seg);
+      const [srBytes] = await client.retrieveSeries(study, vis.sr);
+      let store = performance.now();
+      await client.store(study, [
+        { sopInstanceUid: String((await import('../src/dicom/part10')).readPart10(segBytes).dataset.SOPInstanceUID), part10: segBytes },
+        { sopInstanceUid: String((await import('../src/dicom/part10')).readPart10(srBytes).dataset.SOPInstanceUID), part10: srBytes },
+      ]);
+      store = performance.now() - store;
+      const turnaround = vis.at - stable.at;
+      const row = {
+        turnaroundMs: turnaround,
+        detectionMs: job ? job.timestamp - routing - stable.at : NaN,
+        routingMs: routing,
+        queueWaitMs: job?.processedOn && job.timestamp ? job.processedOn - job.timestamp : NaN,
+        checkMs: t.check, retrieveDecodeMs: t.retrieveDecode, volumeMs: t.volume, preprocessMs: t.preprocess, inferenceMs: t.model, postprocessMs: t.postprocess,
+        segEncodeMs: t.segEncode, srEncodeMs: t.srEncode, storeMs: t.store,
+        visibleLagMs: job?.finishedOn ? vis.at - job.finishedOn : NaN,
+        rawRetrieveMs: Math.round(raw), bareInferenceMs: Math.round(bare), rawStoreMs: Math.round(store),
+        overheadRatio: Number((turnaround / (raw + bare + store)).toFixed(2)),
+        peakRssMb: Math.round(peakMb),
+      };
+      rows.push(row);
+      say(`  ${kind.name} run ${r + 1}: turnaround ${turnaround} ms, overhead ratio ${row.overheadRatio}, worker peak ${row.peakRssMb} MB`);
+    }
+    const agg = (k: string): number => Math.round(median(rows.map((x) => x[k])));
+    results.push({
+      study: kind.name,
+      model: kind.model,
+      runs,
+      turnaroundP50Ms: median(rows.map((x) => x.turnaroundMs)),
+      turnaroundP95Ms: p95(rows.map((x) => x.turnaroundMs)),
+      stagesMedianMs: Object.fromEntries(['detectionMs', 'routingMs', 'queueWaitMs', 'checkMs', 'retrieveDecodeMs', 'volumeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'segEncodeMs', 'srEncodeMs', 'storeMs', 'visibleLagMs'].map((k) => [k, agg(k)])),
+      physicalMedianMs: { rawRetrieve: agg('rawRetrieveMs'), bareInference: agg('bareInferenceMs'), rawStore: agg('rawStoreMs') },
+      overheadRatio: Number(median(rows.map((x) => x.overheadRatio)).toFixed(2)),
+      overheadRatios: rows.map((x) => x.overheadRatio),
+      workerPeakRssMb: Math.max(...rows.map((x) => x.peakRssMb)),
+      float32VolumeMb: Math.round((volume.voxels.length * 4) / 1048576),
+      modelGridFloat32Mb: Math.round((grid.columns * grid.rows * grid.slices * 4 * (1 + pkg.manifest.output.channels)) / 1048576),
+      runsDetail: rows,
+    });
+  }
+
+  // Throughput: a burst of 20 chest CTs with 1, then 2 worker processes.
+  const throughput: Record<string, number> = {};
+  for (const n of [1, 2]) {
+    while (workers.length < n) {
+      const w = startAinode('worker', env, work);
+      await waitLine(w, /worker ready/, 30_000);
+      workers.push(w);
+    }
+    const burst = Array.from({ length: 20 }, (_, i) => reUid(ct, `burst-${n}-${i}-${Date.now()}`));
+    const t0 = Date.now();
+    for (const s of burst) await stowFiles(client, s, 64);
+    for (const s of burst) await visible(client, s[0].studyInstanceUid);
+    const minutes = (Date.now() - t0) / 60000;
+    throughput[`studiesPerMinute_${n}worker`] = Number((20 / minutes).toFixed(2));
+    say(`  burst of 20 chest CTs with ${n} worker(s): ${(minutes * 60).toFixed(1)} s`);
+  }
+  throughput.scalingRatio = Number((throughput.studiesPerMinute_2worker / throughput.studiesPerMinute_1worker).toFixed(2));
+
+  const segOut = path.join(work, 'seg.json');
+  execFileSync(process.execPath, [path.join(REPO, 'dist', 'scripts', 'bench-seg.js'), '--runs', '3', '--out', segOut], { stdio: 'ignore' });
+  const segEncoding = JSON.parse(fs.readFileSync(segOut, 'utf8')) as Record<string, unknown>;
+
+  const report = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, provider: 'cpu', node: process.version, studies: results, throughput, segEncoding };
+  for (const r of results as { study: string; turnaroundP50Ms: number; turnaroundP95Ms: number; overheadRatio: number; stagesMedianMs: Record<string, number>; physicalMedianMs: Record<string, number>; workerPeakRssMb: number; float32VolumeMb: number }[]) {
+    process.stdout.write(`\n${r.study}: turnaround p50 ${r.turnaroundP50Ms} ms, p95 ${r.turnaroundP95Ms} ms, overhead ratio ${r.overheadRatio}; worker peak ${r.workerPeakRssMb} MB (float32 volume ${r.float32VolumeMb} MB)\n`);
+    process.stdout.write(`  stages (median ms): ${Object.entries(r.stagesMedianMs).map(([k, v]) => `${k.replace(/Ms$/, '')} ${v}`).join(', ')}\n`);
+    process.stdout.write(`  physical limit (median ms): raw retrieve ${r.physicalMedianMs.rawRetrieve}, bare inference ${r.physicalMedianMs.bareInference}, raw store ${r.physicalMedianMs.rawStore}\n`);
+  }
+  process.stdout.write(`\nthroughput: ${throughput.studiesPerMinute_1worker} studies/min with 1 worker, ${throughput.studiesPerMinute_2worker} with 2 (scaling ${throughput.scalingRatio})\n`);
+  process.stdout.write(`SEG encoding: ainode ${segEncoding.oursMedianMs} ms vs dcmjs ${segEncoding.dcmjsMedianMs} ms (ratio ${segEncoding.ratioOursToDcmjs})\n`);
+  const out = arg('--out');
+  if (out) fs.writeFileSync(out, JSON.stringify(report, null, 2));
+
+  await queue.close();
+  conn.disconnect();
+  for (const p of [listener, ...workers]) p.child.kill('SIGTERM');
+  await sleep(1000);
+  await orthanc.stop();
+  await redis.stop();
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack}\n`);
+    process.exit(1);
+  },
+);
