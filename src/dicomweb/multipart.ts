@@ -55,6 +55,8 @@ export class MultipartSplitter {
   private count = 0;
   private readonly delim: Buffer;
   private readonly nextDelim: Buffer;
+  /** Where the search for the next delimiter resumes (bytes before it were already searched). */
+  private scanFrom = 0;
 
   constructor(boundary: string, private readonly onPart: (part: Buffer) => void) {
     this.delim = Buffer.from(`--${boundary}`);
@@ -80,11 +82,15 @@ export class MultipartSplitter {
       }
       const headerEnd = this.buf.indexOf('\r\n\r\n', after);
       if (headerEnd < 0) return;
-      const next = this.buf.indexOf(this.nextDelim, headerEnd + 4);
-      if (next < 0) return;
+      const next = this.buf.indexOf(this.nextDelim, Math.max(headerEnd + 4, this.scanFrom));
+      if (next < 0) {
+        this.scanFrom = Math.max(0, this.buf.length - this.nextDelim.length);
+        return;
+      }
       this.onPart(Buffer.from(this.buf.subarray(headerEnd + 4, next)));
       this.count++;
       this.buf = this.buf.subarray(next + 2);
+      this.scanFrom = 0;
     }
   }
 

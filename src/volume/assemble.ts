@@ -59,7 +59,12 @@ function text(ds: NaturalDataset, keyword: string): string {
 
 function toFloat(stored: Int32Array, slope: number, intercept: number, padding: number | undefined, paddingOut: number): Float32Array {
   const out = new Float32Array(stored.length);
-  for (let i = 0; i < stored.length; i++) out[i] = padding !== undefined && stored[i] === padding ? paddingOut : stored[i] * slope + intercept;
+  if (padding === undefined) {
+    if (slope === 1) for (let i = 0; i < stored.length; i++) out[i] = stored[i] + intercept;
+    else for (let i = 0; i < stored.length; i++) out[i] = stored[i] * slope + intercept;
+    return out;
+  }
+  for (let i = 0; i < stored.length; i++) out[i] = stored[i] === padding ? paddingOut : stored[i] * slope + intercept;
   return out;
 }
 

@@ -181,15 +181,36 @@ function interleavePlanes(planar: Uint8Array, f: PixelFormat): Uint8Array {
 export function storedValues(bytes: Uint8Array, f: PixelFormat): Int32Array {
   const n = f.rows * f.columns * f.samplesPerPixel;
   const out = new Int32Array(n);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const signed = f.pixelRepresentation === 1;
-  const mask = f.bitsStored >= 32 ? 0xffffffff : (2 ** f.bitsStored) - 1;
+  if (f.bitsAllocated === 16 || f.bitsAllocated === 8) {
+    // Fast path: typed views over the (little-endian) bytes, one pass.
+    const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+    const view =
+      f.bitsAllocated === 16
+        ? signed && f.bitsStored === 16
+          ? new Int16Array(aligned.buffer, aligned.byteOffset, n)
+          : new Uint16Array(aligned.buffer, aligned.byteOffset, n)
+        : signed && f.bitsStored === 8
+          ? new Int8Array(aligned.buffer, aligned.byteOffset, n)
+          : aligned.subarray(0, n);
+    if (f.bitsStored === f.bitsAllocated) {
+      out.set(view);
+      return out;
+    }
+    const mask = (1 << f.bitsStored) - 1;
+    const signBit = 1 << (f.bitsStored - 1);
+    for (let i = 0; i < n; i++) {
+      const v = view[i] & mask;
+      out[i] = signed && v & signBit ? v - 2 * signBit : v;
+    }
+    return out;
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const mask = f.bitsStored >= 32 ? 0xffffffff : 2 ** f.bitsStored - 1;
   const signBit = 2 ** (f.bitsStored - 1);
   for (let i = 0; i < n; i++) {
     let v: number;
     if (f.bitsAllocated === 1) v = (bytes[i >> 3] >> (i & 7)) & 1;
-    else if (f.bitsAllocated === 8) v = bytes[i];
-    else if (f.bitsAllocated === 16) v = dv.getUint16(2 * i, true);
     else v = dv.getUint32(4 * i, true);
     if (f.bitsAllocated > 1) {
       v = f.bitsStored >= 32 ? v : v % (mask + 1);

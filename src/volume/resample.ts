@@ -59,9 +59,42 @@ const snap = (x: number): number => {
   return Math.abs(x - r) < 1e-4 ? r : x;
 };
 
+/**
+ * When the target grid is the source grid with its axes permuted or flipped (same spacing, voxel
+ * centres on voxel centres, fully inside), every target voxel is one source voxel: return the
+ * integer index map (source index = base + i*si + j*sj + k*sk), else undefined.
+ */
+function axisPermutation(M: number[][], b: Vec3, src: VolumeGeometry, dst: VolumeGeometry): { base: number; si: number; sj: number; sk: number } | undefined {
+  const near = (x: number, y: number): boolean => Math.abs(x - y) < 1e-6;
+  for (let a = 0; a < 3; a++) for (let t = 0; t < 3; t++) if (!near(M[a][t], 0) && !near(Math.abs(M[a][t]), 1)) return undefined;
+  if (b.some((x) => !near(x, Math.round(x)))) return undefined;
+  const dims = [src.columns, src.rows, src.slices];
+  const strideOf = [1, src.columns, src.columns * src.rows];
+  const ends = [dst.columns - 1, dst.rows - 1, dst.slices - 1];
+  // Inside: both corners of the target map into the source.
+  for (let a = 0; a < 3; a++) {
+    const lo = Math.round(b[a]) + Math.min(0, ...[0, 1, 2].map((t) => Math.round(M[a][t]) * ends[t]));
+    const hi = Math.round(b[a]) + Math.max(0, ...[0, 1, 2].map((t) => Math.round(M[a][t]) * ends[t]));
+    if (lo < 0 || hi > dims[a] - 1) return undefined;
+  }
+  const stride = (t: number): number => [0, 1, 2].reduce((s, a) => s + Math.round(M[a][t]) * strideOf[a], 0);
+  return { base: [0, 1, 2].reduce((s, a) => s + Math.round(b[a]) * strideOf[a], 0), si: stride(0), sj: stride(1), sk: stride(2) };
+}
+
 /** Resamples `data` on `src` onto `dst`. Outside the source: `outside`. */
 export function resample(data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outside = 0): Float32Array {
   const { M, b } = indexMap(src, dst);
+  const perm = axisPermutation(M, b, src, dst);
+  if (perm) {
+    const out = new Float32Array(dst.columns * dst.rows * dst.slices);
+    let p = 0;
+    for (let k = 0; k < dst.slices; k++)
+      for (let j = 0; j < dst.rows; j++) {
+        let q = perm.base + j * perm.sj + k * perm.sk;
+        for (let i = 0; i < dst.columns; i++, p++, q += perm.si) out[p] = data[q];
+      }
+    return out;
+  }
   const [nx, ny, nz] = [src.columns, src.rows, src.slices];
   const plane = nx * ny;
   const out = new Float32Array(dst.columns * dst.rows * dst.slices);
