@@ -7,7 +7,7 @@
  */
 import type { DicomJson } from '../dicom/json';
 import type { ModelPackage } from '../inference/model-package';
-import { judgeSeries } from './default-routing';
+import { judgeSeries } from './model-acceptance';
 import type { AttributeCondition, Condition, GeometryCondition, Range, Rule, RuleSet } from './schema';
 import type { SeriesFacts, StudyFacts } from './study-facts';
 

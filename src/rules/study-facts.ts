@@ -8,7 +8,7 @@
 import type { DicomwebClient } from '../dicomweb/client';
 import { jsonNumber, jsonString, jsonStrings, Tag, type DicomJson } from '../dicom/json';
 import type { Orientation } from '../inference/manifest';
-import { orientationOf } from './default-routing';
+import { orientationOf } from './model-acceptance';
 
 export interface SeriesDescriptor {
   seriesInstanceUid: string;

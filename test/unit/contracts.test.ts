@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { inferenceJobId, parseInferenceJob } from '../../src/queue/jobs';
 import { buildMultipart, splitMultipart } from '../../src/dicomweb/multipart';
-import { judgeSeries, orientationOf, routeSeries } from '../../src/rules/default-routing';
+import { judgeSeries, orientationOf } from '../../src/rules/model-acceptance';
 import { loadModelPackage } from '../../src/inference/model-package';
 import { REPO_ROOT } from '../support/ainode-process';
 import * as path from 'path';
@@ -37,7 +37,7 @@ describe('dicomweb: multipart/related framing', () => {
   });
 });
 
-describe('rules: default routing from the shipped manifests (chest CT -> ct-lung, T1 brain MR -> mr-brain-tissue)', () => {
+describe('rules: model acceptance from the shipped manifests (chest CT -> ct-lung, T1 brain MR -> mr-brain-tissue)', () => {
   const lung = loadModelPackage(path.join(REPO_ROOT, 'models', 'ct-lung')).manifest.accepts;
   const brain = loadModelPackage(path.join(REPO_ROOT, 'models', 'mr-brain-tissue')).manifest.accepts;
   const judgeChestCt = (s: SeriesDescriptor): { qualifies: boolean; why: string } => judgeSeries(s, lung);
@@ -56,11 +56,6 @@ describe('rules: default routing from the shipped manifests (chest CT -> ct-lung
     ["ainode's own output", { manufacturer: 'ainode', modality: 'SEG' }, /written by ainode/],
   ];
   for (const [name, over, why] of refused) it(`${name} does not`, () => expect(judgeChestCt(ct(over)).why).to.match(why));
-  it('picks the series with most slices', () => {
-    const d = routeSeries('ct-lung', lung, [ct({ seriesInstanceUid: '1.1', numberOfInstances: 64 }), ct({ seriesInstanceUid: '1.2', numberOfInstances: 300 }), ct({ seriesInstanceUid: '1.3', modality: 'SEG', manufacturer: 'ainode' })]);
-    expect(d.seriesInstanceUid).to.equal('1.2');
-    expect(d.modelId).to.equal('ct-lung');
-  });
   it('orientation from ImageOrientationPatient', () => {
     expect(orientationOf([1, 0, 0, 0, 1, 0])).to.equal('axial');
     expect(orientationOf([1, 0, 0, 0, 0, -1])).to.equal('coronal');

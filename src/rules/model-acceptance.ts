@@ -1,24 +1,15 @@
 /**
- * Default routing: every loaded model package declares in its manifest which series it accepts
- * (`accepts`: modality, body part, description pattern, orientation, slice count); a study is
- * routed to each model for which some series qualifies. Shipped packages route chest CT to
- * ct-lung and T1 brain MR to mr-brain-tissue. Pure functions of the series descriptors, so every
- * decision is explained per series and unit-testable.
+ * Model acceptance: every model package declares in its manifest which series it accepts
+ * (`accepts`: modality, body part, description pattern, orientation, slice count). The routing
+ * rules choose a series; a model runs on it only if it also accepts it here. Pure functions of
+ * the series descriptors, so every refusal is explained and unit-testable.
  *
- * Never qualifies: ainode's own outputs (Manufacturer "ainode"), localizers, missing orientation
- * when the model restricts orientation. Among qualifying series the one with most instances wins
- * (ties: the smallest UID, so the choice is stable).
+ * Never accepted: ainode's own outputs (Manufacturer "ainode"), localizers, a missing
+ * orientation when the model restricts orientation.
  */
 import type { SeriesDescriptor } from './study-facts';
 import { AINODE_EQUIPMENT } from '../dicom/equipment';
 import type { Orientation, SeriesAcceptance } from '../inference/manifest';
-
-export interface RouteDecision {
-  modelId: string;
-  seriesInstanceUid: string | undefined;
-  /** Per series, why it was or was not chosen (no descriptions: they can carry patient data). */
-  reasons: { seriesInstanceUid: string; qualifies: boolean; why: string }[];
-}
 
 export function orientationOf(iop: number[] | undefined): Orientation | undefined {
   if (!iop) return undefined;
@@ -48,14 +39,3 @@ export function judgeSeries(s: SeriesDescriptor, a: SeriesAcceptance): { qualifi
   }
   return { qualifies: true, why: 'accepted' };
 }
-
-export function routeSeries(modelId: string, accepts: SeriesAcceptance, series: SeriesDescriptor[]): RouteDecision {
-  const reasons = series.map((s) => ({ seriesInstanceUid: s.seriesInstanceUid, ...judgeSeries(s, accepts) }));
-  const candidates = series
-    .filter((_, i) => reasons[i].qualifies)
-    .sort((a, b) => b.numberOfInstances - a.numberOfInstances || (a.seriesInstanceUid < b.seriesInstanceUid ? -1 : 1));
-  return { modelId, seriesInstanceUid: candidates[0]?.seriesInstanceUid, reasons };
-}
-
-/** Routing needs instance-level detail (ImageType, orientation) for image series only. */
-export const needsInstanceDetail = (modality: string): boolean => !['SEG', 'SR', 'KO', 'PR', 'RTSTRUCT', 'DOC'].includes(modality);
