@@ -112,6 +112,7 @@ async function rawRetrieveMs(orthanc: OrthancProcess, study: string, series: str
 
 async function main(): Promise<void> {
   const runs = Number(arg('--runs') ?? 5);
+  const leakRuns = Number(arg('--leak') ?? 0);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ainode-bench-'));
   say(`ainode benchmark: ${runs} runs per study, work folder ${work}`);
   const orthanc = await startOrthanc({ dir: path.join(work, 'orthanc'), stableAge: 2 });
@@ -204,6 +205,24 @@ async function main(): Promise<void> {
     });
   }
 
+  // Leak check (--leak N): N consecutive chest CTs through the one worker, its resident memory
+  // sampled after each; memory must not keep growing.
+  let leak: Record<string, unknown> | undefined;
+  if (leakRuns > 0) {
+    const rss: number[] = [];
+    const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    for (let i = 0; i < leakRuns; i++) {
+      const s = reUid(ct, `leak-${i}-${Date.now()}`);
+      await stowFiles(client, s, 64);
+      await visible(client, s[0].studyInstanceUid);
+      rss.push(Math.round(rssMb(workers[0].child.pid!)));
+      if ((i + 1) % 10 === 0) say(`  leak check: ${i + 1}/${leakRuns} studies, worker RSS ${rss[rss.length - 1]} MB`);
+    }
+    const avg = (a: number[]): number => Math.round(a.reduce((x, y) => x + y, 0) / a.length);
+    const n = Math.max(1, Math.floor(leakRuns / 10));
+    leak = { studies: leakRuns, firstTenthAvgRssMb: avg(rss.slice(0, n)), lastTenthAvgRssMb: avg(rss.slice(-n)), maxRssMb: Math.max(...rss), samples: rss };
+  }
+
   // Throughput: a burst of 20 chest CTs with 1, then 2 worker processes.
   const throughput: Record<string, number> = {};
   for (const n of [1, 2]) {
@@ -226,7 +245,7 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [path.join(REPO, 'dist', 'scripts', 'bench-seg.js'), '--runs', '3', '--out', segOut], { stdio: 'ignore' });
   const segEncoding = JSON.parse(fs.readFileSync(segOut, 'utf8')) as Record<string, unknown>;
 
-  const report = { date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, provider: 'cpu', node: process.version, studies: results, throughput, segEncoding };
+  const report = { leak, date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, provider: 'cpu', node: process.version, studies: results, throughput, segEncoding };
   for (const r of results as { study: string; turnaroundP50Ms: number; turnaroundP95Ms: number; overheadRatio: number; stagesMedianMs: Record<string, number>; physicalMedianMs: Record<string, number>; workerPeakRssMb: number; float32VolumeMb: number }[]) {
     process.stdout.write(`\n${r.study}: turnaround p50 ${r.turnaroundP50Ms} ms, p95 ${r.turnaroundP95Ms} ms, overhead ratio ${r.overheadRatio}; worker peak ${r.workerPeakRssMb} MB (float32 volume ${r.float32VolumeMb} MB)\n`);
     process.stdout.write(`  stages (median ms): ${Object.entries(r.stagesMedianMs).map(([k, v]) => `${k.replace(/Ms$/, '')} ${v}`).join(', ')}\n`);
@@ -234,6 +253,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`\nthroughput: ${throughput.studiesPerMinute_1worker} studies/min with 1 worker, ${throughput.studiesPerMinute_2worker} with 2 (scaling ${throughput.scalingRatio})\n`);
   process.stdout.write(`SEG encoding: ainode ${segEncoding.oursMedianMs} ms vs dcmjs ${segEncoding.dcmjsMedianMs} ms (ratio ${segEncoding.ratioOursToDcmjs})\n`);
+  if (leak) process.stdout.write(`leak check over ${leak.studies} studies: worker RSS first tenth ${leak.firstTenthAvgRssMb} MB, last tenth ${leak.lastTenthAvgRssMb} MB, max ${leak.maxRssMb} MB\n`);
   const out = arg('--out');
   if (out) fs.writeFileSync(out, JSON.stringify(report, null, 2));
 
