@@ -25,6 +25,7 @@ import * as ort from 'onnxruntime-node';
 import { DicomwebClient } from '../src/dicomweb/client';
 import { jsonString, Tag } from '../src/dicom/json';
 import { niftiToMrSeries } from '../src/convert/nifti-to-dicom';
+import { readPart10 } from '../src/dicom/part10';
 import { readNifti } from '../src/volume/nifti';
 import { assembleVolume } from '../src/volume/assemble';
 import { loadModelPackage } from '../src/inference/model-package';
@@ -165,11 +166,13 @@ async function main(): Promise<void> {
       bare = performance.now() - bare;
       const [segBytes] = await client.retrieveSeries(study, vis.seg);
       const [srBytes] = await client.retrieveSeries(study, vis.sr);
+      const sop = (b: Buffer): string => String(readPart10(b).dataset.SOPInstanceUID);
+      const outputs = [
+        { sopInstanceUid: sop(segBytes), part10: segBytes },
+        { sopInstanceUid: sop(srBytes), part10: srBytes },
+      ];
       let store = performance.now();
-      await client.store(study, [
-        { sopInstanceUid: String((await import('../src/dicom/part10')).readPart10(segBytes).dataset.SOPInstanceUID), part10: segBytes },
-        { sopInstanceUid: String((await import('../src/dicom/part10')).readPart10(srBytes).dataset.SOPInstanceUID), part10: srBytes },
-      ]);
+      await client.store(study, outputs);
       store = performance.now() - store;
       const turnaround = vis.at - stable.at;
       const row = {
