@@ -23,6 +23,7 @@ export const Codes = {
   volume: code('118565006', 'SCT', 'Volume'),
   mean: code('373098007', 'SCT', 'Mean'),
   findingSite: code('363698007', 'SCT', 'Finding Site'),
+  area: code('42798000', 'SCT', 'Area'),
   // DICOM (DCM)
   segmentation: code('113076', 'DCM', 'Segmentation'),
   sourceImageForProcessing: code('121322', 'DCM', 'Source image for image processing operation'),
@@ -54,12 +55,14 @@ export const Codes = {
   present: code('373066001', 'SCT', 'Yes'),
   absent: code('373067005', 'SCT', 'No'),
   algorithmVersion: code('111003', 'DCM', 'Algorithm Version'),
+  comment: code('121106', 'DCM', 'Comment'),
   // LOINC
   ctChest: code('24627-2', 'LN', 'CT Chest'),
   // RFC 5646
   englishUS: code('en-US', 'RFC5646', 'English (United States)'),
   // UCUM units
   cubicCentimeter: code('cm3', 'UCUM', 'cubic centimeter'),
+  squareMillimeter: code('mm2', 'UCUM', 'square millimeter'),
   hounsfieldUnit: code("[hnsf'U]", 'UCUM', 'Hounsfield unit'),
   percent: code('%', 'UCUM', 'percent'),
   noUnits: code('1', 'UCUM', 'no units'),

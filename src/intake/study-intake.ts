@@ -15,6 +15,7 @@ import { evaluateRules, requiredTags, type RoutingDecision } from '../rules/eval
 import type { RulesStore } from '../rules/rules-store';
 import { inferenceJobId, type InferenceJob } from '../queue/jobs';
 import type { Redis } from '../queue/redis';
+import { isDefaultProfiles } from '../results/sr-profile';
 
 export interface StudyIntakeDeps {
   client: DicomwebClient;
@@ -96,7 +97,7 @@ export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid:
       resultVersion = (delivered.resultVersion ?? 1) + 1;
       log.info({ modelId, modelVersion, resultVersion }, 'input changed since the last result; re-running as a new result version');
     }
-    const job: InferenceJob = { studyInstanceUid, seriesInstanceUid: j.seriesInstanceUid, modelId, modelVersion, rule: j.rule, destination: j.destination, ...(resultVersion > 1 ? { resultVersion } : {}) };
+    const job: InferenceJob = { studyInstanceUid, seriesInstanceUid: j.seriesInstanceUid, modelId, modelVersion, rule: j.rule, destination: j.destination, ...(isDefaultProfiles(j.srProfiles) ? {} : { srProfiles: [...j.srProfiles] }), ...(resultVersion > 1 ? { resultVersion } : {}) };
     const jobId = inferenceJobId(job);
     const existing = await deps.queue.getJob(jobId);
     if (existing) {

@@ -4,6 +4,7 @@
  */
 import { AinodeError } from '../errors';
 import { isValidUid } from '../dicom/uid';
+import { isSrProfile, type SrProfile } from '../results/sr-profile';
 
 export const INFERENCE_QUEUE = 'inference';
 
@@ -17,6 +18,8 @@ export interface InferenceJob {
   rule?: string;
   /** "source" or a destination name from the rules file. */
   destination?: string;
+  /** SR output profiles for the destination (default: standard only). */
+  srProfiles?: SrProfile[];
   /** Result version: 1 (default) for the first run, n+1 when the input changed after run n. */
   resultVersion?: number;
 }
@@ -29,7 +32,7 @@ export function inferenceJobId(j: Pick<InferenceJob, 'studyInstanceUid' | 'model
 export function parseInferenceJob(data: unknown): InferenceJob {
   const d = data as Record<string, unknown> | null;
   const keys = ['studyInstanceUid', 'seriesInstanceUid', 'modelId', 'modelVersion'];
-  const optional = ['rule', 'destination', 'resultVersion'];
+  const optional = ['rule', 'destination', 'resultVersion', 'srProfiles'];
   if (!d || typeof d !== 'object') throw new AinodeError('JOB_PAYLOAD_INVALID', 'job payload is not an object');
   const extra = Object.keys(d).filter((k) => !keys.includes(k) && !optional.includes(k));
   if (extra.length) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload has unexpected fields: ${extra.join(', ')}`);
@@ -37,6 +40,8 @@ export function parseInferenceJob(data: unknown): InferenceJob {
   for (const k of ['studyInstanceUid', 'seriesInstanceUid']) if (!isValidUid(d[k] as string)) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} is not a UID`);
   for (const k of ['rule', 'destination']) if (d[k] !== undefined && (typeof d[k] !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(d[k] as string))) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} must be a short name`);
   if (d.resultVersion !== undefined && !(Number.isInteger(d.resultVersion) && (d.resultVersion as number) >= 1)) throw new AinodeError('JOB_PAYLOAD_INVALID', 'job payload field resultVersion must be a positive integer');
+  if (d.srProfiles !== undefined && !(Array.isArray(d.srProfiles) && d.srProfiles.length > 0 && d.srProfiles.length <= 2 && d.srProfiles.every(isSrProfile) && new Set(d.srProfiles).size === d.srProfiles.length))
+    throw new AinodeError('JOB_PAYLOAD_INVALID', 'job payload field srProfiles must list standard and/or viewer once each');
   return {
     studyInstanceUid: d.studyInstanceUid as string,
     seriesInstanceUid: d.seriesInstanceUid as string,
@@ -45,5 +50,6 @@ export function parseInferenceJob(data: unknown): InferenceJob {
     ...(d.rule !== undefined ? { rule: d.rule as string } : {}),
     ...(d.destination !== undefined ? { destination: d.destination as string } : {}),
     ...(d.resultVersion !== undefined ? { resultVersion: d.resultVersion as number } : {}),
+    ...(d.srProfiles !== undefined ? { srProfiles: d.srProfiles as SrProfile[] } : {}),
   };
 }

@@ -19,6 +19,9 @@ export interface OutputUids {
   segInstance: string;
   srSeries: string;
   srInstance: string;
+  /** The viewer-profile SR (key-slice outlines), when a rule asks for it. */
+  viewerSrSeries: string;
+  viewerSrInstance: string;
   /** Device observer UID of this model version. */
   observer: string;
 }
@@ -31,6 +34,8 @@ export function outputUids(k: ResultKey): OutputUids {
     segInstance: name('seg-instance'),
     srSeries: name('sr-series'),
     srInstance: name('sr-instance'),
+    viewerSrSeries: name('viewer-sr-series'),
+    viewerSrInstance: name('viewer-sr-instance'),
     observer: deterministicUid('ainode-model', k.modelId, k.modelVersion),
   };
 }

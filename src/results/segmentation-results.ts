@@ -1,12 +1,18 @@
 /**
  * A segmentation model's results as DICOM, from its manifest: one binary SEG with the manifest's
- * segments (numbered 1..n in manifest order) and one TID 1500 SR with a TID 1411 group per
- * segment (referencing its SEG segment) and a TID 1501 group per derived entry (unions, ratios).
+ * segments (numbered 1..n in manifest order), and one TID 1500 SR per output profile:
+ *  - standard: a TID 1411 volumetric group per segment (referencing its SEG segment) and a
+ *    TID 1501 group per derived entry (unions, ratios), as IHE AI Results describes;
+ *  - viewer: a planar group per segment with the outline of the structure on its key slice
+ *    (area inferred from the outline), the whole-structure measurements and a label, tracked
+ *    the way OHIF's measurement panel loads (docs/dicom-objects.md, "Output profiles").
  */
 import { Codes, type Code } from '../dicom/codes';
 import { buildSegmentation, SEGMENTATION_STORAGE } from '../dicom/seg/builder';
 import { SegmentAlgorithmType, SegmentDescription } from '../dicom/seg/segment';
-import { buildMeasurementReport, type Measurement } from '../dicom/sr/measurement-report';
+import { buildMeasurementReport, type Measurement, type PlanarRoiGroup } from '../dicom/sr/measurement-report';
+import { planarRoi } from './planar-roi';
+import { DEFAULT_SR_PROFILES, type SrProfile } from './sr-profile';
 import type { PatientStudyAttributes } from '../dicom/study-attributes';
 import { deterministicUid } from '../dicom/uid';
 import type { ScalarVolume } from '../volume/volume';
@@ -14,9 +20,20 @@ import type { ModelManifest } from '../inference/manifest';
 import type { Measurements, RegionStats } from '../inference/measure';
 import { outputUids, type ResultKey } from './output-uids';
 
+/** OHIF (3.x) loads planar measurements into its panel only with its own tracking identifiers. */
+export const VIEWER_TRACKING_ID = 'Cornerstone3DTools@^0.1.0:PlanarFreehandROI';
+
+export interface ReportObject {
+  profile: SrProfile;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  part10: Buffer;
+}
+
 export interface ResultObjects {
   seg: { seriesInstanceUid: string; sopInstanceUid: string; part10: Buffer; frames: number };
-  sr: { seriesInstanceUid: string; sopInstanceUid: string; part10: Buffer };
+  /** One SR per requested profile, in the order requested. */
+  reports: ReportObject[];
   timingsMs: { segEncode: number; srEncode: number };
 }
 
@@ -35,6 +52,7 @@ export function buildSegmentationResults(
   patientStudy: PatientStudyAttributes,
   labels: Uint8Array,
   measurements: Measurements,
+  profiles: readonly SrProfile[] = DEFAULT_SR_PROFILES,
 ): ResultObjects {
   const uids = outputUids(key);
   const algorithmName = `ainode ${manifest.id} ${manifest.version}`;
@@ -81,39 +99,76 @@ export function buildSegmentationResults(
   const segEncode = performance.now() - t0;
   const t1 = performance.now();
   const ratioItems = (codes: { code: Code }[], values: number[]): Measurement[] => codes.map((r, i) => ({ concept: r.code, value: values[i], unit: Codes.noUnits }));
-  const sr = buildMeasurementReport({
+  const run = key.resultVersion ?? 1;
+  const common = {
     patientStudy,
-    seriesInstanceUid: uids.srSeries,
-    sopInstanceUid: uids.srInstance,
-    seriesNumber: manifest.seriesNumbers.sr + 100 * ((key.resultVersion ?? 1) - 1),
-    seriesDescription: `AI ${manifest.id} ${manifest.version} measurements${(key.resultVersion ?? 1) > 1 ? ` run ${key.resultVersion}` : ''}`,
     procedureReported: manifest.procedureReported,
     observer: { uid: uids.observer, name: algorithmName },
     algorithm: { name: algorithmName, version: manifest.version, family: manifest.algorithmFamily },
     sourceSeries: { seriesInstanceUid: volume.seriesInstanceUid, instances: volume.slices },
-    segmentation: { seriesInstanceUid: uids.segSeries, instance: { sopClassUid: SEGMENTATION_STORAGE, sopInstanceUid: uids.segInstance } },
-    segmentGroups: present.map((s, i) => ({
-      trackingId: s.name,
-      trackingUid: tracking(`segment-${s.label}`),
-      finding: s.type,
-      findingSite: s.anatomicRegion,
-      segmentNumber: i + 1,
-      measurements: measurementItems(manifest, measurements.segments.get(s.label)!),
-    })),
-    plainGroups: manifest.derived
-      .map((d) => ({ d, m: measurements.derived.get(d.name)! }))
-      .filter(({ d, m }) => (d.union ? m.union!.voxelCount > 0 : true) && m.ratios.every(Number.isFinite))
-      .map(({ d, m }) => ({
-        trackingId: d.name,
-        trackingUid: tracking(`derived-${d.name}`),
-        finding: d.finding,
-        measurements: [...(m.union ? measurementItems(manifest, m.union) : []), ...ratioItems(d.ratios ?? [], m.ratios)],
-        evaluations: (d.qualitative ?? []).map((q, i) => ({ concept: q.concept, value: m.qualitative[i] ? Codes.present : Codes.absent })),
+  };
+  const standard = (): ReportObject => {
+    const sr = buildMeasurementReport({
+      ...common,
+      seriesInstanceUid: uids.srSeries,
+      sopInstanceUid: uids.srInstance,
+      seriesNumber: manifest.seriesNumbers.sr + 100 * (run - 1),
+      seriesDescription: `AI ${manifest.id} ${manifest.version} measurements${run > 1 ? ` run ${run}` : ''}`,
+      segmentation: { seriesInstanceUid: uids.segSeries, instance: { sopClassUid: SEGMENTATION_STORAGE, sopInstanceUid: uids.segInstance } },
+      segmentGroups: present.map((s, i) => ({
+        trackingId: s.name,
+        trackingUid: tracking(`segment-${s.label}`),
+        finding: s.type,
+        findingSite: s.anatomicRegion,
+        segmentNumber: i + 1,
+        measurements: measurementItems(manifest, measurements.segments.get(s.label)!),
       })),
-  });
+      plainGroups: manifest.derived
+        .map((d) => ({ d, m: measurements.derived.get(d.name)! }))
+        .filter(({ d, m }) => (d.union ? m.union!.voxelCount > 0 : true) && m.ratios.every(Number.isFinite))
+        .map(({ d, m }) => ({
+          trackingId: d.name,
+          trackingUid: tracking(`derived-${d.name}`),
+          finding: d.finding,
+          measurements: [...(m.union ? measurementItems(manifest, m.union) : []), ...ratioItems(d.ratios ?? [], m.ratios)],
+          evaluations: (d.qualitative ?? []).map((q, i) => ({ concept: q.concept, value: m.qualitative[i] ? Codes.present : Codes.absent })),
+        })),
+    });
+    return { profile: 'standard', seriesInstanceUid: uids.srSeries, sopInstanceUid: uids.srInstance, part10: sr.part10 };
+  };
+  const viewer = (): ReportObject => {
+    const planarGroups = present.map((s): PlanarRoiGroup => {
+      const roi = planarRoi(volume.geometry, labels, s.label)!;
+      const source = volume.slices[roi.slice];
+      const stats = measurements.segments.get(s.label)!;
+      return {
+        trackingId: VIEWER_TRACKING_ID,
+        trackingUid: tracking(`viewer-segment-${s.label}`),
+        finding: s.type,
+        findingSite: s.anatomicRegion,
+        outline: roi.points,
+        image: { sopClassUid: source.sopClassUid, sopInstanceUid: source.sopInstanceUid, ...(source.frameNumber !== undefined ? { frameNumber: source.frameNumber } : {}) },
+        areaMm2: roi.areaMm2,
+        measurements: measurementItems(manifest, stats),
+        label: `${s.name}: ${stats.volumeMl.toFixed(1)} mL`,
+      };
+    });
+    const sr = buildMeasurementReport({
+      ...common,
+      seriesInstanceUid: uids.viewerSrSeries,
+      sopInstanceUid: uids.viewerSrInstance,
+      seriesNumber: manifest.seriesNumbers.sr + 1 + 100 * (run - 1),
+      seriesDescription: `AI ${manifest.id} ${manifest.version} key slices${run > 1 ? ` run ${run}` : ''}`,
+      segmentGroups: [],
+      plainGroups: [],
+      planarGroups,
+    });
+    return { profile: 'viewer', seriesInstanceUid: uids.viewerSrSeries, sopInstanceUid: uids.viewerSrInstance, part10: sr.part10 };
+  };
+  const reports = profiles.map((p) => (p === 'viewer' ? viewer() : standard()));
   return {
     seg: { seriesInstanceUid: uids.segSeries, sopInstanceUid: uids.segInstance, part10: seg.part10, frames: seg.numberOfFrames },
-    sr: { seriesInstanceUid: uids.srSeries, sopInstanceUid: uids.srInstance, part10: sr.part10 },
+    reports,
     timingsMs: { segEncode: Math.round(segEncode), srEncode: Math.round(performance.now() - t1) },
   };
 }

@@ -44,13 +44,14 @@ export interface RuleEvaluation {
   models: ModelDecision[];
   priority: Rule['priority'];
   destination: string;
+  srProfiles: Rule['srProfiles'];
 }
 
 export interface RoutingDecision {
   studyInstanceUid: string;
   rules: RuleEvaluation[];
   /** What to enqueue: one entry per (model), first rule wins. */
-  jobs: { rule: string; modelId: string; seriesInstanceUid: string; priority: Rule['priority']; offPeak?: Rule['offPeak']; destination: string }[];
+  jobs: { rule: string; modelId: string; seriesInstanceUid: string; priority: Rule['priority']; offPeak?: Rule['offPeak']; destination: string; srProfiles: Rule['srProfiles'] }[];
 }
 
 function values(ds: DicomJson, tag: string): unknown[] {
@@ -162,8 +163,8 @@ export function evaluateRules(rules: RuleSet, facts: StudyFacts, models: Map<str
       return { modelId, runs: true, why: `runs on ${chosen.seriesInstanceUid}` };
     });
     for (const d of decisions)
-      if (d.runs) jobs.push({ rule: rule.name, modelId: d.modelId, seriesInstanceUid: chosen!.seriesInstanceUid, priority: rule.priority, ...(rule.offPeak ? { offPeak: rule.offPeak } : {}), destination: rule.destination });
-    evaluations.push({ rule: rule.name, enabled: rule.enabled, studyConditions, applies, series, chosenSeries: chosen?.seriesInstanceUid, models: decisions, priority: rule.priority, destination: rule.destination });
+      if (d.runs) jobs.push({ rule: rule.name, modelId: d.modelId, seriesInstanceUid: chosen!.seriesInstanceUid, priority: rule.priority, ...(rule.offPeak ? { offPeak: rule.offPeak } : {}), destination: rule.destination, srProfiles: rule.srProfiles });
+    evaluations.push({ rule: rule.name, enabled: rule.enabled, studyConditions, applies, series, chosenSeries: chosen?.seriesInstanceUid, models: decisions, priority: rule.priority, destination: rule.destination, srProfiles: rule.srProfiles });
   }
   return { studyInstanceUid: facts.studyInstanceUid, rules: evaluations, jobs };
 }

@@ -8,6 +8,7 @@ import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { AinodeError } from '../errors';
 import { resolveAttribute } from '../dicom/part10';
 import type { Orientation } from '../inference/manifest';
+import { DEFAULT_SR_PROFILES, SR_PROFILES, isSrProfile, type SrProfile } from '../results/sr-profile';
 
 export type MissingPolicy = 'match' | 'no-match' | 'skip';
 export interface Range {
@@ -58,6 +59,8 @@ export interface Rule {
   offPeak?: { start: string; end: string };
   /** "source" or the name of a destination. */
   destination: string;
+  /** SR output profiles written to that destination (default: standard). */
+  srProfiles: SrProfile[];
   study: Condition[];
   series: Condition[];
   prefer: Preference;
@@ -203,7 +206,7 @@ export function parseRules(text: string, source = 'rules'): RuleSet {
     else
       top.rules.forEach((v, i) => {
         const p = ['rules', i];
-        const r = obj(v, p, ['name', 'enabled', 'models', 'priority', 'offPeak', 'destination', 'study', 'series', 'prefer']);
+        const r = obj(v, p, ['name', 'enabled', 'models', 'priority', 'offPeak', 'destination', 'srProfiles', 'study', 'series', 'prefer']);
         if (!r) return;
         const name = str(r.name, [...p, 'name']) ?? `rule ${i}`;
         if (rules.some((x) => x.name === name)) fail([...p, 'name'], `"${name}" is used by an earlier rule`);
@@ -216,6 +219,12 @@ export function parseRules(text: string, source = 'rules'): RuleSet {
         }
         const destination = r.destination === undefined ? 'source' : typeof r.destination === 'string' ? r.destination : (fail([...p, 'destination'], 'must be "source" or a destination name'), 'source');
         if (destination !== 'source' && !destinations.has(destination)) fail([...p, 'destination'], `"${destination}" is not a declared destination`);
+        let srProfiles: SrProfile[] = [...DEFAULT_SR_PROFILES];
+        if (r.srProfiles !== undefined) {
+          const list = r.srProfiles;
+          if (Array.isArray(list) && list.length > 0 && list.every(isSrProfile) && new Set(list).size === list.length) srProfiles = list as SrProfile[];
+          else fail([...p, 'srProfiles'], `must be a non-empty list of ${SR_PROFILES.join(', ')} (each once)`);
+        }
         let prefer: Preference = { by: 'most-slices' };
         if (r.prefer !== undefined) {
           if (r.prefer === 'most-slices' || r.prefer === 'thinnest-slices') prefer = { by: r.prefer };
@@ -227,7 +236,7 @@ export function parseRules(text: string, source = 'rules'): RuleSet {
         if (r.enabled !== undefined && typeof r.enabled !== 'boolean') fail([...p, 'enabled'], 'must be true or false');
         const studyConditions = conditions(r.study, [...p, 'study']);
         studyConditions.forEach((c, j) => c.kind === 'geometry' && fail([...p, 'study', j], 'geometry conditions belong to series, not study'));
-        rules.push({ name, enabled: r.enabled !== false, models, priority, ...(offPeak ? { offPeak } : {}), destination, study: studyConditions, series: conditions(r.series, [...p, 'series']), prefer });
+        rules.push({ name, enabled: r.enabled !== false, models, priority, ...(offPeak ? { offPeak } : {}), destination, srProfiles, study: studyConditions, series: conditions(r.series, [...p, 'series']), prefer });
       });
   }
   if (problems.length) throw new RulesError(problems, source);

@@ -16,6 +16,7 @@ import { segmentVolume } from '../inference/segment-volume';
 import { measure, type RegionStats } from '../inference/measure';
 import { buildSegmentationResults } from '../results/segmentation-results';
 import { outputUids } from '../results/output-uids';
+import { DEFAULT_SR_PROFILES } from '../results/sr-profile';
 import type { InferenceJob } from '../queue/jobs';
 import { DicomwebClient as Client } from '../dicomweb/client';
 import type { RulesStore } from '../rules/rules-store';
@@ -47,7 +48,10 @@ export type ProgressFn = (p: { stage: Stage; percent: number }) => Promise<void>
 export interface JobOutcome {
   status: 'delivered' | 'already-delivered';
   segSeriesInstanceUid: string;
+  /** The first SR's series (the first profile of the rule). */
   srSeriesInstanceUid: string;
+  /** Every SR series written, one per profile, in profile order. */
+  reportSeriesInstanceUids: string[];
   /** Volumes (mL) per segment and derived group, for the job's return value (no patient data). */
   volumesMl?: Record<string, number>;
   timingsMs?: Record<string, number>;
@@ -68,6 +72,8 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
     });
   }
   const uids = outputUids(job);
+  const profiles = job.srProfiles ?? DEFAULT_SR_PROFILES;
+  const reportSeries = profiles.map((p) => (p === 'viewer' ? uids.viewerSrSeries : uids.srSeries));
   const t: Record<string, number> = {};
   const mark = (name: string, since: number): number => ((t[name] = Math.round(performance.now() - since)), performance.now());
 
@@ -76,14 +82,14 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   const done = await deps.ledger.get(job.studyInstanceUid, job.modelId, job.modelVersion);
   if (done && (done.resultVersion ?? 1) >= (job.resultVersion ?? 1)) {
     log.info('results already delivered (ledger); nothing to do');
-    return { status: 'already-delivered', segSeriesInstanceUid: done.segSeriesInstanceUid, srSeriesInstanceUid: done.srSeriesInstanceUid };
+    return { status: 'already-delivered', segSeriesInstanceUid: done.segSeriesInstanceUid, srSeriesInstanceUid: done.srSeriesInstanceUid, reportSeriesInstanceUids: reportSeries };
   }
   const target = targetClient(deps, job);
-  const [segThere, srThere] = await Promise.all([seriesExists(target, job.studyInstanceUid, uids.segSeries), seriesExists(target, job.studyInstanceUid, uids.srSeries)]);
-  if (segThere && srThere) {
-    await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, { seriesInstanceUid: job.seriesInstanceUid, segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: uids.srSeries, deliveredAt: new Date().toISOString(), resultVersion: job.resultVersion ?? 1 });
+  const there = await Promise.all([uids.segSeries, ...reportSeries].map((series) => seriesExists(target, job.studyInstanceUid, series)));
+  if (there.every(Boolean)) {
+    await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, { seriesInstanceUid: job.seriesInstanceUid, segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: reportSeries[0], deliveredAt: new Date().toISOString(), resultVersion: job.resultVersion ?? 1 });
     log.info('results already in the PACS; ledger updated');
-    return { status: 'already-delivered', segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: uids.srSeries };
+    return { status: 'already-delivered', segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: reportSeries[0], reportSeriesInstanceUids: reportSeries };
   }
   t0 = mark('check', t0);
 
@@ -117,7 +123,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
 
   await progress({ stage: 'encode', percent: 80 });
   const measurements = measure(pkg.manifest, volume, outcome.labels);
-  const objects = buildSegmentationResults(job, pkg.manifest, volume, patientStudy, outcome.labels, measurements);
+  const objects = buildSegmentationResults(job, pkg.manifest, volume, patientStudy, outcome.labels, measurements, profiles);
   t0 = mark('encode', t0);
   t.segEncode = objects.timingsMs.segEncode;
   t.srEncode = objects.timingsMs.srEncode;
@@ -125,13 +131,13 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   await progress({ stage: 'store', percent: 90 });
   await target.store(job.studyInstanceUid, [
     { sopInstanceUid: objects.seg.sopInstanceUid, part10: objects.seg.part10 },
-    { sopInstanceUid: objects.sr.sopInstanceUid, part10: objects.sr.part10 },
+    ...objects.reports.map((r) => ({ sopInstanceUid: r.sopInstanceUid, part10: r.part10 })),
   ]);
   mark('store', t0);
   await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, {
     seriesInstanceUid: job.seriesInstanceUid,
     segSeriesInstanceUid: objects.seg.seriesInstanceUid,
-    srSeriesInstanceUid: objects.sr.seriesInstanceUid,
+    srSeriesInstanceUid: objects.reports[0].seriesInstanceUid,
     deliveredAt: new Date().toISOString(),
     resultVersion: job.resultVersion ?? 1,
     inputInstances: instances,
@@ -145,7 +151,8 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   return {
     status: 'delivered',
     segSeriesInstanceUid: objects.seg.seriesInstanceUid,
-    srSeriesInstanceUid: objects.sr.seriesInstanceUid,
+    srSeriesInstanceUid: objects.reports[0].seriesInstanceUid,
+    reportSeriesInstanceUids: objects.reports.map((r) => r.seriesInstanceUid),
     volumesMl,
     timingsMs: t,
   };

@@ -15,6 +15,10 @@ describe('queue: job payload contract', () => {
   it('rejects any extra field (no patient data can ride along) -> JOB_PAYLOAD_INVALID', () => {
     expect(() => parseInferenceJob({ ...job, PatientName: 'Doe^John' })).to.throw().with.property('code', 'JOB_PAYLOAD_INVALID');
   });
+  it('carries SR profile names, and only known ones, each once', () => {
+    expect(parseInferenceJob({ ...job, srProfiles: ['standard', 'viewer'] }).srProfiles).to.deep.equal(['standard', 'viewer']);
+    for (const bad of [[], ['viewer', 'viewer'], ['Doe^John'], 'viewer']) expect(() => parseInferenceJob({ ...job, srProfiles: bad })).to.throw().with.property('code', 'JOB_PAYLOAD_INVALID');
+  });
   it('rejects a study UID that is not a UID', () => {
     expect(() => parseInferenceJob({ ...job, studyInstanceUid: 'Doe^John' })).to.throw().with.property('code', 'JOB_PAYLOAD_INVALID');
   });

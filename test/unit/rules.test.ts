@@ -40,9 +40,16 @@ describe('rules schema: every problem with its path and line', () => {
     ['bad regex', "version: 1\nrules:\n  - name: a\n    models: [x]\n    series:\n      - attribute: SeriesDescription\n        regex: '('\n", /is not a regular expression/],
     ['unknown destination', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    destination: elsewhere\n', /"elsewhere" is not a declared destination/],
     ['geometry at study level', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    study:\n      - geometry: { sliceCount: { min: 3 } }\n', /geometry conditions belong to series/],
+    ['unknown SR profile', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    srProfiles: [standard, ohif]\n', /srProfiles \(line 5\): must be a non-empty list of standard, viewer \(each once\)/],
+    ['empty SR profiles', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    srProfiles: []\n', /srProfiles \(line 5\): must be a non-empty list/],
     ['bad off-peak time', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    offPeak: { start: "25:00", end: "06:00" }\n', /offPeak\/start \(line 5\): must be a time HH:MM/],
   ];
   for (const [name, text, pattern] of cases) it(name, () => expect(problems(text).join('\n')).to.match(pattern));
+
+  it('SR profiles: standard by default; a rule can ask for the viewer profile too', () => {
+    const set = parseRules('version: 1\nrules:\n  - name: a\n    models: [x]\n  - name: b\n    models: [y]\n    srProfiles: [standard, viewer]\n');
+    expect(set.rules.map((r) => r.srProfiles)).to.deep.equal([['standard'], ['standard', 'viewer']]);
+  });
 
   it('the shipped default rules are valid', () => {
     const set = parseRules(fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml'), 'utf8'));
@@ -108,7 +115,7 @@ describe('rule evaluation: geometry conditions', () => {
     const { packages } = loadModelPackages(path.join(REPO_ROOT, 'models'));
     const d = evaluateRules(set, { studyInstanceUid: '1.2.3', study: {}, series: [mk('1.1', 5, 64), mk('1.2', 1.25, 256), mk('1.3', 1.25, 200)] }, packages);
     expect(d.rules[0].chosenSeries).to.equal('1.2');
-    expect(d.jobs).to.deep.equal([{ rule: 'a', modelId: 'ct-lung', seriesInstanceUid: '1.2', priority: 'routine', destination: 'source' }]);
+    expect(d.jobs).to.deep.equal([{ rule: 'a', modelId: 'ct-lung', seriesInstanceUid: '1.2', priority: 'routine', destination: 'source', srProfiles: ['standard'] }]);
     expect(d.rules[1].models[0].why).to.equal('already scheduled by an earlier rule');
   });
 });

@@ -69,3 +69,30 @@ export function libraryImage(ref: { sopClassUid: string; sopInstanceUid: string 
     ReferencedSOPSequence: [{ ReferencedSOPClassUID: ref.sopClassUid, ReferencedSOPInstanceUID: ref.sopInstanceUid }],
   };
 }
+
+/**
+ * A 2D spatial coordinate (SCOORD, no concept name) in image coordinates of the one image it is
+ * SELECTED FROM (PS3.3 C.18.6). A POLYLINE whose last point equals its first is closed.
+ */
+export function scoord(rel: RelationshipType, graphicType: 'POINT' | 'POLYLINE' | 'POLYGON', points: number[], source: { sopClassUid: string; sopInstanceUid: string; frameNumber?: number }): ContentItem {
+  if (points.length < 2 || points.length % 2 || !points.every(Number.isFinite)) throw new AinodeError('SR_INVALID', `SCOORD ${graphicType}: needs finite (column,row) pairs`);
+  return {
+    RelationshipType: rel,
+    ValueType: 'SCOORD',
+    GraphicType: graphicType,
+    GraphicData: points,
+    ContentSequence: [
+      {
+        RelationshipType: 'SELECTED FROM',
+        ValueType: 'IMAGE',
+        ReferencedSOPSequence: [
+          {
+            ReferencedSOPClassUID: source.sopClassUid,
+            ReferencedSOPInstanceUID: source.sopInstanceUid,
+            ...(source.frameNumber !== undefined ? { ReferencedFrameNumber: source.frameNumber } : {}),
+          },
+        ],
+      },
+    ],
+  };
+}

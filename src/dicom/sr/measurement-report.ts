@@ -1,7 +1,9 @@
 /**
  * Comprehensive 3D SR with a TID 1500 Measurement Report: volumetric measurement groups
- * (TID 1411) that reference segments of a SEG, and plain measurement groups (TID 1501) for
- * values not tied to one segment (e.g. totals). Valid when built; invalid input throws SR_INVALID.
+ * (TID 1411) that reference segments of a SEG, plain measurement groups (TID 1501) for values
+ * not tied to one segment (e.g. totals), and planar ROI groups (TID 1501 with TID 300
+ * measurements inferred from an image-region SCOORD) for viewers that load only those.
+ * Valid when built; invalid input throws SR_INVALID.
  */
 import { AinodeError } from '../../errors';
 import { AINODE_SCHEME, Codes, codeItem, type Code } from '../codes';
@@ -9,7 +11,7 @@ import { AINODE_EQUIPMENT, dicomDateTime } from '../equipment';
 import { writePart10, type NaturalDataset } from '../part10';
 import { patientStudyModule, type PatientStudyAttributes } from '../study-attributes';
 import { isValidUid } from '../uid';
-import { codeValue, container, image, libraryImage, num, text, uidRef, type ContentItem } from './content';
+import { codeValue, container, image, libraryImage, num, scoord, text, uidRef, type ContentItem } from './content';
 import { uniqueInstances } from '../seg/builder';
 
 export const COMPREHENSIVE_3D_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.34';
@@ -41,6 +43,23 @@ export interface PlainMeasurementGroup {
   evaluations?: { concept: Code; value: Code }[];
 }
 
+/**
+ * A structure outlined on one source image: its area inferred from the outline, further
+ * measurements of the whole structure, and a human-readable label (TEXT Comment).
+ */
+export interface PlanarRoiGroup {
+  trackingId: string;
+  trackingUid: string;
+  finding: Code;
+  findingSite?: Code;
+  /** Closed POLYLINE in the image coordinates of `image`. */
+  outline: number[];
+  image: InstanceRef & { frameNumber?: number };
+  areaMm2: number;
+  measurements: Measurement[];
+  label: string;
+}
+
 export interface InstanceRef {
   sopClassUid: string;
   sopInstanceUid: string;
@@ -56,9 +75,11 @@ export interface MeasurementReportInit {
   /** The device (algorithm) that made the observations. */
   observer: { uid: string; name: string };
   sourceSeries: { seriesInstanceUid: string; instances: InstanceRef[] };
-  segmentation: { seriesInstanceUid: string; instance: InstanceRef };
+  /** The SEG the segment groups reference; required when there are segment groups. */
+  segmentation?: { seriesInstanceUid: string; instance: InstanceRef };
   segmentGroups: SegmentMeasurementGroup[];
   plainGroups: PlainMeasurementGroup[];
+  planarGroups?: PlanarRoiGroup[];
   /** Algorithm Identification (TID 4019) attached to every measurement. */
   algorithm?: { name: string; version: string; family: Code };
   createdAt?: Date;
@@ -81,10 +102,13 @@ function measurementItem(m: Measurement, algorithm?: MeasurementReportInit['algo
 }
 
 export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport {
-  for (const uid of [init.seriesInstanceUid, init.sopInstanceUid, init.observer.uid, init.sourceSeries.seriesInstanceUid, init.segmentation.instance.sopInstanceUid]) {
+  const planarGroups = init.planarGroups ?? [];
+  for (const uid of [init.seriesInstanceUid, init.sopInstanceUid, init.observer.uid, init.sourceSeries.seriesInstanceUid, ...(init.segmentation ? [init.segmentation.instance.sopInstanceUid] : [])]) {
     if (!isValidUid(uid)) throw new AinodeError('SR_INVALID', `"${uid}" is not a valid UID`);
   }
-  if (init.segmentGroups.length + init.plainGroups.length === 0) throw new AinodeError('SR_INVALID', 'a measurement report needs at least one measurement group');
+  if (init.segmentGroups.length + init.plainGroups.length + planarGroups.length === 0) throw new AinodeError('SR_INVALID', 'a measurement report needs at least one measurement group');
+  const segmentation = init.segmentation;
+  if (init.segmentGroups.length && !segmentation) throw new AinodeError('SR_INVALID', 'segment measurement groups need the SEG they reference');
   const sourceInstances = uniqueInstances(init.sourceSeries.instances);
   if (sourceInstances.length === 0) throw new AinodeError('SR_INVALID', 'the source series has no instances to reference');
   const now = dicomDateTime(init.createdAt);
@@ -101,7 +125,7 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
     ...init.segmentGroups.map((g) =>
       group('1411', g, [
         ...(g.findingSite ? [codeValue('HAS CONCEPT MOD', Codes.findingSite, g.findingSite)] : []),
-        image('CONTAINS', Codes.referencedSegment, { ...init.segmentation.instance, segmentNumber: g.segmentNumber }),
+        image('CONTAINS', Codes.referencedSegment, { ...segmentation!.instance, segmentNumber: g.segmentNumber }),
         uidRef('CONTAINS', Codes.sourceSeriesForSegmentation, init.sourceSeries.seriesInstanceUid),
         ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
       ]),
@@ -109,6 +133,19 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
     ...init.plainGroups.map((g) =>
       group('1501', g, [...g.measurements.map((m) => measurementItem(m, init.algorithm)), ...(g.evaluations ?? []).map((e) => codeValue('CONTAINS', e.concept, e.value))]),
     ),
+    ...planarGroups.map((g) => {
+      const closed = g.outline.length >= 8 && g.outline[0] === g.outline[g.outline.length - 2] && g.outline[1] === g.outline[g.outline.length - 1];
+      if (!closed) throw new AinodeError('SR_INVALID', `planar ROI "${g.trackingId}": the outline must be a closed polyline of at least 3 points`);
+      if (!sourceInstances.some((i) => i.sopInstanceUid === g.image.sopInstanceUid)) throw new AinodeError('SR_INVALID', `planar ROI "${g.trackingId}": its image is not in the source series`);
+      const area = measurementItem({ concept: Codes.area, value: g.areaMm2, unit: Codes.squareMillimeter }, init.algorithm);
+      area.ContentSequence = [...((area.ContentSequence as ContentItem[] | undefined) ?? []), scoord('INFERRED FROM', 'POLYLINE', g.outline, g.image)];
+      return group('1501', g, [
+        ...(g.findingSite ? [codeValue('HAS CONCEPT MOD', Codes.findingSite, g.findingSite)] : []),
+        area,
+        ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
+        text('CONTAINS', Codes.comment, g.label),
+      ]);
+    }),
   ];
 
   const content: ContentItem[] = [
@@ -131,10 +168,14 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
           SeriesInstanceUID: init.sourceSeries.seriesInstanceUid,
           ReferencedSOPSequence: sourceInstances.map((i) => ({ ReferencedSOPClassUID: i.sopClassUid, ReferencedSOPInstanceUID: i.sopInstanceUid })),
         },
-        {
-          SeriesInstanceUID: init.segmentation.seriesInstanceUid,
-          ReferencedSOPSequence: [{ ReferencedSOPClassUID: init.segmentation.instance.sopClassUid, ReferencedSOPInstanceUID: init.segmentation.instance.sopInstanceUid }],
-        },
+        ...(segmentation && init.segmentGroups.length
+          ? [
+              {
+                SeriesInstanceUID: segmentation.seriesInstanceUid,
+                ReferencedSOPSequence: [{ ReferencedSOPClassUID: segmentation.instance.sopClassUid, ReferencedSOPInstanceUID: segmentation.instance.sopInstanceUid }],
+              },
+            ]
+          : []),
       ],
     },
   ];
