@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, only where it is missing:
-#  - OS packages (Debian 12): Orthanc + its DICOMweb plugin, Redis, dcmtk (dsrdump), dicom3tools (dciodvfy)
+#  - OS packages (Debian 12): Orthanc + its DICOMweb plugin, Redis, dcmtk (dsrdump), dicom3tools (dciodvfy),
+#    chromium (the OHIF browser test drives Debian's own Chromium; no browser is downloaded)
 #  - npm packages (npm ci; the `prepare` script compiles TypeScript into dist/)
 # Safe to run repeatedly. Needs root (or sudo) only when OS packages are missing.
 set -euo pipefail
@@ -12,6 +13,7 @@ command -v Orthanc >/dev/null 2>&1 || [ -x /usr/sbin/Orthanc ] || missing+=(orth
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v dsrdump >/dev/null 2>&1 || missing+=(dcmtk)
 command -v dciodvfy >/dev/null 2>&1 || missing+=(dicom3tools)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ainode: installing OS packages: ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -33,3 +35,5 @@ if [ ! -d node_modules ] || [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$st
   cp package-lock.json "$stamp"
 fi
 npm run --silent build >&2
+# The pinned, integrity-checked prebuilt OHIF viewer for the browser test and `ainode viewer`.
+bash scripts/fetch-ohif.sh >/dev/null

@@ -4,6 +4,7 @@
  *   ainode start [--role listener|worker] [--intake-start now|beginning]
  *   ainode models list
  *   ainode convert nifti <file.nii[.gz]> <output-folder>
+ *   ainode viewer [--ohif-dist DIR]
  *   ainode version
  */
 import { loadConfig } from '../config/schema';
@@ -21,6 +22,7 @@ import { RulesStore } from '../rules/rules-store';
 import { decideStudy } from '../intake/study-intake';
 import { DicomwebClient } from '../dicomweb/client';
 import { formatDecision } from '../rules/format';
+import { loadViewerConfig, startViewer } from '../viewer/ohif-gateway';
 
 const USAGE = `usage: ainode <command>
 
@@ -38,6 +40,10 @@ const USAGE = `usage: ainode <command>
                 would run. Enqueues nothing.
   convert nifti <file.nii[.gz]> <output-folder> [--series-description TEXT]
                 write a NIfTI image as a DICOM MR series (geometry from its affine)
+  viewer [--ohif-dist DIR]
+                serve the OHIF viewer (dist/ of npm @ohif/app; scripts/fetch-ohif.sh) with
+                the PACS's DICOMweb proxied read-only on the same origin, on
+                AINODE_VIEWER_HOST:AINODE_VIEWER_PORT (default 127.0.0.1:3000)
   version       print the version
 
 Configuration: environment variables (see docs/configuration.md); at least
@@ -142,6 +148,20 @@ function convertNifti(args: string[]): number {
   return 0;
 }
 
+async function viewer(args: string[]): Promise<number> {
+  for (let i = 0; i < args.length; i += 2) if (args[i] !== '--ohif-dist') throw new UsageError(`unknown option ${args[i]}`);
+  const cfg = loadViewerConfig(process.env, flag(args, '--ohif-dist'));
+  const log = createLogger({ level: process.env.AINODE_LOG_LEVEL ?? 'info' });
+  const { server, url } = await startViewer(cfg);
+  log.info({ url, dist: cfg.distDir }, 'OHIF viewer served; DICOMweb proxied read-only to the PACS');
+  await new Promise<void>((resolve) => {
+    const stop = (): void => void server.close(() => resolve());
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -158,6 +178,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'convert':
         if (rest[0] === 'nifti') return convertNifti(rest.slice(1));
         throw new UsageError('convert: try `ainode convert nifti <file> <output-folder>`');
+      case 'viewer':
+        return await viewer(rest);
       case 'version':
       case '--version':
         process.stdout.write(`ainode ${AINODE_EQUIPMENT.SoftwareVersions}\n`);

@@ -27,6 +27,10 @@ export interface ReadMeasurementGroup {
   referencedSegment?: { sopInstanceUid: string; segmentNumber?: number };
   measurements: ReadMeasurement[];
   evaluations: { concept: string; value: string }[];
+  /** A planar image region (SCOORD), in the group or a measurement inferred from it. */
+  imageRegion?: { graphicType: string; points: number[]; sopInstanceUid?: string; frameNumber?: number };
+  /** TEXT (121106, DCM, "Comment"): a human-readable label. */
+  comment?: string;
 }
 
 export interface ReadMeasurementReport {
@@ -47,12 +51,26 @@ export function readMeasurementReport(part10: Buffer): ReadMeasurementReport {
   const groups: ReadMeasurementGroup[] = [];
   const readGroup = (g: Item, path: string): ReadMeasurementGroup => {
     const out: ReadMeasurementGroup = { measurements: [], evaluations: [] };
+    const region = (sc: Item): void => {
+      const ref = items(items(sc.ContentSequence).find((x) => x.ValueType === 'IMAGE')?.ReferencedSOPSequence)[0];
+      const gd = sc.GraphicData;
+      out.imageRegion = {
+        graphicType: String(sc.GraphicType ?? ''),
+        points: (Array.isArray(gd) ? gd : gd === undefined ? [] : [gd]).map(Number),
+        ...(ref ? { sopInstanceUid: String(ref.ReferencedSOPInstanceUID) } : {}),
+        ...(ref?.ReferencedFrameNumber !== undefined ? { frameNumber: Number(ref.ReferencedFrameNumber) } : {}),
+      };
+    };
     items(g.ContentSequence).forEach((c, i) => {
       const name = concept(c).meaning ?? '';
       const p = `${path}/${i + 1}`;
       switch (c.ValueType) {
         case 'TEXT':
           if (concept(c).value === '112039') out.trackingId = String(c.TextValue ?? '');
+          else if (concept(c).value === '121106') out.comment = String(c.TextValue ?? '');
+          break;
+        case 'SCOORD':
+          region(c);
           break;
         case 'UIDREF':
           if (concept(c).value === '112040') out.trackingUid = String(c.UID ?? '');
@@ -79,6 +97,8 @@ export function readMeasurementReport(part10: Buffer): ReadMeasurementReport {
             if (!Number.isFinite(value)) problems.push(`${p} NUM "${name}" has a non-numeric value`);
             out.measurements.push({ concept: name, value: Number.isFinite(value) ? value : undefined, unit: items(mv.MeasurementUnitsCodeSequence)[0]?.CodeValue as string | undefined });
           }
+          const sc = items(c.ContentSequence).find((x) => x.ValueType === 'SCOORD');
+          if (sc) region(sc);
           break;
         }
       }
