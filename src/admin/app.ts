@@ -133,6 +133,16 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     }),
   );
 
+  // Backlog for autoscalers (KEDA metrics-api): jobs waiting to run, prioritized ones included
+  // (BullMQ keeps prioritized jobs in a sorted set, not in the wait list).
+  app.get(
+    '/queue/depth',
+    wrap(async (_req, res) => {
+      const c = await deps.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed');
+      res.json({ queue: deps.queue.name, backlog: (c.waiting ?? 0) + (c.prioritized ?? 0), ...c });
+    }),
+  );
+
   app.get(
     '/jobs',
     wrap(async (req, res) => {

@@ -71,6 +71,30 @@ export type Env = Record<string, string | undefined>;
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
+/** Variables that hold secrets; each may instead be read from a file named by `<NAME>_FILE`. */
+export const SECRET_VARIABLES = ['AINODE_DICOMWEB_PASSWORD', 'AINODE_DICOMWEB_TOKEN', 'AINODE_ADMIN_TOKEN', 'AINODE_REDIS_URL'] as const;
+
+/**
+ * Secrets from files (Docker and Kubernetes secrets are mounted as files): AINODE_ADMIN_TOKEN_FILE
+ * names a file whose content (without its trailing newline) is AINODE_ADMIN_TOKEN. Setting both
+ * the variable and its _FILE is refused, so there is never a doubt which one is in force.
+ */
+export function secretFileLayer(env: Env): Env {
+  const out: Env = {};
+  for (const name of SECRET_VARIABLES) {
+    const file = env[`${name}_FILE`]?.trim();
+    if (!file) continue;
+    if (env[name]) throw new ConfigError(`${name}_FILE`, `set either ${name} or ${name}_FILE, not both`);
+    try {
+      out[name] = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new ConfigError(`${name}_FILE`, `cannot read ${file}: ${(e as Error).message}`);
+    }
+    if (!out[name]) throw new ConfigError(`${name}_FILE`, `${file} is empty`);
+  }
+  return out;
+}
+
 function readFileLayer(env: Env): Env {
   const file = env.AINODE_CONFIG_FILE;
   if (!file) return {};
@@ -149,7 +173,8 @@ function adminToken(env: Env): string | undefined {
 }
 
 export function loadConfig(processEnv: Env = process.env): Config {
-  const env: Env = { ...readFileLayer(processEnv), ...processEnv };
+  const layered: Env = { ...readFileLayer(processEnv), ...processEnv };
+  const env: Env = { ...layered, ...secretFileLayer(layered) };
   const dicomwebUrl = url(env, 'AINODE_DICOMWEB_URL', ['http:', 'https:'], true);
   const username = env.AINODE_DICOMWEB_USERNAME || undefined;
   const password = env.AINODE_DICOMWEB_PASSWORD || undefined;

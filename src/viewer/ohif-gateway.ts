@@ -15,6 +15,7 @@ import * as http from 'http';
 import * as https from 'https';
 import * as path from 'path';
 import { ConfigError } from '../errors';
+import { secretFileLayer } from '../config/schema';
 
 export interface ViewerConfig {
   /** OHIF's dist/ folder (holds index.html). */
@@ -30,7 +31,8 @@ export interface ViewerConfig {
 }
 
 /** Reads the viewer's settings from the same variables the node uses (docs/configuration.md). */
-export function loadViewerConfig(env: NodeJS.ProcessEnv, distDir: string | undefined): ViewerConfig {
+export function loadViewerConfig(processEnv: NodeJS.ProcessEnv, distDir: string | undefined): ViewerConfig {
+  const env = { ...processEnv, ...secretFileLayer(processEnv) };
   const dist = distDir ?? env.AINODE_OHIF_DIST;
   if (!dist) throw new ConfigError('AINODE_OHIF_DIST', "is required: OHIF's dist/ folder (bash scripts/fetch-ohif.sh prints it)");
   if (!fs.existsSync(path.join(dist, 'index.html'))) throw new ConfigError('AINODE_OHIF_DIST', `${dist} has no index.html (is it the dist/ folder of @ohif/app?)`);

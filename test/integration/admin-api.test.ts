@@ -67,7 +67,7 @@ describe('issue 5: admin API', function () {
   };
 
   it('every request without a valid token gets 401 and nothing else', async () => {
-    for (const p of ['/health', '/ready', '/jobs', '/rules', '/models', '/metrics', '/audit', '/queues', '/studies/1.2.3/status']) {
+    for (const p of ['/health', '/ready', '/jobs', '/rules', '/models', '/metrics', '/audit', '/queues', '/queue/depth', '/studies/1.2.3/status']) {
       for (const token of [null, 'wrong-token-wrong-token']) {
         const r = await call(p, { token });
         expect(r.status, `${p} ${token}`).to.equal(401);
@@ -123,6 +123,8 @@ describe('issue 5: admin API', function () {
     expect(text).to.match(/ainode_job_errors_total\{code="SERIES_GEOMETRY_INCONSISTENT"\} 1/);
     expect(text).to.match(/ainode_queue_depth 0/);
     expect(text).to.include('ainode_stage_duration_seconds');
+    const depth = (await (await call('/queue/depth')).json()) as Record<string, number | string>;
+    expect(depth).to.include({ queue: 'inference', backlog: 0, waiting: 0, prioritized: 0, active: 0 });
   });
 
   it('invalid rules are refused with their problems and the old ones stay; valid ones replace them', async () => {

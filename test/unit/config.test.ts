@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { tempDir } from '../support/env';
 import { loadConfig } from '../../src/config/schema';
 import { ConfigError } from '../../src/errors';
 import { AINODE_BIN } from '../support/ainode-process';
@@ -47,6 +50,26 @@ describe('config: one schema, validated at start', () => {
       expect(e.message).to.match(pattern);
     });
   }
+
+  it('secrets can come from files (<NAME>_FILE, as Docker and Kubernetes mount them), never from both places', () => {
+    const dir = tempDir('secrets');
+    const file = (name: string, text: string): string => (fs.writeFileSync(path.join(dir, name), text), path.join(dir, name));
+    const c = loadConfig({
+      AINODE_DICOMWEB_URL: base.AINODE_DICOMWEB_URL,
+      AINODE_REDIS_URL_FILE: file('redis', 'redis://:s3cret@redis:6379\n'),
+      AINODE_ADMIN_TOKEN_FILE: file('admin', 'a-long-admin-token-from-a-file\n'),
+      AINODE_DICOMWEB_USERNAME: 'ainode',
+      AINODE_DICOMWEB_PASSWORD_FILE: file('pw', 'pacs-password'),
+    });
+    expect(c.redisUrl).to.equal('redis://:s3cret@redis:6379');
+    expect(c.admin.token).to.equal('a-long-admin-token-from-a-file');
+    expect(c.dicomweb.password).to.equal('pacs-password');
+    const both = configError({ ...base, AINODE_ADMIN_TOKEN: 'x'.repeat(20), AINODE_ADMIN_TOKEN_FILE: file('t', 'y'.repeat(20)) });
+    expect(both.variable).to.equal('AINODE_ADMIN_TOKEN_FILE');
+    expect(both.message).to.match(/not both/);
+    expect(configError({ ...base, AINODE_DICOMWEB_TOKEN_FILE: path.join(dir, 'missing') }).message).to.match(/cannot read/);
+    expect(configError({ ...base, AINODE_DICOMWEB_TOKEN_FILE: file('empty', '\n') }).message).to.match(/is empty/);
+  });
 
   it('`ainode start` with a bad configuration exits non-zero and names the variable', () => {
     const r = spawnSync(process.execPath, [AINODE_BIN, 'start'], { env: { PATH: process.env.PATH ?? '', AINODE_REDIS_URL: 'redis://127.0.0.1:6379' }, encoding: 'utf8', timeout: 20_000 });
