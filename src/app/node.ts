@@ -30,8 +30,9 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
   for (const r of refused) log.error({ dir: r.dir }, `model package refused: ${r.reason}`);
   log.info({ models: [...packages.values()].map((p) => `${p.manifest.id}@${p.manifest.version}`), roles }, 'starting ainode');
 
-  const redis = connectRedis(cfg.redisUrl);
-  const workerConnection = connectRedis(cfg.redisUrl, { forWorker: true });
+  const target = { url: cfg.redisUrl, ...(cfg.redisSentinels ? { sentinels: cfg.redisSentinels } : {}) };
+  const redis = connectRedis(target);
+  const workerConnection = connectRedis(target, { forWorker: true });
   redis.on('error', (e) => log.warn({ err: e }, 'redis connection error'));
   workerConnection.on('error', (e) => log.warn({ err: e }, 'redis connection error'));
   const client = new DicomwebClient(cfg.dicomweb);

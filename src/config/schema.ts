@@ -26,6 +26,8 @@ export interface DicomwebConfig {
 export interface Config {
   dicomweb: DicomwebConfig;
   redisUrl: string;
+  /** Redis Sentinel: sentinel addresses and the monitored master's name (the URL then only carries credentials, db and TLS). */
+  redisSentinels?: { sentinels: { host: string; port: number }[]; name: string };
   /** Prefix of every Redis key ainode writes (queues, cursor, ledger). One per deployment or test run. */
   redisPrefix: string;
   pacsKind: PacsKind;
@@ -186,6 +188,15 @@ export function loadConfig(processEnv: Env = process.env): Config {
   const caFile = env.AINODE_DICOMWEB_CA_FILE?.trim() || undefined;
   if (caFile && !fs.existsSync(caFile)) throw new ConfigError('AINODE_DICOMWEB_CA_FILE', `${caFile} does not exist`);
   const redisUrl = url(env, 'AINODE_REDIS_URL', ['redis:', 'rediss:'], true);
+  let redisSentinels: Config['redisSentinels'];
+  if (env.AINODE_REDIS_SENTINELS?.trim()) {
+    const sentinels = env.AINODE_REDIS_SENTINELS.split(',').map((s) => s.trim()).filter(Boolean).map((hp) => {
+      const m = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(hp);
+      if (!m || Number(m[2]) > 65535) throw new ConfigError('AINODE_REDIS_SENTINELS', `"${hp}" is not host:port`);
+      return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+    });
+    redisSentinels = { sentinels, name: env.AINODE_REDIS_SENTINEL_NAME?.trim() || 'mymaster' };
+  }
   const prefix = env.AINODE_REDIS_PREFIX?.trim() || 'ainode';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) throw new ConfigError('AINODE_REDIS_PREFIX', 'letters, digits, "_" and "-" only, at most 64');
   const orthancUrl = url(env, 'AINODE_ORTHANC_URL', ['http:', 'https:'], false) ?? dicomwebUrl.replace(/\/dicom-web$/i, '');
@@ -195,6 +206,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
   return {
     dicomweb: { url: dicomwebUrl, username, password, token, caFile, timeoutMs: int(env, 'AINODE_DICOMWEB_TIMEOUT_MS', 120_000, 1000, 3_600_000) },
     redisUrl,
+    ...(redisSentinels ? { redisSentinels } : {}),
     redisPrefix: prefix,
     pacsKind: oneOf(env, 'AINODE_PACS_KIND', ['auto', 'orthanc', 'dicomweb'] as const, 'auto'),
     orthancUrl,
