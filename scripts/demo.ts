@@ -67,16 +67,36 @@ async function main(): Promise<number> {
   const orthanc = await startOrthanc({ dir: path.join(runDir, 'orthanc'), httpPort: port, stableAge: 3 });
   say(`    Orthanc ${orthanc.url}  (DICOMweb ${orthanc.dicomwebUrl})`);
 
-  say('2/5 starting ainode (listener + worker)');
+  say('2/5 starting ainode (listener + worker) and the OHIF viewer gateway');
   const logFile = path.join(runDir, 'ainode.log');
   const log = fs.openSync(logFile, 'a');
+  // The default rules, asking for both SR profiles so the results also show in OHIF's panel.
+  const rulesFile = path.join(runDir, 'rules.yaml');
+  fs.writeFileSync(rulesFile, fs.readFileSync(path.join(REPO, 'deploy', 'rules', 'default.yaml'), 'utf8').replace(/^(\s+)priority: routine$/gm, '$1priority: routine\n$1srProfiles: [standard, viewer]'));
   const node = spawn(process.execPath, [path.join(REPO, 'bin', 'ainode.js'), 'start'], {
-    env: { ...process.env, AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redisUrl, AINODE_POLL_INTERVAL_MS: '500' },
+    env: { ...process.env, AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redisUrl, AINODE_POLL_INTERVAL_MS: '500', AINODE_RULES_FILE: rulesFile },
     stdio: ['ignore', log, log],
   });
+  const ohifDist = arg('--ohif-dist');
+  let viewerPort = 3000;
+  try {
+    await fetch('http://127.0.0.1:3000/', { signal: AbortSignal.timeout(500) });
+    viewerPort = await freePort(); // 3000 is taken
+  } catch {
+    /* 3000 is free */
+  }
+  const viewer = ohifDist
+    ? spawn(process.execPath, [path.join(REPO, 'bin', 'ainode.js'), 'viewer', '--ohif-dist', ohifDist], {
+        env: { ...process.env, AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_VIEWER_PORT: String(viewerPort) },
+        stdio: ['ignore', log, log],
+      })
+    : undefined;
   const stopAll = async (): Promise<void> => {
-    node.kill('SIGTERM');
-    await new Promise((r) => (node.exitCode !== null ? r(null) : node.once('exit', r)));
+    for (const p of [node, viewer]) {
+      if (!p) continue;
+      p.kill('SIGTERM');
+      await new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
+    }
     await orthanc.stop();
   };
   const deadline = Date.now() + 30_000;
@@ -107,8 +127,9 @@ async function main(): Promise<number> {
     }
     await new Promise((r) => setTimeout(r, 500));
     const series = await client.search(`/studies/${study}/series`);
+    // The standard SR (the key-slice SR for OHIF is stored beside it).
     const uidOf = (modality: string): string | undefined => {
-      const s = series.find((x) => jsonString(x, Tag.Modality) === modality);
+      const s = series.find((x) => jsonString(x, Tag.Modality) === modality && !/key slices/.test(jsonString(x, Tag.SeriesDescription) ?? ''));
       return s && jsonString(s, Tag.SeriesInstanceUID);
     };
     seg = uidOf('SEG');
@@ -123,12 +144,13 @@ async function main(): Promise<number> {
   say(`5/5 done: stored -> SEG and SR in the PACS in ${seconds.toFixed(1)} s\n`);
   say(`Study               ${study}`);
   say(`SEG series (lungs)  ${seg}`);
-  say(`SR series           ${sr}`);
+  say(`SR series           ${sr}  (and the key-slice SR for OHIF)`);
   for (const g of srGroups(srBytes)) say(`  ${g.name.padEnd(11)} ${g.values.join(', ')}`);
   const orthancStudy = (await (await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', body: study })).json()) as { ID: string }[];
   say('\nWhere to look:');
   say(`  Orthanc Explorer  ${orthanc.url}/app/explorer.html#study?uuid=${orthancStudy[0]?.ID ?? ''}`);
-  say(`  DICOMweb (OHIF or any viewer)  ${orthanc.dicomwebUrl}`);
+  if (viewer) say(`  OHIF viewer       http://127.0.0.1:${viewerPort}/viewer?StudyInstanceUIDs=${study}\n                    (double-click the SEG, then the "key slices" SR, and confirm)`);
+  say(`  DICOMweb (any viewer)  ${orthanc.dicomwebUrl}`);
   say(`  dciodvfy / dsrdump: download with  curl -H 'Accept: multipart/related; type="application/dicom"' ${orthanc.dicomwebUrl}/studies/${study}/series/${sr}`);
   if (keep) {
     say('\nOrthanc and ainode keep running; press Ctrl-C to stop them.');
