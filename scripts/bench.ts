@@ -147,6 +147,14 @@ async function main(): Promise<void> {
     const session = await ort.InferenceSession.create(pkg.modelPath, { executionProviders: ['cpu'] });
     const tensor = new ort.Tensor('float32', input, [1, pkg.manifest.input.channels, grid.slices, grid.rows, grid.columns]);
     await session.run({ [pkg.manifest.input.name]: tensor }); // warm
+    // The model's own working memory, in a process of its own on the same input.
+    const inputFile = path.join(work, `${kind.model}-input.f32`);
+    fs.writeFileSync(inputFile, Buffer.from(input.buffer, input.byteOffset, input.byteLength));
+    const modelMemory = JSON.parse(
+      execFileSync(process.execPath, ['--expose-gc', path.join(REPO, 'dist', 'scripts', 'bench-model-memory.js'), pkg.modelPath, pkg.manifest.input.name, [1, pkg.manifest.input.channels, grid.slices, grid.rows, grid.columns].join(','), inputFile], { encoding: 'utf8' }),
+    ) as { beforeMb: number; peakMb: number; workingMb: number; inputMb: number; outputMb: number };
+    fs.rmSync(inputFile);
+    const workerIdleMb = Math.round(Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${workers[0].child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
     const rows: Record<string, number>[] = [];
     for (let r = 0; r < runs; r++) {
       const files = reUid(kind.files, `bench-${kind.model}-${r}-${Date.now()}`);
@@ -202,7 +210,12 @@ async function main(): Promise<void> {
       overheadRatio: Number(median(rows.map((x) => x.overheadRatio)).toFixed(2)),
       overheadRatios: rows.map((x) => x.overheadRatio),
       workerPeakRssMb: Math.max(...rows.map((x) => x.peakRssMb)),
+      workerRssBeforeStudiesMb: workerIdleMb,
       float32VolumeMb: Math.round((volume.voxels.length * 4) / 1048576),
+      modelMemory,
+      // Target: worker peak <= 3 x float32 volume + the model's working memory (+ what the worker
+      // held before these studies: Node, the runtime, sessions of models already used).
+      memoryBudgetMb: Math.round(3 * ((volume.voxels.length * 4) / 1048576) + modelMemory.workingMb + workerIdleMb),
       modelGridFloat32Mb: Math.round((grid.columns * grid.rows * grid.slices * 4 * (1 + pkg.manifest.output.channels)) / 1048576),
       runsDetail: rows,
     });
@@ -249,8 +262,8 @@ async function main(): Promise<void> {
   const segEncoding = JSON.parse(fs.readFileSync(segOut, 'utf8')) as Record<string, unknown>;
 
   const report = { leak, date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, provider: 'cpu', node: process.version, studies: results, throughput, segEncoding };
-  for (const r of results as { study: string; turnaroundP50Ms: number; turnaroundP95Ms: number; overheadRatio: number; stagesMedianMs: Record<string, number>; physicalMedianMs: Record<string, number>; workerPeakRssMb: number; float32VolumeMb: number }[]) {
-    process.stdout.write(`\n${r.study}: turnaround p50 ${r.turnaroundP50Ms} ms, p95 ${r.turnaroundP95Ms} ms, overhead ratio ${r.overheadRatio}; worker peak ${r.workerPeakRssMb} MB (float32 volume ${r.float32VolumeMb} MB)\n`);
+  for (const r of results as { study: string; turnaroundP50Ms: number; turnaroundP95Ms: number; overheadRatio: number; stagesMedianMs: Record<string, number>; physicalMedianMs: Record<string, number>; workerPeakRssMb: number; float32VolumeMb: number; workerRssBeforeStudiesMb: number; memoryBudgetMb: number; modelMemory: { workingMb: number } }[]) {
+    process.stdout.write(`\n${r.study}: turnaround p50 ${r.turnaroundP50Ms} ms, p95 ${r.turnaroundP95Ms} ms, overhead ratio ${r.overheadRatio}; worker peak ${r.workerPeakRssMb} MB (before these studies ${r.workerRssBeforeStudiesMb} MB, float32 volume ${r.float32VolumeMb} MB, model working memory ${r.modelMemory.workingMb} MB: budget ${r.memoryBudgetMb} MB)\n`);
     process.stdout.write(`  stages (median ms): ${Object.entries(r.stagesMedianMs).map(([k, v]) => `${k.replace(/Ms$/, '')} ${v}`).join(', ')}\n`);
     process.stdout.write(`  physical limit (median ms): raw retrieve ${r.physicalMedianMs.rawRetrieve}, bare inference ${r.physicalMedianMs.bareInference}, raw store ${r.physicalMedianMs.rawStore}\n`);
   }

@@ -21,34 +21,49 @@ export interface Measurements {
   derived: Map<string, { union?: RegionStats; ratios: number[]; qualitative: boolean[] }>;
 }
 
-export function regionStats(volume: ScalarVolume, labels: Uint8Array, include: (label: number) => boolean, thresholds: number[]): RegionStats {
-  let n = 0;
-  let sum = 0;
-  const below = thresholds.map(() => 0);
+/** Count, sum and counts below each threshold for every label value, in one pass over the volume. */
+function perLabelSums(volume: ScalarVolume, labels: Uint8Array, thresholds: number[]): { count: Float64Array; sum: Float64Array; below: Float64Array } {
+  const T = thresholds.length;
+  const count = new Float64Array(256);
+  const sum = new Float64Array(256);
+  const below = new Float64Array(256 * T);
   const v = volume.voxels;
   for (let p = 0; p < v.length; p++) {
     const l = labels[p];
-    if (l === 0 || !include(l)) continue;
-    n++;
-    sum += v[p];
-    for (let t = 0; t < thresholds.length; t++) if (v[p] < thresholds[t]) below[t]++;
+    if (l === 0) continue;
+    const x = v[p];
+    count[l]++;
+    sum[l] += x;
+    for (let t = 0; t < T; t++) if (x < thresholds[t]) below[l * T + t]++;
   }
-  return {
-    voxelCount: n,
-    volumeMl: (n * voxelVolumeMm3(volume.geometry)) / 1000,
-    meanIntensity: n ? sum / n : NaN,
-    percentBelow: new Map(thresholds.map((t, i) => [t, n ? (100 * below[i]) / n : NaN])),
-  };
+  return { count, sum, below };
 }
 
 export function measure(manifest: ModelManifest, volume: ScalarVolume, labels: Uint8Array): Measurements {
   const thresholds = manifest.measurements.flatMap((m) => (m.kind === 'percentBelow' ? [m.threshold] : []));
-  const segments = new Map(manifest.segments.map((s) => [s.label, regionStats(volume, labels, (l) => l === s.label, thresholds)]));
+  const acc = perLabelSums(volume, labels, thresholds);
+  const stats = (members: number[]): RegionStats => {
+    let n = 0;
+    let total = 0;
+    const below = thresholds.map(() => 0);
+    for (const l of members) {
+      n += acc.count[l];
+      total += acc.sum[l];
+      thresholds.forEach((_, t) => (below[t] += acc.below[l * thresholds.length + t]));
+    }
+    return {
+      voxelCount: n,
+      volumeMl: (n * voxelVolumeMm3(volume.geometry)) / 1000,
+      meanIntensity: n ? total / n : NaN,
+      percentBelow: new Map(thresholds.map((t, i) => [t, n ? (100 * below[i]) / n : NaN])),
+    };
+  };
+  const segments = new Map(manifest.segments.map((s) => [s.label, stats([s.label])]));
   const derived = new Map(
     manifest.derived.map((d) => [
       d.name,
       {
-        union: d.union ? regionStats(volume, labels, (l) => d.union!.includes(l), thresholds) : undefined,
+        union: d.union ? stats([...new Set(d.union)]) : undefined,
         ratios: (d.ratios ?? []).map((r) => segments.get(r.numerator)!.volumeMl / segments.get(r.denominator)!.volumeMl),
         qualitative: [] as boolean[],
       },

@@ -57,14 +57,14 @@ export function buildSegmentationResults(
   const uids = outputUids(key);
   const algorithmName = `ainode ${manifest.id} ${manifest.version}`;
   const tracking = (what: string): string => deterministicUid(uids.segInstance, 'tracking', what);
-  const number = new Map(manifest.segments.map((s, i) => [s.label, i + 1]));
-  const segLabels = new Uint8Array(labels.length);
-  for (let v = 0; v < labels.length; v++) if (labels[v]) segLabels[v] = number.get(labels[v]) ?? 0;
   const present = manifest.segments.filter((s) => measurements.segments.get(s.label)!.voxelCount > 0);
-  // Segments the model did not find are left out of the SEG (a SEG segment may not be empty)
-  // and renumbered so the numbers stay 1..n; the SR reports them as absent by omission.
-  const renumber = new Map(present.map((s, i) => [number.get(s.label)!, i + 1]));
-  for (let v = 0; v < segLabels.length; v++) if (segLabels[v]) segLabels[v] = renumber.get(segLabels[v]) ?? 0;
+  // Segments the model did not find are left out of the SEG (a SEG segment may not be empty), so
+  // SEG segment numbers are 1..n over the segments present, in manifest order; the SR reports the
+  // others as absent by omission. One lookup table maps manifest labels to SEG segment numbers.
+  const segNumber = new Uint8Array(256);
+  present.forEach((s, i) => (segNumber[s.label] = i + 1));
+  const segLabels = new Uint8Array(labels.length);
+  for (let v = 0; v < labels.length; v++) segLabels[v] = segNumber[labels[v]];
   const segments = present.map(
     (s, i) =>
       new SegmentDescription({

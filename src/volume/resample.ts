@@ -83,10 +83,18 @@ function axisPermutation(M: number[][], b: Vec3, src: VolumeGeometry, dst: Volum
 
 /** Resamples `data` on `src` onto `dst`. Outside the source: `outside`. */
 export function resample(data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outside = 0): Float32Array {
+  return resampleInto(new Float32Array(dst.columns * dst.rows * dst.slices), data, src, dst, mode, outside);
+}
+
+/** A label map on another grid (nearest neighbour), without a float copy. */
+export function resampleLabels(labels: Uint8Array, src: VolumeGeometry, dst: VolumeGeometry): Uint8Array {
+  return resampleInto(new Uint8Array(dst.columns * dst.rows * dst.slices), labels, src, dst, 'nearest', 0);
+}
+
+function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outside: number): T {
   const { M, b } = indexMap(src, dst);
   const perm = axisPermutation(M, b, src, dst);
   if (perm) {
-    const out = new Float32Array(dst.columns * dst.rows * dst.slices);
     let p = 0;
     for (let k = 0; k < dst.slices; k++)
       for (let j = 0; j < dst.rows; j++) {
@@ -97,7 +105,6 @@ export function resample(data: Float32Array | Uint8Array, src: VolumeGeometry, d
   }
   const [nx, ny, nz] = [src.columns, src.rows, src.slices];
   const plane = nx * ny;
-  const out = new Float32Array(dst.columns * dst.rows * dst.slices);
   let p = 0;
   for (let k = 0; k < dst.slices; k++) {
     for (let j = 0; j < dst.rows; j++) {
