@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   (globalThis as { gc?: () => void }).gc?.();
   const beforeMb = mb('VmRSS');
   fs.writeFileSync('/proc/self/clear_refs', '5'); // reset VmHWM to the current RSS
-  const session = await ort.InferenceSession.create(modelPath, { executionProviders: [provider] });
+  const session = await ort.InferenceSession.create(modelPath, { executionProviders: [provider], enableCpuMemArena: false }); // as a worker by default
   const out = await session.run({ [inputName]: new ort.Tensor('float32', data, dims) });
   const outputMb = Object.values(out).reduce((a, t) => a + (t.data as Float32Array).byteLength, 0) / 1048576;
   const peakMb = mb('VmHWM');

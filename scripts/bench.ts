@@ -30,6 +30,7 @@ import { readNifti } from '../src/volume/nifti';
 import { assembleVolume } from '../src/volume/assemble';
 import { loadModelPackage } from '../src/inference/model-package';
 import { prepareIntensities, toModelGrid } from '../src/inference/segment-volume';
+import { DEFAULT_RUNTIME } from '../src/inference/session';
 import { INFERENCE_QUEUE, inferenceJobId, type InferenceJob } from '../src/queue/jobs';
 import { startOrthanc, type OrthancProcess } from './support/orthanc';
 import { startRedis } from './support/redis-server';
@@ -144,7 +145,8 @@ async function main(): Promise<void> {
     const { volume } = await assembleVolume('bench', kind.files.map((f) => f.part10));
     const { grid, voxels } = toModelGrid(volume, pkg.manifest.preprocess);
     const input = prepareIntensities(voxels, pkg.manifest.preprocess);
-    const session = await ort.InferenceSession.create(pkg.modelPath, { executionProviders: ['cpu'] });
+    // The same session options as a worker with default settings (no CPU memory arena).
+    const session = await ort.InferenceSession.create(pkg.modelPath, { executionProviders: ['cpu'], enableCpuMemArena: DEFAULT_RUNTIME.cpuMemArena });
     const tensor = new ort.Tensor('float32', input, [1, pkg.manifest.input.channels, grid.slices, grid.rows, grid.columns]);
     await session.run({ [pkg.manifest.input.name]: tensor }); // warm
     // The model's own working memory, in a process of its own on the same input.

@@ -227,7 +227,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     runtime: {
       intraOpThreads: int(env, 'AINODE_ORT_INTRA_OP_THREADS', 0, 0, 1024),
       interOpThreads: int(env, 'AINODE_ORT_INTER_OP_THREADS', 0, 0, 1024),
-      cpuMemArena: bool(env, 'AINODE_ORT_CPU_MEM_ARENA', true),
+      cpuMemArena: bool(env, 'AINODE_ORT_CPU_MEM_ARENA', false),
       cudaDeviceId: int(env, 'AINODE_CUDA_DEVICE_ID', 0, 0, 64),
     },
     logLevel: oneOf(env, 'AINODE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),

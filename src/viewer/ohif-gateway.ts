@@ -7,7 +7,8 @@
  *
  * The proxy is read-only (GET/HEAD): the viewer shows results; it does not write to the PACS.
  * It has no login of its own: bind it to localhost (default) or put it behind the site's SSO.
- * Production sites can use nginx instead (deploy/viewer/nginx.conf does the same).
+ * Sites that serve OHIF themselves behind their own proxy can start from orthanc/ohif-app-config.js
+ * (the same configuration, kept equal to ohifAppConfig() by a test).
  */
 import express, { type Request, type Response } from 'express';
 import * as fs from 'fs';
@@ -91,7 +92,9 @@ export function ohifAppConfig(): string {
       },
     ],
   };
-  return `window.config = ${JSON.stringify(config, null, 2)};\n`;
+  return `// OHIF (npm @ohif/app 3.13.2) configuration for Orthanc's DICOMweb on the same origin (/dicom-web
+// proxied to Orthanc, as \`ainode viewer\` does). Generated from src/viewer/ohif-gateway.ts.
+window.config = ${JSON.stringify(config, null, 2)};\n`;
 }
 
 function isolationHeaders(res: Response): void {

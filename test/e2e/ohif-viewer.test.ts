@@ -146,6 +146,28 @@ describe('issue 8: results in the OHIF viewer (headless Chromium), chest CT and 
     await orthanc?.stop();
   });
 
+  it('the viewer gateway: OHIF with cross-origin isolation, its config for Orthanc, SPA routes, and the PACS read-only', async () => {
+    const page = await fetch(`${viewerUrl}/viewer?StudyInstanceUIDs=${ct[0].studyInstanceUid}`);
+    expect(page.status).to.equal(200);
+    expect(page.headers.get('cross-origin-opener-policy')).to.equal('same-origin');
+    expect(page.headers.get('cross-origin-embedder-policy')).to.equal('require-corp');
+    expect(await page.text()).to.include('app-config.js');
+    const config = await (await fetch(`${viewerUrl}/app-config.js`)).text();
+    expect(config).to.include('"omitQuotationForMultipartRequest": true');
+    expect(config).to.include('"qidoRoot": "/dicom-web"');
+    const qido = await fetch(`${viewerUrl}/dicom-web/studies?StudyInstanceUID=${ct[0].studyInstanceUid}`, { headers: { Accept: 'application/dicom+json' } });
+    expect(qido.status).to.equal(200);
+    expect(qido.headers.get('cross-origin-resource-policy')).to.equal('same-origin');
+    expect(((await qido.json()) as unknown[]).length).to.equal(1);
+    const before = (await client.search(`/studies/${ct[0].studyInstanceUid}/series`)).length;
+    const post = await fetch(`${viewerUrl}/dicom-web/studies/${ct[0].studyInstanceUid}`, { method: 'POST', body: 'x', headers: { 'Content-Type': 'application/dicom' } });
+    expect(post.status).to.equal(405);
+    expect(((await post.json()) as { code: string }).code).to.equal('VIEWER_READ_ONLY');
+    const del = await fetch(`${viewerUrl}/dicom-web/studies/${ct[0].studyInstanceUid}`, { method: 'DELETE' });
+    expect(del.status).to.equal(405);
+    expect((await client.search(`/studies/${ct[0].studyInstanceUid}/series`)).length).to.equal(before);
+  });
+
   for (const name of ['ct', 'mr'] as const) {
     it(`${name}: the viewer-profile SR passes dciodvfy (0 errors) and dsrdump shows one planar group per segment`, () => {
       const r = results.get(name)!;
@@ -241,7 +263,7 @@ describe('issue 8: results in the OHIF viewer (headless Chromium), chest CT and 
       process.stdout.write(`      OHIF: study open in ${(opened / 1000).toFixed(1)} s; coloured viewport pixels: ${(100 * before).toFixed(2)} % -> outlines ${(100 * withOutline).toFixed(2)} % -> + SEG ${(100 * withSegments).toFixed(2)} %; rows: ${rows.map((x) => x.split('\n')[1] ?? x).join(' | ')}\n`);
       expect(withOutline).to.be.above(before);
       expect(withSegments - withOutline, 'the SEG overlay colours a visible part of the image').to.be.above(0.03);
-      expect(ohif.errors, 'uncaught errors in the page').to.deep.equal([]);
+      expect(ohif.errors, 'errors in the page or its console').to.deep.equal([]);
       await ohif.page.close();
     });
   }

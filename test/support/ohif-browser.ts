@@ -28,9 +28,11 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 export class OhifSession {
+  /** Uncaught page errors and console errors: OHIF reports problems with a SEG or SR there. */
   readonly errors: string[] = [];
   private constructor(readonly page: Page) {
-    page.on('pageerror', (e) => this.errors.push(e.message));
+    page.on('pageerror', (e) => this.errors.push(`page error: ${e.message}`));
+    page.on('console', (m) => void (m.type() === 'error' && this.errors.push(`console error: ${m.text()}`)));
   }
 
   static async open(browser: Browser, viewerUrl: string, studyUid: string): Promise<OhifSession> {

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments, parse } from 'yaml';
 import { loadConfig, SECRET_VARIABLES } from '../../src/config/schema';
-import { loadViewerConfig } from '../../src/viewer/ohif-gateway';
+import { loadViewerConfig, ohifAppConfig } from '../../src/viewer/ohif-gateway';
 import { parseRules } from '../../src/rules/schema';
 import { REPO_ROOT } from '../support/ainode-process';
 import { tempDir } from '../support/env';
@@ -177,6 +177,12 @@ describe('deployment: compose file for a complete site', () => {
     const gpu = services['worker-gpu'];
     expect(gpu.profiles).to.deep.equal(['gpu']);
     expect(gpu.deploy.resources.reservations.devices[0]).to.deep.include({ driver: 'nvidia', count: 1, capabilities: ['gpu'] });
+  });
+});
+
+describe('deployment: OHIF configuration for Orthanc', () => {
+  it('orthanc/ohif-app-config.js is the configuration the viewer gateway serves', () => {
+    expect(fs.readFileSync(path.join(REPO_ROOT, 'orthanc', 'ohif-app-config.js'), 'utf8')).to.equal(ohifAppConfig());
   });
 });
 
