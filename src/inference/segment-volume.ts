@@ -11,7 +11,8 @@ import { splitLungs } from './ct-lung/postprocess';
 import type { Normalize, Preprocess } from './manifest';
 import type { ModelPackage } from './model-package';
 import { fillHoles, keepLargestComponent, toLabels } from './postprocess';
-import { runModel } from './runner';
+import { runModel, type ModelOutput } from './runner';
+import { collectGarbage } from '../observability/memory';
 import type { LoadedSession } from './session';
 
 export interface SegmentationOutcome {
@@ -80,29 +81,41 @@ export function toModelGrid(volume: ScalarVolume, spec: Preprocess): { grid: Vol
   return { grid, voxels: resample(volume.voxels, volume.geometry, grid, 'linear', min) };
 }
 
-export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume): Promise<SegmentationOutcome> {
+/** Model grid, intensities and the model run; the input copy is out of reach when this returns. */
+async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume): Promise<{ grid: VolumeGeometry; out: ModelOutput | undefined; preprocess: number; inference: number }> {
   const m = pkg.manifest;
   let t = performance.now();
   const { grid, voxels } = toModelGrid(volume, m.preprocess);
   const input = prepareIntensities(voxels, m.preprocess);
   const dims: [number, number, number] = [grid.slices, grid.rows, grid.columns];
   const preprocess = performance.now() - t;
-
   t = performance.now();
   const out = await runModel(pkg, loaded, input, dims);
-  const inference = performance.now() - t;
+  return { grid, out, preprocess, inference: performance.now() - t };
+}
 
-  t = performance.now();
+export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume): Promise<SegmentationOutcome> {
+  const m = pkg.manifest;
+  const run = await inferOnModelGrid(pkg, loaded, volume);
+  const { grid, preprocess, inference } = run;
+  collectGarbage(); // the input copy and the runtime's intermediates
+
+  const t = performance.now();
   const nvox = grid.columns * grid.rows * grid.slices;
   let labels: Uint8Array;
   let note: string | undefined;
+  // The model output is dropped as soon as it has become a label map (it can be 3 x 16.7 M floats).
+  let out: ModelOutput | undefined = run.out!;
+  run.out = undefined;
   if (m.postprocess.custom === 'ct-lung-left-right') {
     const mask = toLabels(out.data, out.channels, nvox, { activation: 'none' });
+    out = undefined;
     const lungs = splitLungs(mask, grid);
     labels = lungs.labels;
     note = `${lungs.method}${lungs.erosions ? ` after ${lungs.erosions} erosions` : ''}`;
   } else {
     labels = toLabels(out.data, out.channels, nvox, m.postprocess);
+    out = undefined;
   }
   const cdims: [number, number, number] = [grid.columns, grid.rows, grid.slices];
   for (const s of m.segments) {

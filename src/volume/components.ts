@@ -170,9 +170,9 @@ export function erodeInPlane(mask: Uint8Array, columns: number, rows: number, sl
  * Grows labelled seeds through `within` (breadth first, 6-connectivity): each voxel of `within`
  * reachable from a seed gets the label of the nearest seed (ties go to the seed reached first).
  */
-export function growSeeds(seeds: Int32Array, within: Uint8Array, columns: number, rows: number, slices: number): Int32Array {
+export function growSeeds<T extends Int32Array | Uint8Array>(seeds: T, within: Uint8Array, columns: number, rows: number, slices: number): T {
   const plane = columns * rows;
-  const out = new Int32Array(seeds.length);
+  const out = (seeds instanceof Uint8Array ? new Uint8Array(seeds.length) : new Int32Array(seeds.length)) as T;
   const queue = new Int32Array(seeds.length);
   let head = 0;
   let tail = 0;

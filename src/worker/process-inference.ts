@@ -17,6 +17,7 @@ import { measure, type RegionStats } from '../inference/measure';
 import { buildSegmentationResults } from '../results/segmentation-results';
 import { outputUids } from '../results/output-uids';
 import { DEFAULT_SR_PROFILES } from '../results/sr-profile';
+import { collectGarbage } from '../observability/memory';
 import type { InferenceJob } from '../queue/jobs';
 import { DicomwebClient as Client } from '../dicomweb/client';
 import type { RulesStore } from '../rules/rules-store';
@@ -105,6 +106,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   if (patientStudy.StudyInstanceUID !== job.studyInstanceUid) {
     throw new AinodeError('SERIES_NOT_FOUND', 'the retrieved series belongs to another study', { retryable: false });
   }
+  collectGarbage(); // the retrieved Part 10 bytes and their parsed datasets
   t0 = mark('volume', t0);
 
   const acc = pkg.manifest.accepts.sliceSpacingMm;
@@ -121,6 +123,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   t.model = Math.round(outcome.timingsMs.inference);
   t.postprocess = Math.round(outcome.timingsMs.postprocess);
 
+  collectGarbage(); // post-processing temporaries
   await progress({ stage: 'encode', percent: 80 });
   const measurements = measure(pkg.manifest, volume, outcome.labels);
   const objects = buildSegmentationResults(job, pkg.manifest, volume, patientStudy, outcome.labels, measurements, profiles);

@@ -38,8 +38,8 @@ function twoLargest(mask: Uint8Array, g: Dims, scratch?: { labels: Int32Array })
 }
 
 /** Component a becomes seed 1, component b seed 2, everything else 0. */
-function keepTwo(labels: Int32Array, a: number, b: number): Int32Array {
-  const out = new Int32Array(labels.length);
+function keepTwo(labels: Int32Array, a: number, b: number): Uint8Array {
+  const out = new Uint8Array(labels.length);
   for (let p = 0; p < labels.length; p++) {
     const l = labels[p];
     if (l === a) out[p] = 1;
@@ -53,7 +53,7 @@ function keepTwo(labels: Int32Array, a: number, b: number): Int32Array {
  * back through it. Works on the component's bounding box with a one-voxel empty margin in-plane,
  * so erosion and "touches the border" behave as on the whole volume.
  */
-function erodedSplit(labels: Int32Array, a: number, g: VolumeGeometry): { seeds: Int32Array; erosions: number } {
+function erodedSplit(labels: Int32Array, a: number, g: VolumeGeometry): { seeds: Uint8Array; erosions: number } {
   const { columns, rows, slices } = g;
   const plane = columns * rows;
   let i0 = columns, i1 = -1, j0 = rows, j1 = -1, k0 = slices, k1 = -1;
@@ -87,7 +87,7 @@ function erodedSplit(labels: Int32Array, a: number, g: VolumeGeometry): { seeds:
     if (parts.sizeA === 0) break;
     if (parts.sizeB >= MIN_LUNG_FRACTION * parts.sizeA) {
       const grown = growSeeds(keepTwo(parts.labels, parts.a, parts.b), joined, box.columns, box.rows, box.slices);
-      const seeds = new Int32Array(labels.length);
+      const seeds = new Uint8Array(labels.length);
       for (let k = 0, q = 0; k < box.slices; k++)
         for (let j = 0; j < box.rows; j++) {
           const row = (k + k0) * plane + (j + j0) * columns + i0;
@@ -99,23 +99,20 @@ function erodedSplit(labels: Int32Array, a: number, g: VolumeGeometry): { seeds:
   throw new AinodeError('SEGMENTATION_EMPTY', 'the air region could not be split into two lungs', { retryable: false });
 }
 
-export function splitLungs(airMask: Uint8Array, g: VolumeGeometry): LungLabels {
+/** Two seeds (1, 2) for the lungs; the full-volume component labels are dropped on return. */
+function lungSeeds(airMask: Uint8Array, g: VolumeGeometry): { seeds: Uint8Array; method: LungLabels['method']; erosions: number } {
   const mlPerVoxel = (g.spacing[0] * g.spacing[1] * g.spacing[2]) / 1000;
   const first = twoLargest(airMask, g);
   if (first.sizeA * mlPerVoxel < MIN_LUNG_ML) {
     throw new AinodeError('SEGMENTATION_EMPTY', 'no air region inside the body large enough to be a lung (is this a chest CT?)', { retryable: false });
   }
-  let seeds: Int32Array;
-  let method: LungLabels['method'] = 'separate-components';
-  let erosions = 0;
-  if (first.sizeB >= MIN_LUNG_FRACTION * first.sizeA) {
-    seeds = keepTwo(first.labels, first.a, first.b);
-  } else {
-    method = 'eroded-split';
-    const split = erodedSplit(first.labels, first.a, g);
-    erosions = split.erosions;
-    seeds = split.seeds;
-  }
+  if (first.sizeB >= MIN_LUNG_FRACTION * first.sizeA) return { seeds: keepTwo(first.labels, first.a, first.b), method: 'separate-components', erosions: 0 };
+  const split = erodedSplit(first.labels, first.a, g);
+  return { seeds: split.seeds, method: 'eroded-split', erosions: split.erosions };
+}
+
+export function splitLungs(airMask: Uint8Array, g: VolumeGeometry): LungLabels {
+  const { seeds, method, erosions } = lungSeeds(airMask, g);
   // Which seed is the patient's right lung? Compare centroids along patient x.
   const sums = [0, 0, 0].map(() => ({ n: 0, i: 0, j: 0, k: 0 }));
   for (let k = 0, p = 0; k < g.slices; k++)
@@ -128,10 +125,7 @@ export function splitLungs(airMask: Uint8Array, g: VolumeGeometry): LungLabels {
       }
   const x = (l: number): number => voxelToPatient(g, sums[l].i / sums[l].n, sums[l].j / sums[l].n, sums[l].k / sums[l].n)[0];
   const oneIsRight = x(1) < x(2);
-  const labels = new Uint8Array(seeds.length);
-  for (let p = 0; p < seeds.length; p++) {
-    const l = seeds[p];
-    if (l) labels[p] = (l === 1) === oneIsRight ? 1 : 2;
-  }
-  return { labels, method, erosions };
+  // Seeds become labels in place: 1 right lung, 2 left lung.
+  if (!oneIsRight) for (let p = 0; p < seeds.length; p++) if (seeds[p]) seeds[p] = 3 - seeds[p];
+  return { labels: seeds, method, erosions };
 }
