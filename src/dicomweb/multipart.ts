@@ -46,16 +46,21 @@ export function buildMultipart(parts: Buffer[], partContentType: string): { body
 /**
  * Incremental multipart/related splitter: feed it chunks as they arrive; it calls `onPart` with
  * each complete part body (a copy, so the chunk buffers can be released) and keeps only the bytes
- * of the part in progress.
+ * of the part in progress. Chunks are appended into one growing buffer (capacity doubles, consumed
+ * bytes are compacted away), so a series of N parts costs one copy per byte instead of re-copying
+ * the part in progress for every chunk.
  */
 export class MultipartSplitter {
-  private buf: Buffer = Buffer.alloc(0);
+  private store: Buffer = Buffer.allocUnsafe(1 << 16);
+  /** The unconsumed bytes are store[start, end). */
+  private start = 0;
+  private end_ = 0;
   private started = false;
   private done = false;
   private count = 0;
   private readonly delim: Buffer;
   private readonly nextDelim: Buffer;
-  /** Where the search for the next delimiter resumes (bytes before it were already searched). */
+  /** Where the search for the next delimiter resumes, relative to `start` (bytes before it were already searched). */
   private scanFrom = 0;
 
   constructor(boundary: string, private readonly onPart: (part: Buffer) => void) {
@@ -63,33 +68,54 @@ export class MultipartSplitter {
     this.nextDelim = Buffer.from(`\r\n--${boundary}`);
   }
 
+  private append(chunk: Uint8Array): void {
+    const used = this.end_ - this.start;
+    if (this.end_ + chunk.length > this.store.length) {
+      if (used + chunk.length <= this.store.length / 2) this.store.copyWithin(0, this.start, this.end_);
+      else {
+        let cap = this.store.length;
+        while (cap < 2 * (used + chunk.length)) cap *= 2;
+        const bigger = Buffer.allocUnsafe(cap);
+        this.store.copy(bigger, 0, this.start, this.end_);
+        this.store = bigger;
+      }
+      this.start = 0;
+      this.end_ = used;
+    }
+    this.store.set(chunk, this.end_);
+    this.end_ += chunk.length;
+  }
+
   push(chunk: Uint8Array): void {
     if (this.done) return;
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk);
+    this.append(chunk);
     for (;;) {
+      const buf = this.store.subarray(this.start, this.end_);
       if (!this.started) {
-        const i = this.buf.indexOf(this.delim);
+        const i = buf.indexOf(this.delim);
         if (i < 0) return;
-        this.buf = this.buf.subarray(i);
+        this.start += i;
         this.started = true;
+        continue;
       }
       const after = this.delim.length;
-      if (this.buf.length < after + 2) return;
-      if (this.buf[after] === 0x2d && this.buf[after + 1] === 0x2d) {
+      if (buf.length < after + 2) return;
+      if (buf[after] === 0x2d && buf[after + 1] === 0x2d) {
         this.done = true;
-        this.buf = Buffer.alloc(0);
+        this.store = Buffer.alloc(0);
+        this.start = this.end_ = 0;
         return;
       }
-      const headerEnd = this.buf.indexOf('\r\n\r\n', after);
+      const headerEnd = buf.indexOf('\r\n\r\n', after);
       if (headerEnd < 0) return;
-      const next = this.buf.indexOf(this.nextDelim, Math.max(headerEnd + 4, this.scanFrom));
+      const next = buf.indexOf(this.nextDelim, Math.max(headerEnd + 4, this.scanFrom));
       if (next < 0) {
-        this.scanFrom = Math.max(0, this.buf.length - this.nextDelim.length);
+        this.scanFrom = Math.max(0, buf.length - this.nextDelim.length);
         return;
       }
-      this.onPart(Buffer.from(this.buf.subarray(headerEnd + 4, next)));
+      this.onPart(Buffer.from(buf.subarray(headerEnd + 4, next)));
       this.count++;
-      this.buf = this.buf.subarray(next + 2);
+      this.start += next + 2;
       this.scanFrom = 0;
     }
   }

@@ -89,4 +89,24 @@ describe('dicomweb: streaming multipart', () => {
     // The first part was delivered after about 5 of the 16 chunks, not at the end.
     expect(got[0].atChunk).to.be.below(8);
   });
+
+  it('any chunking (1 byte to 300 kB, boundaries split across chunks) gives back every part byte for byte', async () => {
+    const { MultipartSplitter } = await import('../../src/dicomweb/multipart');
+    let seed = 3;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const parts = [200_000, 1, 70_000, 0, 513_000, 4096, 17].map((n, i) => Buffer.from(Array.from({ length: n }, (_, j) => (j * 31 + i) % 256)));
+    parts[1] = Buffer.from('\r\n--'); // looks like the start of a delimiter
+    const { body, boundary } = buildMultipart(parts, 'application/dicom');
+    for (const maxChunk of [1, 7, 1000, 65_536, 300_000]) {
+      const got: Buffer[] = [];
+      const s = new MultipartSplitter(boundary, (p) => got.push(p));
+      for (let i = 0; i < body.length; ) {
+        const n = 1 + rnd(maxChunk);
+        s.push(body.subarray(i, i + n));
+        i += n;
+      }
+      expect(s.end(), `chunks up to ${maxChunk}`).to.equal(parts.length);
+      got.forEach((p, i) => expect(p.equals(parts[i]), `part ${i}, chunks up to ${maxChunk}`).to.equal(true));
+    }
+  });
 });
