@@ -166,8 +166,12 @@ async function main(): Promise<void> {
       const stable = await stableAt(orthanc, study, seq);
       seq = stable.seq;
       const vis = await visible(client, study);
-      const peakMb = vmHwmMb(workers[0].child.pid!);
       const job = await queue.getJob(inferenceJobId({ studyInstanceUid: study, modelId: pkg.manifest.id, modelVersion: pkg.manifest.version }));
+      // The worker resets and reads its own high-water mark per stage (peakRssMb in the job's
+      // result); the whole-process mark is the fallback where that is not available.
+      const stagePeaks = (job?.returnvalue as { peakRssMb?: Record<string, number> } | undefined)?.peakRssMb ?? {};
+      const peakMb = Object.keys(stagePeaks).length ? Math.max(...Object.values(stagePeaks)) : vmHwmMb(workers[0].child.pid!);
+      const peakStage = Object.entries(stagePeaks).sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
       const t = ((job?.returnvalue as { timingsMs?: Record<string, number> } | undefined)?.timingsMs ?? {}) as Record<string, number>;
       const routing = Number(/"routingMs":(\d+)/.exec(listener.lines.find((l) => l.includes(study) && l.includes('study enqueued')) ?? '')?.[1] ?? 0);
       const raw = await rawRetrieveMs(orthanc, study, files[0].seriesInstanceUid);
@@ -196,9 +200,10 @@ async function main(): Promise<void> {
         rawRetrieveMs: Math.round(raw), bareInferenceMs: Math.round(bare), rawStoreMs: Math.round(store),
         overheadRatio: Number((turnaround / (raw + bare + store)).toFixed(2)),
         peakRssMb: Math.round(peakMb),
+        ...Object.fromEntries(Object.entries(stagePeaks).map(([k, v]) => [`peakRssMb_${k}`, v])),
       };
       rows.push(row);
-      say(`  ${kind.name} run ${r + 1}: turnaround ${turnaround} ms, overhead ratio ${row.overheadRatio}, worker peak ${row.peakRssMb} MB`);
+      say(`  ${kind.name} run ${r + 1}: turnaround ${turnaround} ms, overhead ratio ${row.overheadRatio}, worker peak ${row.peakRssMb} MB${peakStage ? ` (in ${peakStage})` : ''}`);
     }
     const agg = (k: string): number => Math.round(median(rows.map((x) => x[k])));
     results.push({

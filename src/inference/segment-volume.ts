@@ -24,18 +24,18 @@ export interface SegmentationOutcome {
 }
 
 /** The model input, [channels, D, H, W]: one intensity transform per declared channel. */
-export function prepareIntensities(voxels: Float32Array, spec: Preprocess): Float32Array {
+export function prepareIntensities(voxels: Float32Array, spec: Preprocess, owned = false): Float32Array {
   const channels = spec.channels ?? [{ clip: spec.clip, normalize: spec.normalize }];
-  if (channels.length === 1) return transformChannel(voxels, channels[0]);
+  if (channels.length === 1) return transformChannel(owned ? voxels : voxels.slice(), channels[0]);
   const out = new Float32Array(channels.length * voxels.length);
-  channels.forEach((ch, i) => out.set(transformChannel(voxels, ch), i * voxels.length));
+  channels.forEach((ch, i) => out.set(transformChannel(voxels.slice(), ch), i * voxels.length));
   return out;
 }
 
 // Plain indexed loops over typed arrays: Float32Array.from and for...of go through the iterator
 // protocol and were most of the preprocessing time on a 256^3 volume.
-function transformChannel(voxels: Float32Array, spec: { clip?: [number, number]; normalize: Normalize }): Float32Array {
-  const x = voxels.slice();
+/** Transforms `x` in place (callers pass a copy they own). */
+function transformChannel(x: Float32Array, spec: { clip?: [number, number]; normalize: Normalize }): Float32Array {
   const len = x.length;
   if (spec.clip) {
     const [a, b] = spec.clip;
@@ -75,10 +75,13 @@ export function toModelGrid(volume: ScalarVolume, spec: Preprocess): { grid: Vol
   if (!spec.reorient && !spec.resample) return { grid: volume.geometry, voxels: volume.voxels };
   const grid = targetGrid(volume.geometry, spec.reorient, spec.resample?.shape, spec.resample?.spacingMm);
   if (sameGrid(grid, volume.geometry)) return { grid, voxels: volume.voxels };
-  let min = Infinity;
-  const src = volume.voxels;
-  for (let i = 0; i < src.length; i++) if (src[i] < min) min = src[i];
-  return { grid, voxels: resample(volume.voxels, volume.geometry, grid, 'linear', min) };
+  const minimum = (): number => {
+    let min = Infinity;
+    const src = volume.voxels;
+    for (let i = 0; i < src.length; i++) if (src[i] < min) min = src[i];
+    return min;
+  };
+  return { grid, voxels: resample(volume.voxels, volume.geometry, grid, 'linear', minimum) };
 }
 
 /** Model grid, intensities and the model run; the input copy is out of reach when this returns. */
@@ -86,7 +89,8 @@ async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume
   const m = pkg.manifest;
   let t = performance.now();
   const { grid, voxels } = toModelGrid(volume, m.preprocess);
-  const input = prepareIntensities(voxels, m.preprocess);
+  // A resampled volume is a fresh array: transform it in place instead of copying it again.
+  const input = prepareIntensities(voxels, m.preprocess, voxels !== volume.voxels);
   const dims: [number, number, number] = [grid.slices, grid.rows, grid.columns];
   const preprocess = performance.now() - t;
   t = performance.now();

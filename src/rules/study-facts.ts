@@ -72,19 +72,29 @@ function geometryOf(instances: DicomJson[]): SeriesGeometry {
  * (8-hex tags). Instance-level detail is fetched for image series only.
  */
 export async function gatherStudyFacts(client: DicomwebClient, studyInstanceUid: string, studyTags: string[] = [], seriesTags: string[] = []): Promise<StudyFacts> {
-  const [study] = await client.search('/studies', { StudyInstanceUID: studyInstanceUid, includefield: [Tag.StudyDescription, ...studyTags] });
+  const [[study], seriesList] = await Promise.all([
+    client.search('/studies', { StudyInstanceUID: studyInstanceUid, includefield: [Tag.StudyDescription, ...studyTags] }),
+    client.search(`/studies/${studyInstanceUid}/series`, { includefield: [...SERIES_FIELDS, ...seriesTags] }),
+  ]);
   const studyJson = study ?? {};
   const studyDescription = jsonString(studyJson, Tag.StudyDescription) ?? '';
-  const seriesList = await client.search(`/studies/${studyInstanceUid}/series`, { includefield: [...SERIES_FIELDS, ...seriesTags] });
   const out: SeriesFacts[] = [];
-  for (const s of seriesList) {
+  // Instance-level QIDO per image series, four at a time.
+  const instanceLists: DicomJson[][] = [];
+  for (let i = 0; i < seriesList.length; i += 4)
+    instanceLists.push(
+      ...(await Promise.all(
+        seriesList.slice(i, i + 4).map((s) => {
+          const uid = jsonString(s, Tag.SeriesInstanceUID);
+          return uid && !NON_IMAGE.has(jsonString(s, Tag.Modality) ?? '') ? client.search(`/studies/${studyInstanceUid}/series/${uid}/instances`, { includefield: [...INSTANCE_FIELDS, ...seriesTags] }) : Promise.resolve([] as DicomJson[]);
+        }),
+      )),
+    );
+  for (const [index, s] of seriesList.entries()) {
     const seriesInstanceUid = jsonString(s, Tag.SeriesInstanceUID);
     if (!seriesInstanceUid) continue;
     const modality = jsonString(s, Tag.Modality) ?? '';
-    let instances: DicomJson[] = [];
-    if (!NON_IMAGE.has(modality)) {
-      instances = await client.search(`/studies/${studyInstanceUid}/series/${seriesInstanceUid}/instances`, { includefield: [...INSTANCE_FIELDS, ...seriesTags] });
-    }
+    const instances = instanceLists[index];
     const first = instances[0] ?? {};
     const attributes: DicomJson = { ...first, ...Object.fromEntries(Object.entries(s).filter(([, v]) => v.Value !== undefined && v.Value.length > 0)) };
     const iop = jsonStrings(first, Tag.ImageOrientationPatient).map(Number);

@@ -81,8 +81,11 @@ function axisPermutation(M: number[][], b: Vec3, src: VolumeGeometry, dst: Volum
   return { base: [0, 1, 2].reduce((s, a) => s + Math.round(b[a]) * strideOf[a], 0), si: stride(0), sj: stride(1), sk: stride(2) };
 }
 
-/** Resamples `data` on `src` onto `dst`. Outside the source: `outside`. */
-export function resample(data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outside = 0): Float32Array {
+/**
+ * Resamples `data` on `src` onto `dst`. Outside the source: `outside` (a function is called only
+ * when some voxel falls outside, e.g. a minimum that costs a pass over the data).
+ */
+export function resample(data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outside: number | (() => number) = 0): Float32Array {
   return resampleInto(new Float32Array(dst.columns * dst.rows * dst.slices), data, src, dst, mode, outside);
 }
 
@@ -91,7 +94,7 @@ export function resampleLabels(labels: Uint8Array, src: VolumeGeometry, dst: Vol
   return resampleInto(new Uint8Array(dst.columns * dst.rows * dst.slices), labels, src, dst, 'nearest', 0);
 }
 
-function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outside: number): T {
+function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outsideValue: number | (() => number)): T {
   const { M, b } = indexMap(src, dst);
   const perm = axisPermutation(M, b, src, dst);
   if (perm) {
@@ -103,6 +106,7 @@ function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32
       }
     return out;
   }
+  const outside = typeof outsideValue === 'function' ? outsideValue() : outsideValue;
   const [nx, ny, nz] = [src.columns, src.rows, src.slices];
   const plane = nx * ny;
   let p = 0;

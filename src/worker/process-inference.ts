@@ -17,7 +17,7 @@ import { measure, type RegionStats } from '../inference/measure';
 import { buildSegmentationResults } from '../results/segmentation-results';
 import { outputUids } from '../results/output-uids';
 import { DEFAULT_SR_PROFILES } from '../results/sr-profile';
-import { collectGarbage } from '../observability/memory';
+import { collectGarbage, StagePeaks } from '../observability/memory';
 import type { InferenceJob } from '../queue/jobs';
 import { DicomwebClient as Client } from '../dicomweb/client';
 import type { RulesStore } from '../rules/rules-store';
@@ -56,6 +56,8 @@ export interface JobOutcome {
   /** Volumes (mL) per segment and derived group, for the job's return value (no patient data). */
   volumesMl?: Record<string, number>;
   timingsMs?: Record<string, number>;
+  /** Peak resident memory of the worker during each stage (Linux), MB. */
+  peakRssMb?: Record<string, number>;
 }
 
 async function seriesExists(client: DicomwebClient, studyUid: string, seriesUid: string): Promise<boolean> {
@@ -76,7 +78,8 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   const profiles = job.srProfiles ?? DEFAULT_SR_PROFILES;
   const reportSeries = profiles.map((p) => (p === 'viewer' ? uids.viewerSrSeries : uids.srSeries));
   const t: Record<string, number> = {};
-  const mark = (name: string, since: number): number => ((t[name] = Math.round(performance.now() - since)), performance.now());
+  const peaks = new StagePeaks();
+  const mark = (name: string, since: number): number => (peaks.mark(name), (t[name] = Math.round(performance.now() - since)), performance.now());
 
   await progress({ stage: 'check', percent: 2 });
   let t0 = performance.now();
@@ -95,6 +98,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   t0 = mark('check', t0);
 
   await progress({ stage: 'retrieve', percent: 10 });
+  collectGarbage(); // what the previous job left behind
   // Retrieve and decode overlap: each instance is decoded as soon as it has arrived.
   const builder = await VolumeBuilder.create(job.seriesInstanceUid, deps.maxVoxels);
   const instances = await deps.client.retrieveSeriesStreaming(job.studyInstanceUid, job.seriesInstanceUid, (part10) => builder.add(part10));
@@ -150,7 +154,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   const add = (name: string, r: RegionStats | undefined): void => void (r && (volumesMl[name] = Math.round(r.volumeMl * 10) / 10));
   for (const s of pkg.manifest.segments) add(s.name, measurements.segments.get(s.label));
   for (const [name, d] of measurements.derived) add(name, d.union);
-  log.info({ provider: loaded.provider, frames: objects.seg.frames, note: outcome.note, timingsMs: t }, 'results stored');
+  log.info({ provider: loaded.provider, frames: objects.seg.frames, note: outcome.note, timingsMs: t, peakRssMb: peaks.peaksMb }, 'results stored');
   return {
     status: 'delivered',
     segSeriesInstanceUid: objects.seg.seriesInstanceUid,
@@ -158,5 +162,6 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
     reportSeriesInstanceUids: objects.reports.map((r) => r.seriesInstanceUid),
     volumesMl,
     timingsMs: t,
+    peakRssMb: peaks.peaksMb,
   };
 }
