@@ -220,9 +220,11 @@ async function main(): Promise<void> {
       workerRssBeforeStudiesMb: workerIdleMb,
       float32VolumeMb: Math.round((volume.voxels.length * 4) / 1048576),
       modelMemory,
-      // Target: worker peak <= 3 x float32 volume + the model's working memory (+ what the worker
-      // held before these studies: Node, the runtime, sessions of models already used).
-      memoryBudgetMb: Math.round(3 * ((volume.voxels.length * 4) / 1048576) + modelMemory.workingMb + workerIdleMb),
+      // Resident memory when a job starts (after garbage collection; the worker's 'check' stage):
+      // Node, the runtime, the sessions of the models used so far, allocator pages kept.
+      workerRssAtJobStartMb: agg('peakRssMb_check'),
+      // Target: the job adds at most 3 x float32 volume + the model's working memory to that.
+      memoryBudgetMb: Math.round(3 * ((volume.voxels.length * 4) / 1048576) + modelMemory.workingMb + (agg('peakRssMb_check') || workerIdleMb)),
       modelGridFloat32Mb: Math.round((grid.columns * grid.rows * grid.slices * 4 * (1 + pkg.manifest.output.channels)) / 1048576),
       runsDetail: rows,
     });
@@ -269,8 +271,8 @@ async function main(): Promise<void> {
   const segEncoding = JSON.parse(fs.readFileSync(segOut, 'utf8')) as Record<string, unknown>;
 
   const report = { leak, date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, provider: 'cpu', node: process.version, studies: results, throughput, segEncoding };
-  for (const r of results as { study: string; turnaroundP50Ms: number; turnaroundP95Ms: number; overheadRatio: number; stagesMedianMs: Record<string, number>; physicalMedianMs: Record<string, number>; workerPeakRssMb: number; float32VolumeMb: number; workerRssBeforeStudiesMb: number; memoryBudgetMb: number; modelMemory: { workingMb: number } }[]) {
-    process.stdout.write(`\n${r.study}: turnaround p50 ${r.turnaroundP50Ms} ms, p95 ${r.turnaroundP95Ms} ms, overhead ratio ${r.overheadRatio}; worker peak ${r.workerPeakRssMb} MB (before these studies ${r.workerRssBeforeStudiesMb} MB, float32 volume ${r.float32VolumeMb} MB, model working memory ${r.modelMemory.workingMb} MB: budget ${r.memoryBudgetMb} MB)\n`);
+  for (const r of results as { study: string; turnaroundP50Ms: number; turnaroundP95Ms: number; overheadRatio: number; stagesMedianMs: Record<string, number>; physicalMedianMs: Record<string, number>; workerPeakRssMb: number; float32VolumeMb: number; workerRssBeforeStudiesMb: number; workerRssAtJobStartMb: number; memoryBudgetMb: number; modelMemory: { workingMb: number } }[]) {
+    process.stdout.write(`\n${r.study}: turnaround p50 ${r.turnaroundP50Ms} ms, p95 ${r.turnaroundP95Ms} ms, overhead ratio ${r.overheadRatio}; worker peak ${r.workerPeakRssMb} MB (idle before these studies ${r.workerRssBeforeStudiesMb} MB, at job start ${r.workerRssAtJobStartMb} MB, float32 volume ${r.float32VolumeMb} MB, model working memory ${r.modelMemory.workingMb} MB: budget ${r.memoryBudgetMb} MB)\n`);
     process.stdout.write(`  stages (median ms): ${Object.entries(r.stagesMedianMs).map(([k, v]) => `${k.replace(/Ms$/, '')} ${v}`).join(', ')}\n`);
     process.stdout.write(`  physical limit (median ms): raw retrieve ${r.physicalMedianMs.rawRetrieve}, bare inference ${r.physicalMedianMs.bareInference}, raw store ${r.physicalMedianMs.rawStore}\n`);
   }
