@@ -116,7 +116,7 @@ export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, vo
     out = undefined;
     const lungs = splitLungs(mask, grid);
     labels = lungs.labels;
-    note = `${lungs.method}${lungs.erosions ? ` after ${lungs.erosions} erosions` : ''}`;
+    note = `${lungs.method}${lungs.erosions ? ` after ${lungs.erosions} erosions` : ''}, ${lungs.airwayVoxels} airway voxels removed`;
   } else {
     labels = toLabels(out.data, out.channels, nvox, m.postprocess);
     out = undefined;

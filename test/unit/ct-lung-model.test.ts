@@ -12,7 +12,7 @@ import type { ScalarVolume } from '../../src/volume/volume';
 import { REPO_ROOT } from '../support/ainode-process';
 
 /** A chest phantom: soft-tissue body (40 HU) in air, two air "lungs" with a vessel, a trachea joining them. */
-function phantom(joined: boolean): ScalarVolume {
+function phantom(joined: boolean, trachea = false): ScalarVolume {
   const columns = 96, rows = 80, slices = 24;
   const v = new Float32Array(columns * rows * slices).fill(-1000);
   for (let k = 0; k < slices; k++)
@@ -27,6 +27,12 @@ function phantom(joined: boolean): ScalarVolume {
         if (lungR || lungL) v[p] = -850;
         if ((lungR || lungL) && i % 16 === 0 && j % 16 === 0) v[p] = 30; // a vessel voxel, closed by the graph
         if (joined && k >= 10 && k <= 13 && j >= 38 && j <= 41 && i >= 28 && i <= 68) v[p] = -900; // airway bridge
+        // A trachea on the midline (x = 0) in the superior slices (z grows with k), far enough
+        // from the lungs that the graph's closing does not bridge them, and one slice below it a
+        // main bronchus into the right lung. (Where an airway meets the lung within one slice,
+        // that slice's airway stays with the lung: the tracking works on whole 2D regions.)
+        if (trachea && k >= 19 && (i - 48) ** 2 + (j - 40) ** 2 <= 9) v[p] = -950;
+        if (trachea && k === 18 && j >= 39 && j <= 41 && i >= 36 && i <= 48) v[p] = -950;
       }
   return {
     geometry: { columns, rows, slices, spacing: [2, 2, 5], origin: [-96, -80, 0], rowDirection: [1, 0, 0], columnDirection: [0, 1, 0], sliceDirection: [0, 0, 1], frameOfReferenceUid: '1.2.3' },
@@ -68,6 +74,25 @@ describe('models/ct-lung: the generated ONNX graph and its post-processing', () 
       expect(m.derived.get('Both lungs')!.union!.voxelCount).to.equal(right.voxelCount + left.voxelCount);
     });
   }
+
+  it('takes the trachea out of the lungs, and nothing else', async () => {
+    const pkg = loadModelPackage(dir);
+    const session = await createSession(pkg.modelPath, ['cpu'], createLogger({ level: 'silent' }));
+    const vol = phantom(false, true);
+    const r = await segmentVolume(pkg, session, vol);
+    expect(r.note).to.match(/, [1-9]\d* airway voxels removed$/);
+    const { columns, rows } = vol.geometry;
+    let inTrachea = 0;
+    for (let k = 19; k < 24; k++) for (let j = 36; j <= 44; j++) for (let i = 44; i <= 52; i++) if ((i - 48) ** 2 + (j - 40) ** 2 <= 9 && r.labels[k * columns * rows + j * columns + i]) inTrachea++;
+    expect(inTrachea, 'trachea voxels left labelled as lung').to.equal(0);
+    const m = measure(pkg.manifest, vol, r.labels);
+    const rightExpected = ((4 / 3) * Math.PI * 14 * 22 * 10 * 20) / 1000;
+    const leftExpected = ((4 / 3) * Math.PI * 12 * 20 * 10 * 20) / 1000;
+    expect(m.segments.get(1)!.volumeMl).to.be.closeTo(rightExpected, rightExpected * 0.15);
+    expect(m.segments.get(2)!.volumeMl).to.be.closeTo(leftExpected, leftExpected * 0.15);
+    // Without a trachea nothing is removed.
+    expect((await segmentVolume(pkg, session, phantom(false))).note).to.match(/, 0 airway voxels removed$/);
+  });
 
   it('a volume without air inside the body is refused with SEGMENTATION_EMPTY', async () => {
     const pkg = loadModelPackage(dir);

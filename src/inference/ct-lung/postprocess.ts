@@ -10,10 +10,22 @@
  *     the carina. This works in the component's bounding box, and the e-th erosion is read off
  *     one in-plane distance map (depth > e) instead of eroding e times.
  *  4. Right/left by the centroid's patient x (LPS: x grows towards the patient's left).
+ *  5. The trachea and main bronchi are taken out: from the most superior slices down, small
+ *     regions near the midline between the lungs are followed slice by slice (each overlapping
+ *     the one above) until they open into lung (a cross-section larger than an airway's).
  */
 import { AinodeError } from '../../errors';
 import { growSeeds, inPlaneDepth, labelComponents } from '../../volume/components';
 import { voxelToPatient, type VolumeGeometry } from '../../volume/volume';
+
+/** Airway tracking: the trachea starts within this distance of the midline (mm)... */
+const AIRWAY_START_MAX_OFFSET_MM = 25;
+/** ...in the top slices of the lungs (mm below the most superior lung voxel)... */
+const AIRWAY_START_DEPTH_MM = 30;
+/** ...and an airway cross-section is smaller than this (mm^2; the trachea is about 2-4 cm^2). */
+const AIRWAY_MAX_AREA_MM2 = 700;
+/** Main bronchi stay within this distance of the midline (mm) before they enter the lungs. */
+const AIRWAY_MAX_OFFSET_MM = 70;
 
 /** Components smaller than this fraction of the largest are not lung. */
 const MIN_LUNG_FRACTION = 0.25;
@@ -27,6 +39,8 @@ export interface LungLabels {
   /** How the split was found, for logs. */
   method: 'separate-components' | 'eroded-split';
   erosions: number;
+  /** Voxels of trachea and main bronchi taken out of the lungs. */
+  airwayVoxels: number;
 }
 
 type Dims = { columns: number; rows: number; slices: number };
@@ -127,5 +141,63 @@ export function splitLungs(airMask: Uint8Array, g: VolumeGeometry): LungLabels {
   const oneIsRight = x(1) < x(2);
   // Seeds become labels in place: 1 right lung, 2 left lung.
   if (!oneIsRight) for (let p = 0; p < seeds.length; p++) if (seeds[p]) seeds[p] = 3 - seeds[p];
-  return { labels: seeds, method, erosions };
+  const airwayVoxels = removeAirways(seeds, g, (x(1) + x(2)) / 2);
+  return { labels: seeds, method, erosions, airwayVoxels };
+}
+
+/**
+ * Clears the trachea and main bronchi from the lung labels (in place); returns how many voxels.
+ * Slice by slice from the most superior lung slice down: 2D regions of lung label that are small
+ * (an airway's cross-section) and either start near the midline in the top slices or overlap an
+ * airway region of the slice above. A region larger than an airway ends that branch: the airway
+ * has opened into lung, which stays.
+ */
+function removeAirways(labels: Uint8Array, g: VolumeGeometry, midlineX: number): number {
+  const { columns, rows, slices } = g;
+  const plane = columns * rows;
+  const pixelMm2 = g.spacing[0] * g.spacing[1];
+  const z = (k: number): number => voxelToPatient(g, 0, 0, k)[2];
+  const down = z(slices - 1) < z(0); // k runs from head to feet
+  const order = Array.from({ length: slices }, (_, n) => (down ? n : slices - 1 - n));
+  const mask = new Uint8Array(plane);
+  const scratch = { labels: new Int32Array(plane) };
+  let previous = new Uint8Array(plane);
+  let topZ: number | undefined;
+  let removed = 0;
+  for (const k of order) {
+    const base = k * plane;
+    let any = false;
+    for (let p = 0; p < plane; p++) any = (mask[p] = labels[base + p] ? 1 : 0) === 1 || any;
+    if (!any) {
+      if (topZ !== undefined) break; // below the lungs
+      continue;
+    }
+    topZ ??= z(k);
+    const depthMm = Math.abs(topZ - z(k));
+    const { labels: cc, components } = labelComponents(mask, columns, rows, 1, scratch);
+    const airway = new Uint8Array(components.length + 1);
+    let found = false;
+    for (const c of components) {
+      if (c.size * pixelMm2 >= AIRWAY_MAX_AREA_MM2) continue;
+      const offset = Math.abs(voxelToPatient(g, c.sumI / c.size, c.sumJ / c.size, k)[0] - midlineX);
+      const starts = depthMm <= AIRWAY_START_DEPTH_MM && offset <= AIRWAY_START_MAX_OFFSET_MM;
+      if (starts || offset <= AIRWAY_MAX_OFFSET_MM) airway[c.label] = starts ? 1 : 2;
+    }
+    // Keep the continuing candidates only where they overlap the airway of the slice above.
+    const overlaps = new Uint8Array(components.length + 1);
+    for (let p = 0; p < plane; p++) if (previous[p] && cc[p] && airway[cc[p]] === 2) overlaps[cc[p]] = 1;
+    const next = new Uint8Array(plane);
+    for (let p = 0; p < plane; p++) {
+      const l = cc[p];
+      if (l && (airway[l] === 1 || (airway[l] === 2 && overlaps[l]))) {
+        next[p] = 1;
+        labels[base + p] = 0;
+        removed++;
+        found = true;
+      }
+    }
+    previous = next;
+    if (!found && depthMm > AIRWAY_START_DEPTH_MM) break; // the airway has ended in the lungs
+  }
+  return removed;
 }
