@@ -1,6 +1,19 @@
 /** Volume morphology used by the lung model's post-processing (src/volume/components.ts). */
 import { expect } from 'chai';
-import { erodeInPlane, growSeeds, inPlaneDepth, labelComponents } from '../../src/volume/components';
+import { growSeeds, inPlaneDepth, labelComponents } from '../../src/volume/components';
+
+/** Reference: one in-plane erosion step with a 4-neighbour cross; in-plane border voxels are cleared. */
+function erodeInPlane(mask: Uint8Array, columns: number, rows: number, slices: number): Uint8Array {
+  const out = new Uint8Array(mask.length);
+  const plane = columns * rows;
+  for (let k = 0; k < slices; k++)
+    for (let j = 1; j < rows - 1; j++)
+      for (let i = 1; i < columns - 1; i++) {
+        const p = k * plane + j * columns + i;
+        if (mask[p] && mask[p - 1] && mask[p + 1] && mask[p - columns] && mask[p + columns]) out[p] = 1;
+      }
+  return out;
+}
 
 function randomMask(columns: number, rows: number, slices: number, seed: number): Uint8Array {
   let s = seed;
