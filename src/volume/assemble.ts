@@ -19,9 +19,10 @@
  */
 import { AinodeError } from '../errors';
 import { readPart10, type NaturalDataset } from '../dicom/part10';
+import { readImageHeader } from '../dicom/image-header';
 import { pickPatientStudy, type PatientStudyAttributes } from '../dicom/study-attributes';
 import { cross, dot, norm, sub, type Vec3 } from './geometry';
-import { decodeFrame, initCodecs, isSupportedTransferSyntax, pixelFormat, storedValues, type PixelFormat } from './pixel-data';
+import { decodeFrame, initCodecs, isSupportedTransferSyntax, pixelFormat, modalityValues, type PixelFormat } from './pixel-data';
 import type { ScalarVolume, SliceSource } from './volume';
 
 const SPACING_TOLERANCE = 0.01;
@@ -57,15 +58,19 @@ function text(ds: NaturalDataset, keyword: string): string {
   return v;
 }
 
-function toFloat(stored: Int32Array, slope: number, intercept: number, padding: number | undefined, paddingOut: number): Float32Array {
-  const out = new Float32Array(stored.length);
-  if (padding === undefined) {
-    if (slope === 1) for (let i = 0; i < stored.length; i++) out[i] = stored[i] + intercept;
-    else for (let i = 0; i < stored.length; i++) out[i] = stored[i] * slope + intercept;
-    return out;
-  }
-  for (let i = 0; i < stored.length; i++) out[i] = stored[i] === padding ? paddingOut : stored[i] * slope + intercept;
-  return out;
+/**
+ * PixelPaddingValue as a stored value. Its VR is US or SS by PixelRepresentation (PS3.3
+ * C.7.5.1.1.2); in an implicit-VR file a generic reader cannot know which and may read a signed
+ * -2000 as 63536, which would never match a stored value. Reinterpreted here by the image's own
+ * PixelRepresentation.
+ */
+export function paddingValue(raw: unknown, f: PixelFormat): number | undefined {
+  const v = Array.isArray(raw) ? raw[0] : raw;
+  if (v === undefined || v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) return undefined;
+  if (f.pixelRepresentation === 1 && n >= 0x8000 && n <= 0xffff) return n - 0x10000; // a 16-bit SS read as US
+  return n;
 }
 
 export interface AssembledSeries {
@@ -93,9 +98,13 @@ export class VolumeBuilder {
     return this.frames.length;
   }
 
-  /** Parses one instance and keeps only its decoded frames and geometry. */
+  /**
+   * Parses one instance and keeps only its decoded frames and geometry. The first instance is
+   * read in full (its patient and study attributes go into the results); the others through the
+   * lean image-header reader where they are the common case, else in full as well.
+   */
   add(part10: Buffer): void {
-    const { transferSyntaxUid, dataset: ds } = readPart10(part10);
+    const { transferSyntaxUid, dataset: ds } = (this.patientStudy && readImageHeader(part10)) || readPart10(part10);
     if (!isSupportedTransferSyntax(transferSyntaxUid)) {
       throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `transfer syntax ${transferSyntaxUid || '(none)'} is not supported`, { retryable: false });
     }
@@ -130,8 +139,7 @@ export class VolumeBuilder {
       const slope = slopeRaw === undefined || slopeRaw === '' ? 1 : Number(slopeRaw);
       const intercept = interRaw === undefined || interRaw === '' ? 0 : Number(interRaw);
       if (!Number.isFinite(slope) || !Number.isFinite(intercept)) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'RescaleSlope/RescaleIntercept are not numbers', { retryable: false });
-      const stored = storedValues(decodeFrame(ds, transferSyntaxUid, f, i), f);
-      const padding = ds.PixelPaddingValue === undefined || ds.PixelPaddingValue === '' ? undefined : Number(ds.PixelPaddingValue);
+      const padding = paddingValue(ds.PixelPaddingValue, f);
       const lowest = f.pixelRepresentation === 1 ? -(2 ** (f.bitsStored - 1)) : 0;
       this.frames.push({
         source: { sopClassUid, sopInstanceUid, imagePositionPatient: ipp, ...(enhanced || f.frames > 1 ? { frameNumber: i + 1 } : {}) },
@@ -141,7 +149,7 @@ export class VolumeBuilder {
         columns: f.columns,
         frameOfReferenceUid,
         stack: enhanced ? String(group('FrameContentSequence', 'StackID') ?? '') : '',
-        pixels: toFloat(stored, slope, intercept, padding, lowest * slope + intercept),
+        pixels: modalityValues(decodeFrame(ds, transferSyntaxUid, f, i), f, slope, intercept, padding, lowest * slope + intercept),
       });
       this.voxels += f.rows * f.columns;
     }

@@ -91,7 +91,11 @@ function asBytes(x: unknown): Uint8Array {
   throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'PixelData is missing', { retryable: false });
 }
 
-/** Frame `index` (0-based) of the pixel data, decoded, as little-endian bytes in native layout. */
+/**
+ * Frame `index` (0-based) of the pixel data, decoded, as little-endian bytes in native layout.
+ * For native little-endian data this is a view into the dataset's PixelData: read it, do not
+ * modify it.
+ */
 export function decodeFrame(ds: NaturalDataset, transferSyntaxUid: string, f: PixelFormat, index: number): Uint8Array {
   const pd = ds.PixelData;
   if (pd === undefined) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'PixelData is missing', { retryable: false });
@@ -109,15 +113,15 @@ export function decodeFrame(ds: NaturalDataset, transferSyntaxUid: string, f: Pi
       return out;
     }
     if (all.length < (index + 1) * size) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `PixelData holds ${all.length} bytes, ${f.frames * size} expected`, { retryable: false });
+    // Little endian: a view into the pixel data (callers only read frames); big endian: a copy, swapped.
+    if (transferSyntaxUid !== BIG_ENDIAN) return all.subarray(index * size, (index + 1) * size);
     const frame = all.slice(index * size, (index + 1) * size);
-    if (transferSyntaxUid === BIG_ENDIAN) {
-      // Big endian: swap each sample; 8-bit samples in an OW element are swapped in 16-bit words.
-      const vr = (ds._vrMap as Record<string, string> | undefined)?.PixelData;
-      const w = f.bitsAllocated > 8 ? f.bitsAllocated / 8 : vr === 'OW' ? 2 : 1;
-      if (w > 1) {
-        if (f.bitsAllocated <= 8 && (index * size) % 2 !== 0) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', 'odd-sized 8-bit frames in big-endian OW pixel data', { retryable: false });
-        for (let i = 0; i + w <= frame.length; i += w) frame.subarray(i, i + w).reverse();
-      }
+    // Big endian: swap each sample; 8-bit samples in an OW element are swapped in 16-bit words.
+    const vr = (ds._vrMap as Record<string, string> | undefined)?.PixelData;
+    const w = f.bitsAllocated > 8 ? f.bitsAllocated / 8 : vr === 'OW' ? 2 : 1;
+    if (w > 1) {
+      if (f.bitsAllocated <= 8 && (index * size) % 2 !== 0) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', 'odd-sized 8-bit frames in big-endian OW pixel data', { retryable: false });
+      for (let i = 0; i + w <= frame.length; i += w) frame.subarray(i, i + w).reverse();
     }
     return frame;
   }
@@ -175,6 +179,55 @@ function interleavePlanes(planar: Uint8Array, f: PixelFormat): Uint8Array {
   const out = new Uint8Array(planar.length);
   for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) for (let b = 0; b < bps; b++) out[(p * 3 + c) * bps + b] = planar[(c * n + p) * bps + b];
   return out;
+}
+
+/**
+ * One decoded frame through the rescale (Modality LUT) transformation, as float32:
+ * stored value x slope + intercept, with pixels equal to `padding` (a stored value) set to
+ * `paddingOut`. For 8 and 16 bits allocated it reads the bytes in place and masks and
+ * sign-extends in the same pass; other layouts go through `storedValues`.
+ */
+export function modalityValues(bytes: Uint8Array, f: PixelFormat, slope: number, intercept: number, padding: number | undefined, paddingOut: number): Float32Array {
+  const n = f.rows * f.columns * f.samplesPerPixel;
+  const out = new Float32Array(n);
+  const signed = f.pixelRepresentation === 1;
+  let stored: ArrayLike<number>;
+  let mask = -1;
+  let signBit = 0;
+  if ((f.bitsAllocated === 16 || f.bitsAllocated === 8) && bytes.length >= (n * f.bitsAllocated) / 8) {
+    if (f.bitsAllocated === 8) stored = bytes.subarray(0, n);
+    else {
+      const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice(0, 2 * n);
+      stored = new Uint16Array(aligned.buffer, aligned.byteOffset, n);
+    }
+    mask = f.bitsStored >= 32 ? -1 : (1 << f.bitsStored) - 1;
+    signBit = signed ? 1 << (f.bitsStored - 1) : 0;
+  } else {
+    stored = storedValues(bytes, f);
+  }
+  const pad = padding ?? Number.NaN; // NaN never equals a stored value
+  if (stored instanceof Uint16Array) rescaleU16(stored, out, mask, signBit, slope, intercept, pad, paddingOut);
+  else rescaleAny(stored, out, mask, signBit, slope, intercept, pad, paddingOut);
+  return out;
+}
+
+// Two copies of one loop, so that each stays monomorphic (the 16-bit one is the common case).
+function rescaleU16(src: Uint16Array, out: Float32Array, mask: number, signBit: number, slope: number, intercept: number, pad: number, paddingOut: number): void {
+  const twice = 2 * signBit;
+  for (let i = 0; i < out.length; i++) {
+    let v = src[i] & mask;
+    if (v & signBit) v -= twice;
+    out[i] = v === pad ? paddingOut : v * slope + intercept;
+  }
+}
+
+function rescaleAny(src: ArrayLike<number>, out: Float32Array, mask: number, signBit: number, slope: number, intercept: number, pad: number, paddingOut: number): void {
+  const twice = 2 * signBit;
+  for (let i = 0; i < out.length; i++) {
+    let v = src[i] & mask;
+    if (v & signBit) v -= twice;
+    out[i] = v === pad ? paddingOut : v * slope + intercept;
+  }
 }
 
 /** Stored values of one decoded frame, with BitsStored < BitsAllocated masked and sign-extended. */
