@@ -60,11 +60,10 @@ export function buildSegmentationResults(
   const present = manifest.segments.filter((s) => measurements.segments.get(s.label)!.voxelCount > 0);
   // Segments the model did not find are left out of the SEG (a SEG segment may not be empty), so
   // SEG segment numbers are 1..n over the segments present, in manifest order; the SR reports the
-  // others as absent by omission. One lookup table maps manifest labels to SEG segment numbers.
+  // others as absent by omission. One lookup table maps manifest labels to SEG segment numbers (the SEG builder reads the
+  // model's label map through it).
   const segNumber = new Uint8Array(256);
   present.forEach((s, i) => (segNumber[s.label] = i + 1));
-  const segLabels = new Uint8Array(labels.length);
-  for (let v = 0; v < labels.length; v++) segLabels[v] = segNumber[labels[v]];
   const segments = present.map(
     (s, i) =>
       new SegmentDescription({
@@ -87,7 +86,8 @@ export function buildSegmentationResults(
     source: volume,
     patientStudy,
     segments,
-    labels: segLabels,
+    labels,
+    labelToSegment: segNumber,
     seriesInstanceUid: uids.segSeries,
     sopInstanceUid: uids.segInstance,
     seriesNumber: manifest.seriesNumbers.seg + 100 * ((key.resultVersion ?? 1) - 1),

@@ -38,7 +38,15 @@ interface Frame {
   columns: number;
   frameOfReferenceUid: string;
   stack: string;
-  pixels: Float32Array;
+  /**
+   * The decoded frame as stored values (for native little-endian data, a view into the received
+   * instance) and how to rescale it. The rescale to float32 happens once the order is known,
+   * straight into the volume: one pass, and half the memory of float frames while the series
+   * arrives.
+   */
+  stored: Uint8Array;
+  format: PixelFormat;
+  rescale: { slope: number; intercept: number; padding: number | undefined; paddingOut: number };
 }
 
 type Item = Record<string, unknown>;
@@ -149,7 +157,9 @@ export class VolumeBuilder {
         columns: f.columns,
         frameOfReferenceUid,
         stack: enhanced ? String(group('FrameContentSequence', 'StackID') ?? '') : '',
-        pixels: modalityValues(decodeFrame(ds, transferSyntaxUid, f, i), f, slope, intercept, padding, lowest * slope + intercept),
+        stored: decodeFrame(ds, transferSyntaxUid, f, i),
+        format: f,
+        rescale: { slope, intercept, padding, paddingOut: lowest * slope + intercept },
       });
       this.voxels += f.rows * f.columns;
     }
@@ -204,8 +214,9 @@ export class VolumeBuilder {
     const plane = ref.rows * ref.columns;
     const voxels = new Float32Array(plane * frames.length);
     frames.forEach((s, k) => {
-      voxels.set(s.pixels, k * plane);
-      s.pixels = new Float32Array(0); // release as we go
+      const r = s.rescale;
+      modalityValues(s.stored, s.format, r.slope, r.intercept, r.padding, r.paddingOut, voxels.subarray(k * plane, (k + 1) * plane));
+      s.stored = new Uint8Array(0); // release as we go
     });
     return {
       geometry: {

@@ -184,12 +184,13 @@ function interleavePlanes(planar: Uint8Array, f: PixelFormat): Uint8Array {
 /**
  * One decoded frame through the rescale (Modality LUT) transformation, as float32:
  * stored value x slope + intercept, with pixels equal to `padding` (a stored value) set to
- * `paddingOut`. For 8 and 16 bits allocated it reads the bytes in place and masks and
- * sign-extends in the same pass; other layouts go through `storedValues`.
+ * `paddingOut`, written into `out` (a slice of the volume) or a new array. For 8 and 16 bits
+ * allocated it reads the bytes in place and masks and sign-extends in the same pass; other
+ * layouts go through `storedValues`.
  */
-export function modalityValues(bytes: Uint8Array, f: PixelFormat, slope: number, intercept: number, padding: number | undefined, paddingOut: number): Float32Array {
+export function modalityValues(bytes: Uint8Array, f: PixelFormat, slope: number, intercept: number, padding: number | undefined, paddingOut: number, out = new Float32Array(f.rows * f.columns * f.samplesPerPixel)): Float32Array {
   const n = f.rows * f.columns * f.samplesPerPixel;
-  const out = new Float32Array(n);
+  if (out.length !== n) throw new Error(`modalityValues: destination holds ${out.length} values, the frame ${n}`);
   const signed = f.pixelRepresentation === 1;
   let stored: ArrayLike<number>;
   let mask = -1;

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { Codes } from '../../src/dicom/codes';
 import { buildSegmentation, type SegmentationInit } from '../../src/dicom/seg/builder';
 import { SegmentAlgorithmType, SegmentDescription, type SegmentDescriptionInit } from '../../src/dicom/seg/segment';
+import { writePart10 } from '../../src/dicom/part10';
 import { tempDir } from '../support/env';
 import { readSeg } from '../support/seg-reader';
 
@@ -58,6 +59,13 @@ describe('dicom/seg: binary Segmentation builder', () => {
     expect(built.voxelsPerSegment.get(1)).to.equal(1);
   });
 
+  it('per-frame functional groups and pixel data, written directly, are the bytes dcmjs writes for the same dataset', () => {
+    const built = buildSegmentation(init());
+    const viaDcmjs = writePart10(built.dataset, { PixelData: 'OB' });
+    expect(built.part10.length).to.equal(viaDcmjs.length);
+    expect(built.part10.equals(viaDcmjs)).to.equal(true);
+  });
+
   it('passes dciodvfy with zero errors', () => {
     const dir = tempDir('seg');
     const file = path.join(dir, 'seg.dcm');
@@ -92,6 +100,7 @@ describe('dicom/seg: FRACTIONAL and Enhanced multi-frame sources', () => {
     const p1 = new Float32Array(n).map((_, i) => (i % 7 === 0 ? (i % 255) / 255 : 0));
     const p2 = new Float32Array(n).map((_, i) => (i % 11 === 0 ? 0.5 : 0));
     const built = buildSegmentation({ ...base, fractional: { maps: [p1, p2], type: 'PROBABILITY' } });
+    expect(built.part10.equals(writePart10(built.dataset, { PixelData: 'OB' })), 'the same bytes as dcmjs').to.equal(true);
     const dir = tempDir('frac');
     const file = path.join(dir, 'frac.dcm');
     fs.writeFileSync(file, built.part10);
@@ -126,6 +135,8 @@ describe('dicom/seg: FRACTIONAL and Enhanced multi-frame sources', () => {
     const r = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
     const out = `${r.stdout}${r.stderr}`;
     expect(out.split('\n').filter((l) => l.startsWith('Error')), out).to.deep.equal([]);
+    // Per-frame groups and pixel data are written directly: the bytes dcmjs writes for the same dataset.
+    expect(built.part10.equals(writePart10(built.dataset, { PixelData: 'OB' }))).to.equal(true);
     const frames = (built.dataset.PerFrameFunctionalGroupsSequence as Record<string, unknown>[]).map((f) => ((f.DerivationImageSequence as Record<string, unknown>[])[0].SourceImageSequence as Record<string, unknown>[])[0].ReferencedFrameNumber);
     expect(frames).to.deep.equal([2, 1]);
   });

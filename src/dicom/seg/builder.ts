@@ -12,6 +12,7 @@ import { AinodeError } from '../../errors';
 import { Codes, codeItem } from '../codes';
 import { AINODE_EQUIPMENT, dicomDateTime, ds } from '../equipment';
 import { writePart10, type NaturalDataset } from '../part10';
+import { encodePixelDataOB, encodeSequence, tagOrder } from '../element-writer';
 import { patientStudyModule, type PatientStudyAttributes } from '../study-attributes';
 import { deterministicUid, isValidUid } from '../uid';
 import type { ScalarVolume } from '../../volume/volume';
@@ -25,6 +26,11 @@ export interface SegmentationInit {
   segments: SegmentDescription[];
   /** Label map on the source grid: 0 background, otherwise a segment number (BINARY). */
   labels: Uint8Array;
+  /**
+   * Where the label map holds other values than segment numbers (a model's own labels): for
+   * each of the 256 values its segment number, 0 for background. Saves rewriting the map.
+   */
+  labelToSegment?: Uint8Array;
   /**
    * FRACTIONAL instead of BINARY: per segment (index = number - 1) a map of values 0..1 on the
    * source grid, stored as 8-bit fractions of MaximumFractionalValue 255. `labels` is then unused.
@@ -76,6 +82,12 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
 
   // Which (segment, slice) frames are non-empty.
   const nSeg = init.segments.length;
+  const L = init.labels;
+  // Label values -> segment numbers: the given table, or the values themselves.
+  const segmentOf = init.labelToSegment ?? Uint8Array.from({ length: 256 }, (_, i) => i);
+  check(segmentOf.length === 256, 'labelToSegment must map all 256 label values');
+  // Word reads stay aligned only when every slice starts on a multiple of four voxels.
+  const words = L.byteOffset % 4 === 0 && L.length % 4 === 0 && plane % 4 === 0 ? new Uint32Array(L.buffer, L.byteOffset, L.length / 4) : undefined;
   const counts = new Map<number, number>();
   const sliceHas: Uint8Array[] = init.segments.map(() => new Uint8Array(g.slices));
   const frac = init.fractional;
@@ -91,16 +103,27 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
         }
     });
   } else {
+    // Background is most of a label map: read it four voxels at a time and skip zero words.
     const perLabel = new Float64Array(256);
     for (let k = 0; k < g.slices; k++) {
       const base = k * plane;
-      for (let p = 0; p < plane; p++) {
-        const l = init.labels[base + p];
-        if (l === 0) continue;
+      const visit = (l: number): void => {
+        if (l === 0) return;
         if (l > nSeg) check(false, `label value ${l} has no segment description`);
         sliceHas[l - 1][k] = 1;
         perLabel[l]++;
+      };
+      let p = 0;
+      if (words) {
+        for (; p + 4 <= plane; p += 4) {
+          if (words[(base + p) >> 2] === 0) continue;
+          visit(segmentOf[L[base + p]]);
+          visit(segmentOf[L[base + p + 1]]);
+          visit(segmentOf[L[base + p + 2]]);
+          visit(segmentOf[L[base + p + 3]]);
+        }
       }
+      for (; p < plane; p++) visit(segmentOf[L[base + p]]);
     }
     for (let l = 1; l <= nSeg; l++) if (perLabel[l]) counts.set(l, perLabel[l]);
   }
@@ -121,24 +144,29 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
     // 1 bit per pixel, packed continuously across frames, first pixel in the lowest bit.
     const totalBits = frames.length * plane;
     pixelBytes = new Uint8Array(Math.ceil(totalBits / 8) + (Math.ceil(totalBits / 8) % 2));
-    let bit = 0;
-    const L = init.labels;
-    for (const f of frames) {
-      const base = f.k * plane;
-      const seg = f.segment;
-      let p = 0;
-      if ((bit & 7) === 0) {
-        // Byte-aligned frame start (always, when rows x columns is a multiple of 8): 8 pixels a byte.
-        let o = bit >> 3;
-        for (; p + 8 <= plane; p += 8, o++) {
-          const q = base + p;
-          pixelBytes[o] =
-            (L[q] === seg ? 1 : 0) | (L[q + 1] === seg ? 2 : 0) | (L[q + 2] === seg ? 4 : 0) | (L[q + 3] === seg ? 8 : 0) |
-            (L[q + 4] === seg ? 16 : 0) | (L[q + 5] === seg ? 32 : 0) | (L[q + 6] === seg ? 64 : 0) | (L[q + 7] === seg ? 128 : 0);
+    if (words && plane % 8 === 0) {
+      // Every frame starts on a byte: one pass over each slice fills the frames of all its
+      // segments, eight pixels a byte, skipping background words.
+      const frameByte = new Int32Array((nSeg + 1) * g.slices).fill(-1);
+      frames.forEach((f, i) => (frameByte[f.segment * g.slices + f.k] = (i * plane) / 8));
+      for (let k = 0; k < g.slices; k++) {
+        const base = k * plane;
+        for (let o = 0; o < plane / 8; o++) {
+          const w = (base >> 2) + 2 * o;
+          if ((words[w] | words[w + 1]) === 0) continue;
+          const q = base + 8 * o;
+          for (let j = 0; j < 8; j++) {
+            const seg = segmentOf[L[q + j]];
+            if (seg) pixelBytes[frameByte[seg * g.slices + k] + o] |= 1 << j;
+          }
         }
-        bit += p;
       }
-      for (; p < plane; p++, bit++) if (L[base + p] === seg) pixelBytes[bit >> 3] |= 1 << (bit & 7);
+    } else {
+      let bit = 0;
+      for (const f of frames) {
+        const base = f.k * plane;
+        for (let p = 0; p < plane; p++, bit++) if (segmentOf[L[base + p]] === f.segment) pixelBytes[bit >> 3] |= 1 << (bit & 7);
+      }
     }
   }
 
@@ -264,6 +292,13 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
     ],
     PixelData: [pixelBytes.buffer],
   };
-  const part10 = writePart10(dataset, { PixelData: 'OB' });
+  // dcmjs writes everything but the per-frame groups and the pixel data; those two, most of the
+  // object and most of dcmjs's writing time, are encoded directly (the same bytes dcmjs would
+  // write, checked in the unit tests) and follow it, which is valid because every other attribute
+  // of the dataset has a lower tag.
+  const { PerFrameFunctionalGroupsSequence: _perFrame, PixelData: _pixels, ...head } = dataset;
+  const last = tagOrder('PerFrameFunctionalGroupsSequence');
+  for (const k of Object.keys(head)) if (tagOrder(k) >= last) throw new AinodeError('SEG_INVALID', `${k} would follow the per-frame functional groups`);
+  const part10 = Buffer.concat([writePart10(head), encodeSequence('PerFrameFunctionalGroupsSequence', perFrame), encodePixelDataOB(pixelBytes)]);
   return { dataset, part10, numberOfFrames: frames.length, voxelsPerSegment: counts };
 }
