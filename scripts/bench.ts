@@ -30,7 +30,7 @@ import { readNifti } from '../src/volume/nifti';
 import { assembleVolume } from '../src/volume/assemble';
 import { loadModelPackage } from '../src/inference/model-package';
 import { prepareIntensities, toModelGrid } from '../src/inference/segment-volume';
-import { DEFAULT_RUNTIME } from '../src/inference/session';
+import { sessionOptions } from '../src/inference/session';
 import { INFERENCE_QUEUE, inferenceJobId, type InferenceJob } from '../src/queue/jobs';
 import { startOrthanc, type OrthancProcess } from './support/orthanc';
 import { startRedis } from './support/redis-server';
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
     const { grid, voxels } = toModelGrid(volume, pkg.manifest.preprocess);
     const input = prepareIntensities(voxels, pkg.manifest.preprocess);
     // The same session options as a worker with default settings (no CPU memory arena).
-    const session = await ort.InferenceSession.create(pkg.modelPath, { executionProviders: ['cpu'], enableCpuMemArena: DEFAULT_RUNTIME.cpuMemArena });
+    const session = await ort.InferenceSession.create(pkg.modelPath, { ...sessionOptions(), executionProviders: ['cpu'] });
     const tensor = new ort.Tensor('float32', input, [1, pkg.manifest.input.channels, grid.slices, grid.rows, grid.columns]);
     await session.run({ [pkg.manifest.input.name]: tensor }); // warm
     // The model's own working memory, in a process of its own on the same input.

@@ -74,7 +74,7 @@ async function main(): Promise<number> {
   const rulesFile = path.join(runDir, 'rules.yaml');
   fs.writeFileSync(rulesFile, fs.readFileSync(path.join(REPO, 'deploy', 'rules', 'default.yaml'), 'utf8').replace(/^(\s+)priority: routine$/gm, '$1priority: routine\n$1srProfiles: [standard, viewer]'));
   const node = spawn(process.execPath, [path.join(REPO, 'bin', 'ainode.js'), 'start'], {
-    env: { ...process.env, AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redisUrl, AINODE_POLL_INTERVAL_MS: '500', AINODE_RULES_FILE: rulesFile },
+    env: { ...process.env, AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redisUrl, AINODE_RULES_FILE: rulesFile },
     stdio: ['ignore', log, log],
   });
   const ohifDist = arg('--ohif-dist');

@@ -21,13 +21,28 @@ export interface Measurements {
   derived: Map<string, { union?: RegionStats; ratios: number[]; qualitative: boolean[] }>;
 }
 
-/** Count, sum and counts below each threshold for every label value, in one pass over the volume. */
-function perLabelSums(volume: ScalarVolume, labels: Uint8Array, thresholds: number[]): { count: Float64Array; sum: Float64Array; below: Float64Array } {
+/** Whether the manifest's measurements read the source intensities (else only voxel counts). */
+export function needsIntensities(manifest: ModelManifest): boolean {
+  return manifest.measurements.some((m) => m.kind !== 'volume');
+}
+
+/**
+ * Count, sum and counts below each threshold for every label value, in one pass over the volume;
+ * counts only when `intensities` is false (the sums are then NaN).
+ */
+function perLabelSums(volume: ScalarVolume, labels: Uint8Array, thresholds: number[], intensities: boolean): { count: Float64Array; sum: Float64Array; below: Float64Array } {
   const T = thresholds.length;
   const count = new Float64Array(256);
   const sum = new Float64Array(256);
   const below = new Float64Array(256 * T);
+  if (!intensities) {
+    for (let p = 0; p < labels.length; p++) count[labels[p]]++;
+    count[0] = 0;
+    sum.fill(Number.NaN);
+    return { count, sum, below };
+  }
   const v = volume.voxels;
+  if (v.length !== labels.length) throw new Error(`measure: the volume holds ${v.length} intensities for ${labels.length} labels`);
   for (let p = 0; p < v.length; p++) {
     const l = labels[p];
     if (l === 0) continue;
@@ -41,7 +56,7 @@ function perLabelSums(volume: ScalarVolume, labels: Uint8Array, thresholds: numb
 
 export function measure(manifest: ModelManifest, volume: ScalarVolume, labels: Uint8Array): Measurements {
   const thresholds = manifest.measurements.flatMap((m) => (m.kind === 'percentBelow' ? [m.threshold] : []));
-  const acc = perLabelSums(volume, labels, thresholds);
+  const acc = perLabelSums(volume, labels, thresholds, needsIntensities(manifest));
   const stats = (members: number[]): RegionStats => {
     let n = 0;
     let total = 0;

@@ -84,13 +84,21 @@ export function toModelGrid(volume: ScalarVolume, spec: Preprocess): { grid: Vol
   return { grid, voxels: resample(volume.voxels, volume.geometry, grid, 'linear', minimum) };
 }
 
-/** Model grid, intensities and the model run; the input copy is out of reach when this returns. */
-async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume): Promise<{ grid: VolumeGeometry; out: ModelOutput | undefined; preprocess: number; inference: number }> {
+/**
+ * Model grid, intensities and the model run; the input copy is out of reach when this returns.
+ * With `releaseSource`, the source intensities are dropped (volume.voxels becomes empty) once the
+ * model input exists as an array of its own, so they are not held while the model runs.
+ */
+async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume, releaseSource = false): Promise<{ grid: VolumeGeometry; out: ModelOutput | undefined; preprocess: number; inference: number }> {
   const m = pkg.manifest;
   let t = performance.now();
   const { grid, voxels } = toModelGrid(volume, m.preprocess);
   // A resampled volume is a fresh array: transform it in place instead of copying it again.
   const input = prepareIntensities(voxels, m.preprocess, voxels !== volume.voxels);
+  if (releaseSource && input !== volume.voxels) {
+    volume.voxels = new Float32Array(0);
+    collectGarbage(); // actually returns them (and any preprocessing intermediate) before the model runs
+  }
   const dims: [number, number, number] = [grid.slices, grid.rows, grid.columns];
   const preprocess = performance.now() - t;
   t = performance.now();
@@ -98,9 +106,13 @@ async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume
   return { grid, out, preprocess, inference: performance.now() - t };
 }
 
-export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume): Promise<SegmentationOutcome> {
+/**
+ * `options.releaseSource`: the caller will not read the source intensities again (the manifest
+ * measures volumes only), so they are dropped before the model runs (see inferOnModelGrid).
+ */
+export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume, options: { releaseSource?: boolean } = {}): Promise<SegmentationOutcome> {
   const m = pkg.manifest;
-  const run = await inferOnModelGrid(pkg, loaded, volume);
+  const run = await inferOnModelGrid(pkg, loaded, volume, options.releaseSource);
   const { grid, preprocess, inference } = run;
   collectGarbage(); // the input copy and the runtime's intermediates
 

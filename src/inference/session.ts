@@ -21,7 +21,20 @@ export interface LoadedSession {
 
 // The CPU arena keeps a model's peak working memory after every run (measured: a worker held
 // 2.1 GB between brain MRIs with it, 0.3 GB without, at about the same speed); off by default.
-export const DEFAULT_RUNTIME: RuntimeOptions = { intraOpThreads: 0, interOpThreads: 0, cpuMemArena: false, cudaDeviceId: 0 };
+// The memory pattern likewise raises every warm run's peak (see RuntimeOptions.memPattern).
+export const DEFAULT_RUNTIME: RuntimeOptions = { intraOpThreads: 0, interOpThreads: 0, cpuMemArena: false, memPattern: false, cudaDeviceId: 0 };
+
+/** Session options as a worker uses them, before the execution providers (the benchmarks use the same). */
+export function sessionOptions(rt: RuntimeOptions = DEFAULT_RUNTIME): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: rt.cpuMemArena,
+    enableMemPattern: rt.memPattern,
+    logSeverityLevel: 4,
+    ...(rt.intraOpThreads ? { intraOpNumThreads: rt.intraOpThreads } : {}),
+    ...(rt.interOpThreads ? { interOpNumThreads: rt.interOpThreads } : {}),
+  };
+}
 
 function providerConfig(name: string, rt: RuntimeOptions): ort.InferenceSession.ExecutionProviderConfig {
   return name === 'cuda' ? { name: 'cuda', deviceId: rt.cudaDeviceId } : name;
@@ -33,14 +46,7 @@ export async function createSession(modelPath: string, providers: string[], log:
     const attempt = providers.slice(i);
     const t0 = performance.now();
     try {
-      const session = await ort.InferenceSession.create(modelPath, {
-        executionProviders: attempt.map((p) => providerConfig(p, rt)),
-        graphOptimizationLevel: 'all',
-        enableCpuMemArena: rt.cpuMemArena,
-        logSeverityLevel: 4,
-        ...(rt.intraOpThreads ? { intraOpNumThreads: rt.intraOpThreads } : {}),
-        ...(rt.interOpThreads ? { interOpNumThreads: rt.interOpThreads } : {}),
-      });
+      const session = await ort.InferenceSession.create(modelPath, { ...sessionOptions(rt), executionProviders: attempt.map((p) => providerConfig(p, rt)) });
       const createMs = performance.now() - t0;
       if (failures.length) log.warn({ provider: attempt[0], unavailable: failures }, `execution provider ${providers.slice(0, i).join(', ')} unavailable; running on ${attempt[0]}`);
       return { session, provider: attempt[0], createMs };
