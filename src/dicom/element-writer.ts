@@ -1,17 +1,25 @@
 /**
  * A direct Explicit VR Little Endian encoder for the parts of an object that dcmjs writes slowly:
- * long sequences of small items (a SEG's Per-frame Functional Groups: one item per frame, each
- * with four nested sequences) and the pixel data. dcmjs's generic writer spends most of a SEG's
- * encoding time there; this one writes the same bytes (sequences and items of undefined length
- * with delimiters, the same padding), which a unit test checks byte for byte against dcmjs.
+ * long sequences of small items (a SEG's Per-frame Functional Groups, one item per frame with four
+ * nested sequences; an SR's evidence and content tree, one image item per source instance) and
+ * the pixel data. dcmjs's generic writer spent most of the encoding time there; this one writes
+ * the same bytes (sequences and items of undefined length with delimiters, the same padding),
+ * which unit tests check byte for byte against dcmjs on the node's real SEG and SR objects.
+ *
+ * `writePart10Direct` lets dcmjs write the file meta and the attributes below a given tag and
+ * encodes the rest here; the two byte runs join because a dataset is written in tag order.
  *
  * Values are naturalized like dcmjs's (keywords, strings for text VRs incl. DS/IS, numbers for
- * US/UL, arrays for several values, arrays of objects for SQ). Only the VRs the node writes in
- * such sequences are accepted; anything else throws, so nothing is written wrongly in silence.
+ * US/UL/FL/FD, arrays for several values, arrays of objects for SQ, ArrayBuffers for OB). Only
+ * these VRs are accepted (PN, for one, is not); anything else throws, so nothing is written
+ * wrongly in silence.
  */
-import { resolveAttribute, type NaturalDataset } from './part10';
+import { resolveAttribute, writePart10, type NaturalDataset } from './part10';
 
-const SHORT_TEXT = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'PN', 'SH', 'TM', 'UI']);
+const SHORT_TEXT = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'SH', 'TM', 'UI', 'ST', 'LT']);
+const LONG_TEXT = new Set(['UT', 'UC', 'UR']);
+/** Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2). */
+const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 
 interface Attribute {
   group: number;
@@ -21,14 +29,16 @@ interface Attribute {
 }
 
 const cache = new Map<string, Attribute>();
-function attribute(keyword: string): Attribute {
-  let a = cache.get(keyword);
+function attribute(keyword: string, vrOverride?: string): Attribute {
+  const key = vrOverride ? `${keyword}/${vrOverride}` : keyword;
+  let a = cache.get(key);
   if (!a) {
     const r = resolveAttribute(keyword);
-    if (!r || r.keyword !== keyword || !/^[A-Z]{2}$/.test(r.vr)) throw new Error(`element-writer: no single VR for "${keyword}"`);
+    const vr = vrOverride ?? r?.vr ?? '';
+    if (!r || r.keyword !== keyword || !/^[A-Z]{2}$/.test(vr)) throw new Error(`element-writer: no single VR for "${keyword}"`);
     const tag = parseInt(r.tag, 16);
-    a = { group: tag >>> 16, element: tag & 0xffff, vr: r.vr, order: tag };
-    cache.set(keyword, a);
+    a = { group: tag >>> 16, element: tag & 0xffff, vr, order: tag };
+    cache.set(key, a);
   }
   return a;
 }
@@ -37,7 +47,7 @@ class Chunks {
   readonly parts: Buffer[] = [];
 
   header(a: { group: number; element: number }, vr: string, length: number): void {
-    const long = vr === 'SQ' || vr === 'OB' || vr === 'OW' || vr === 'UT' || vr === 'UN';
+    const long = LONG_VRS.has(vr);
     const b = Buffer.allocUnsafe(long ? 12 : 8);
     b.writeUInt16LE(a.group, 0);
     b.writeUInt16LE(a.element, 2);
@@ -63,6 +73,15 @@ class Chunks {
 
 const UNDEFINED = 0xffffffff;
 
+const BINARY: Record<string, { size: number; write: (b: Buffer, v: number, at: number) => void }> = {
+  US: { size: 2, write: (b, v, at) => b.writeUInt16LE(v, at) },
+  SS: { size: 2, write: (b, v, at) => b.writeInt16LE(v, at) },
+  UL: { size: 4, write: (b, v, at) => b.writeUInt32LE(v, at) },
+  SL: { size: 4, write: (b, v, at) => b.writeInt32LE(v, at) },
+  FL: { size: 4, write: (b, v, at) => b.writeFloatLE(v, at) },
+  FD: { size: 8, write: (b, v, at) => b.writeDoubleLE(v, at) },
+};
+
 function writeValue(out: Chunks, a: Attribute, value: unknown): void {
   const values = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
   if (a.vr === 'SQ') {
@@ -75,15 +94,24 @@ function writeValue(out: Chunks, a: Attribute, value: unknown): void {
     out.marker(0xe0dd, 0);
     return;
   }
-  if (a.vr === 'US' || a.vr === 'UL') {
-    const size = a.vr === 'US' ? 2 : 4;
-    const b = Buffer.allocUnsafe(values.length * size);
-    values.forEach((v, i) => (size === 2 ? b.writeUInt16LE(Number(v), i * 2) : b.writeUInt32LE(Number(v), i * 4)));
+  const binary = BINARY[a.vr];
+  if (binary) {
+    const b = Buffer.allocUnsafe(values.length * binary.size);
+    values.forEach((v, i) => binary.write(b, Number(v), i * binary.size));
     out.header(a, a.vr, b.length);
     out.parts.push(b);
     return;
   }
-  if (SHORT_TEXT.has(a.vr)) {
+  if (a.vr === 'OB') {
+    const parts = values.map((v) => (v instanceof ArrayBuffer ? Buffer.from(v) : ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : undefined));
+    if (parts.some((p) => p === undefined)) throw new Error(`element-writer: OB value of (${a.group.toString(16)},${a.element.toString(16)}) is not binary`);
+    const length = parts.reduce((n, p) => n + p!.length, 0);
+    out.header(a, 'OB', length + (length % 2));
+    out.parts.push(...(parts as Buffer[]));
+    if (length % 2) out.parts.push(Buffer.alloc(1));
+    return;
+  }
+  if (SHORT_TEXT.has(a.vr) || LONG_TEXT.has(a.vr)) {
     let b = Buffer.from(values.map((v) => String(v)).join('\\'), 'utf8');
     if (b.length % 2) b = Buffer.concat([b, Buffer.from(a.vr === 'UI' ? [0] : [0x20])]);
     out.header(a, a.vr, b.length);
@@ -93,34 +121,40 @@ function writeValue(out: Chunks, a: Attribute, value: unknown): void {
   throw new Error(`element-writer: VR ${a.vr} is not written here`);
 }
 
-function writeItem(out: Chunks, item: NaturalDataset): void {
+function writeItem(out: Chunks, item: NaturalDataset, vrOverrides: Record<string, string> = {}): void {
   const entries = Object.entries(item)
     .filter(([k, v]) => v !== undefined && !k.startsWith('_'))
-    .map(([k, v]) => [attribute(k), v] as const)
+    .map(([k, v]) => [attribute(k, vrOverrides[k]), v] as const)
     .sort((x, y) => x[0].order - y[0].order);
   for (const [a, v] of entries) writeValue(out, a, v);
 }
 
-/** One sequence attribute (e.g. PerFrameFunctionalGroupsSequence) with its items, as bytes. */
-export function encodeSequence(keyword: string, items: NaturalDataset[]): Buffer {
-  const a = attribute(keyword);
-  if (a.vr !== 'SQ') throw new Error(`element-writer: ${keyword} is not a sequence`);
+/** Attributes (any of the VRs above), in tag order, as bytes. */
+export function encodeElements(attributes: NaturalDataset, vrOverrides: Record<string, string> = {}): Buffer {
   const out = new Chunks();
-  writeValue(out, a, items);
+  writeItem(out, attributes, vrOverrides);
   return Buffer.concat(out.parts);
 }
 
-/** Native (not encapsulated) PixelData as OB, padded to even length with a zero byte. */
-export function encodePixelDataOB(bytes: Uint8Array): Buffer {
-  const out = new Chunks();
-  const padded = bytes.length % 2 ? 1 : 0;
-  out.header({ group: 0x7fe0, element: 0x0010 }, 'OB', bytes.length + padded);
-  out.parts.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  if (padded) out.parts.push(Buffer.alloc(1));
-  return Buffer.concat(out.parts);
-}
-
-/** The tag of a keyword as a number ((0052,9230) -> 0x52009230), for ordering checks. */
+/** The tag of a keyword as a number (PerFrameFunctionalGroupsSequence -> 0x52009230). */
 export function tagOrder(keyword: string): number {
   return attribute(keyword).order;
+}
+
+/**
+ * Part 10 bytes of `dataset` (as `writePart10` writes them): dcmjs writes the file meta and the
+ * attributes whose tag is below `directFrom`'s, this module encodes the others.
+ */
+export function writePart10Direct(dataset: NaturalDataset, directFrom: string, vrOverrides: Record<string, string> = {}): Buffer {
+  const from = tagOrder(directFrom);
+  const head: NaturalDataset = {};
+  const tail: NaturalDataset = {};
+  for (const [k, v] of Object.entries(dataset)) {
+    if (k.startsWith('_')) continue;
+    const r = resolveAttribute(k);
+    if (!r) throw new Error(`element-writer: unknown attribute "${k}"`);
+    if (parseInt(r.tag, 16) >= from) tail[k] = v;
+    else head[k] = v;
+  }
+  return Buffer.concat([writePart10(head, vrOverrides), encodeElements(tail, vrOverrides)]);
 }

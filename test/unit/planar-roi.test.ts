@@ -11,6 +11,7 @@ import { buildMeasurementReport, type MeasurementReportInit } from '../../src/di
 import { Codes } from '../../src/dicom/codes';
 import { AinodeError } from '../../src/errors';
 import type { VolumeGeometry } from '../../src/volume/volume';
+import { writePart10 } from '../../src/dicom/part10';
 import { tempDir } from '../support/env';
 
 /** Pixel centres inside a closed polygon (even-odd rule). */
@@ -143,6 +144,29 @@ describe('viewer profile: planar measurement group in the TID 1500 report', () =
     expect(dump).to.match(/<inferred from SCOORD:\(,,""\)=\(POLYLINE,1\/1,4\/1,4\/3,1\/3,1\/1\)>|<inferred from SCOORD:=\(POLYLINE,1\/1,4\/1,4\/3,1\/3,1\/1\)>/);
     expect(dump).to.include('<selected from IMAGE:');
     expect(dump).to.include('"Comment")="Right lung: 12.5 mL"');
+  });
+
+  it('evidence and content tree, written directly, are the bytes dcmjs writes for the same dataset (segment, plain and planar groups, 300 source images)', () => {
+    const init = base([1, 1, 4, 1, 4, 3, 1, 3, 1, 1]);
+    const instances = Array.from({ length: 300 }, (_, i) => ({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: uid(1000 + i) }));
+    const full: MeasurementReportInit = {
+      ...init,
+      sourceSeries: { seriesInstanceUid: uid(5), instances: [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: uid(10) }, ...instances] },
+      segmentation: { seriesInstanceUid: uid(7), instance: { sopClassUid: '1.2.840.10008.5.1.4.1.1.66.4', sopInstanceUid: uid(8) } },
+      segmentGroups: [
+        { trackingId: 'Right lung', trackingUid: uid(20), finding: Codes.rightLung, findingSite: Codes.lung, segmentNumber: 1, measurements: [{ concept: Codes.volume, value: 3207.123456, unit: Codes.cubicCentimeter }, { concept: Codes.attenuationCoefficient, value: -832.9, unit: Codes.hounsfieldUnit, derivation: Codes.mean }] },
+      ],
+      plainGroups: [{ trackingId: 'Both lungs', trackingUid: uid(21), finding: Codes.lung, measurements: [{ concept: Codes.volume, value: 5500.7, unit: Codes.cubicCentimeter }], evaluations: [{ concept: Codes.lung, value: Codes.present }] }],
+      algorithm: { name: 'ainode test', version: '1.0.0', family: Codes.artificialIntelligence },
+      createdAt: new Date('2026-11-29T12:00:00Z'),
+    };
+    const sr = buildMeasurementReport(full);
+    const viaDcmjs = writePart10(sr.dataset);
+    expect(sr.part10.length).to.equal(viaDcmjs.length);
+    expect(sr.part10.equals(viaDcmjs)).to.equal(true);
+    // The planar-only report of the test above, too.
+    const planar = buildMeasurementReport(init);
+    expect(planar.part10.equals(writePart10(planar.dataset))).to.equal(true);
   });
 
   it('refuses an open outline and an image outside the source series -> SR_INVALID', () => {

@@ -11,8 +11,8 @@
 import { AinodeError } from '../../errors';
 import { Codes, codeItem } from '../codes';
 import { AINODE_EQUIPMENT, dicomDateTime, ds } from '../equipment';
-import { writePart10, type NaturalDataset } from '../part10';
-import { encodePixelDataOB, encodeSequence, tagOrder } from '../element-writer';
+import type { NaturalDataset } from '../part10';
+import { writePart10Direct } from '../element-writer';
 import { patientStudyModule, type PatientStudyAttributes } from '../study-attributes';
 import { deterministicUid, isValidUid } from '../uid';
 import type { ScalarVolume } from '../../volume/volume';
@@ -292,13 +292,8 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
     ],
     PixelData: [pixelBytes.buffer],
   };
-  // dcmjs writes everything but the per-frame groups and the pixel data; those two, most of the
-  // object and most of dcmjs's writing time, are encoded directly (the same bytes dcmjs would
-  // write, checked in the unit tests) and follow it, which is valid because every other attribute
-  // of the dataset has a lower tag.
-  const { PerFrameFunctionalGroupsSequence: _perFrame, PixelData: _pixels, ...head } = dataset;
-  const last = tagOrder('PerFrameFunctionalGroupsSequence');
-  for (const k of Object.keys(head)) if (tagOrder(k) >= last) throw new AinodeError('SEG_INVALID', `${k} would follow the per-frame functional groups`);
-  const part10 = Buffer.concat([writePart10(head), encodeSequence('PerFrameFunctionalGroupsSequence', perFrame), encodePixelDataOB(pixelBytes)]);
+  // The per-frame groups and the pixel data, most of the object and most of dcmjs's writing
+  // time, are encoded directly (the same bytes dcmjs writes: checked in the unit tests).
+  const part10 = writePart10Direct(dataset, 'PerFrameFunctionalGroupsSequence', { PixelData: 'OB' });
   return { dataset, part10, numberOfFrames: frames.length, voxelsPerSegment: counts };
 }

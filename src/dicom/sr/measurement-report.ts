@@ -8,7 +8,8 @@
 import { AinodeError } from '../../errors';
 import { AINODE_SCHEME, Codes, codeItem, type Code } from '../codes';
 import { AINODE_EQUIPMENT, dicomDateTime } from '../equipment';
-import { writePart10, type NaturalDataset } from '../part10';
+import type { NaturalDataset } from '../part10';
+import { writePart10Direct } from '../element-writer';
 import { patientStudyModule, type PatientStudyAttributes } from '../study-attributes';
 import { isValidUid } from '../uid';
 import { codeValue, container, image, libraryImage, num, scoord, text, uidRef, type ContentItem } from './content';
@@ -220,5 +221,7 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
     ContentTemplateSequence: [{ MappingResource: 'DCMR', TemplateIdentifier: '1500' }],
     ContentSequence: content,
   };
-  return { dataset, part10: writePart10(dataset) };
+  // The evidence and the content tree (one item per source image, outlines) are encoded directly:
+  // the same bytes dcmjs writes (unit tests), in a fraction of its time.
+  return { dataset, part10: writePart10Direct(dataset, 'CurrentRequestedProcedureEvidenceSequence') };
 }
