@@ -110,6 +110,20 @@ async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume
  * `options.releaseSource`: the caller will not read the source intensities again (the manifest
  * measures volumes only), so they are dropped before the model runs (see inferOnModelGrid).
  */
+/**
+ * Whether post-processing can leave label values that are not declared segments: argmax yields
+ * 0..channels-1 and sigmoid 0..channels, so with every one of those declared it cannot; a label
+ * map taken as is ('none') or a custom step can hold anything.
+ */
+export function undeclaredLabelsPossible(m: ModelPackage['manifest']): boolean {
+  const a = m.postprocess.activation;
+  if (m.postprocess.custom || (a !== 'argmax' && a !== 'sigmoid')) return true;
+  const declared = new Set(m.segments.map((s) => s.label));
+  const highest = a === 'argmax' ? m.output.channels - 1 : m.output.channels;
+  for (let l = 1; l <= highest; l++) if (!declared.has(l)) return true;
+  return false;
+}
+
 export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume, options: { releaseSource?: boolean } = {}): Promise<SegmentationOutcome> {
   const m = pkg.manifest;
   const run = await inferOnModelGrid(pkg, loaded, volume, options.releaseSource);
@@ -141,7 +155,8 @@ export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, vo
   if (!sameGrid(grid, volume.geometry)) labels = resampleLabels(labels, grid, volume.geometry);
   const known = new Uint8Array(256);
   for (const s of m.segments) known[s.label] = 1;
-  for (let v = 0; v < labels.length; v++) if (!known[labels[v]]) labels[v] = 0;
+  // Values the manifest does not name become background (a pass skipped when none can occur).
+  if (undeclaredLabelsPossible(m)) for (let v = 0; v < labels.length; v++) if (!known[labels[v]]) labels[v] = 0;
   const postprocess = performance.now() - t;
   let any = false;
   for (let v = 0; v < labels.length && !any; v++) any = labels[v] !== 0;

@@ -13,6 +13,7 @@ import { loadModelPackages, type ModelPackage } from '../../src/inference/model-
 import { runModel } from '../../src/inference/runner';
 import { createSession } from '../../src/inference/session';
 import { windowStarts } from '../../src/inference/sliding-window';
+import { undeclaredLabelsPossible } from '../../src/inference/segment-volume';
 import { createLogger } from '../../src/observability/logger';
 import { REPO_ROOT } from '../support/ainode-process';
 import { tempDir } from '../support/env';
@@ -138,6 +139,18 @@ describe('model packages: refused with a clear message, the others keep working'
     const { packages, refused } = setup(() => undefined);
     expect([...packages.keys()].sort()).to.deep.equal(['ct-lung', 'mr-brain-tissue']);
     expect(refused).to.deep.equal([]);
+  });
+
+  it('undeclared label values: possible after argmax/sigmoid only when a channel is not a declared segment, always for label maps and custom steps', () => {
+    const m = (activation: string, channels: number, labels: number[], custom?: string): Parameters<typeof undeclaredLabelsPossible>[0] =>
+      ({ output: { name: 'o', channels }, segments: labels.map((label) => ({ label })), postprocess: { activation, ...(custom ? { custom } : {}) } }) as unknown as Parameters<typeof undeclaredLabelsPossible>[0];
+    expect(undeclaredLabelsPossible(m('argmax', 3, [1, 2]))).to.equal(false);
+    expect(undeclaredLabelsPossible(m('argmax', 3, [1]))).to.equal(true);
+    expect(undeclaredLabelsPossible(m('sigmoid', 2, [1, 2]))).to.equal(false);
+    expect(undeclaredLabelsPossible(m('sigmoid', 2, [1]))).to.equal(true);
+    expect(undeclaredLabelsPossible(m('none', 1, [1, 2]))).to.equal(true);
+    expect(undeclaredLabelsPossible(m('none', 1, [1, 2], 'ct-lung-left-right'))).to.equal(true);
+    expect(undeclaredLabelsPossible(m('argmax', 3, [1, 2], 'ct-lung-left-right'))).to.equal(true);
   });
 
   it('sliding-window without a patch size is refused', () => {
