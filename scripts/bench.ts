@@ -262,7 +262,12 @@ async function main(): Promise<void> {
     }
     const avg = (a: number[]): number => Math.round(a.reduce((x, y) => x + y, 0) / a.length);
     const n = Math.max(1, Math.floor(leakRuns / 10));
-    leak = { studies: leakRuns, firstTenthAvgRssMb: avg(rss.slice(0, n)), lastTenthAvgRssMb: avg(rss.slice(-n)), maxRssMb: Math.max(...rss), samples: rss };
+    // Growth as the least-squares slope over the second half (the first studies still warm up).
+    const half = rss.slice(Math.floor(rss.length / 2));
+    const xm = (half.length - 1) / 2;
+    const ym = half.reduce((a, b) => a + b, 0) / half.length;
+    const slope = half.reduce((a, y, x) => a + (x - xm) * (y - ym), 0) / Math.max(1e-9, half.reduce((a, _, x) => a + (x - xm) ** 2, 0));
+    leak = { studies: leakRuns, firstTenthAvgRssMb: avg(rss.slice(0, n)), lastTenthAvgRssMb: avg(rss.slice(-n)), maxRssMb: Math.max(...rss), secondHalfSlopeMbPerStudy: Number(slope.toFixed(3)), samples: rss };
   }
 
   // Throughput: a burst of 20 chest CTs with 1, then 2 worker processes.
@@ -295,7 +300,7 @@ async function main(): Promise<void> {
   }
   if (throughput.scalingRatio) process.stdout.write(`\nthroughput: ${throughput.studiesPerMinute_1worker} studies/min with 1 worker, ${throughput.studiesPerMinute_2worker} with 2 (scaling ${throughput.scalingRatio})\n`);
   process.stdout.write(`SEG encoding: ainode ${segEncoding.oursMedianMs} ms vs dcmjs ${segEncoding.dcmjsMedianMs} ms (ratio ${segEncoding.ratioOursToDcmjs})\n`);
-  if (leak) process.stdout.write(`leak check over ${leak.studies} studies: worker RSS first tenth ${leak.firstTenthAvgRssMb} MB, last tenth ${leak.lastTenthAvgRssMb} MB, max ${leak.maxRssMb} MB\n`);
+  if (leak) process.stdout.write(`leak check over ${leak.studies} studies: worker RSS first tenth ${leak.firstTenthAvgRssMb} MB, last tenth ${leak.lastTenthAvgRssMb} MB, max ${leak.maxRssMb} MB, slope over the second half ${leak.secondHalfSlopeMbPerStudy} MB per study\n`);
   const out = arg('--out');
   if (out) fs.writeFileSync(out, JSON.stringify(report, null, 2));
 
