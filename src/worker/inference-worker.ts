@@ -11,6 +11,7 @@ import { INFERENCE_QUEUE, parseInferenceJob, type InferenceJob } from '../queue/
 import { describeError, isAinodeError } from '../errors';
 import { createSession, type LoadedSession } from '../inference/session';
 import type { ModelPackage } from '../inference/model-package';
+import { collectGarbage } from '../observability/memory';
 import { processInferenceJob, type JobOutcome, type WorkerDeps } from './process-inference';
 
 export async function startWorker(cfg: Config, connection: Redis, deps: Omit<WorkerDeps, 'session'>, log: Logger): Promise<Worker<InferenceJob, JobOutcome>> {
@@ -46,6 +47,11 @@ export async function startWorker(cfg: Config, connection: Redis, deps: Omit<Wor
     { connection, prefix: cfg.redisPrefix, concurrency: cfg.workerConcurrency, lockDuration: cfg.jobLockMs, stalledInterval: cfg.stalledIntervalMs, maxStalledCount: cfg.maxStalledCount },
   );
   worker.on('error', (e) => wlog.error({ err: e }, 'worker connection error'));
+  // A finished job's buffers are collected once it is reported, off the next job's critical path
+  // (the collection at the start of a job then finds little left to do).
+  const collectAfterJob = (): void => void setImmediate(collectGarbage);
+  worker.on('completed', collectAfterJob);
+  worker.on('failed', collectAfterJob);
   await worker.waitUntilReady();
   wlog.info({ concurrency: cfg.workerConcurrency }, 'worker ready');
   return worker;

@@ -98,7 +98,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   t0 = mark('check', t0);
 
   await progress({ stage: 'retrieve', percent: 10 });
-  collectGarbage(); // what the previous job left behind
+  collectGarbage(); // what the previous job left behind (mostly collected when it completed)
   // Retrieve and decode overlap: each instance is decoded as soon as it has arrived.
   const builder = await VolumeBuilder.create(job.seriesInstanceUid, deps.maxVoxels);
   const instances = await deps.client.retrieveSeriesStreaming(job.studyInstanceUid, job.seriesInstanceUid, (part10) => builder.add(part10));
