@@ -262,12 +262,18 @@ async function main(): Promise<void> {
     }
     const avg = (a: number[]): number => Math.round(a.reduce((x, y) => x + y, 0) / a.length);
     const n = Math.max(1, Math.floor(leakRuns / 10));
-    // Growth as the least-squares slope over the second half (the first studies still warm up).
-    const half = rss.slice(Math.floor(rss.length / 2));
-    const xm = (half.length - 1) / 2;
-    const ym = half.reduce((a, b) => a + b, 0) / half.length;
-    const slope = half.reduce((a, y, x) => a + (x - xm) * (y - ym), 0) / Math.max(1e-9, half.reduce((a, _, x) => a + (x - xm) ** 2, 0));
-    leak = { studies: leakRuns, firstTenthAvgRssMb: avg(rss.slice(0, n)), lastTenthAvgRssMb: avg(rss.slice(-n)), maxRssMb: Math.max(...rss), secondHalfSlopeMbPerStudy: Number(slope.toFixed(3)), samples: rss };
+    // A sample depends on when the garbage collector last ran, so single samples swing by tens of
+    // MB; growth shows in the median and the floor (lowest sample) of each tenth of the run.
+    const tenths = Array.from({ length: Math.ceil(rss.length / n) }, (_, t) => rss.slice(t * n, (t + 1) * n));
+    leak = {
+      studies: leakRuns,
+      firstTenthAvgRssMb: avg(rss.slice(0, n)),
+      lastTenthAvgRssMb: avg(rss.slice(-n)),
+      maxRssMb: Math.max(...rss),
+      tenthMediansMb: tenths.map(median),
+      tenthFloorsMb: tenths.map((t) => Math.min(...t)),
+      samples: rss,
+    };
   }
 
   // Throughput: a burst of 20 chest CTs with 1, then 2 worker processes.
@@ -300,7 +306,7 @@ async function main(): Promise<void> {
   }
   if (throughput.scalingRatio) process.stdout.write(`\nthroughput: ${throughput.studiesPerMinute_1worker} studies/min with 1 worker, ${throughput.studiesPerMinute_2worker} with 2 (scaling ${throughput.scalingRatio})\n`);
   process.stdout.write(`SEG encoding: ainode ${segEncoding.oursMedianMs} ms vs dcmjs ${segEncoding.dcmjsMedianMs} ms (ratio ${segEncoding.ratioOursToDcmjs})\n`);
-  if (leak) process.stdout.write(`leak check over ${leak.studies} studies: worker RSS first tenth ${leak.firstTenthAvgRssMb} MB, last tenth ${leak.lastTenthAvgRssMb} MB, max ${leak.maxRssMb} MB, slope over the second half ${leak.secondHalfSlopeMbPerStudy} MB per study\n`);
+  if (leak) process.stdout.write(`leak check over ${leak.studies} studies: worker RSS first tenth ${leak.firstTenthAvgRssMb} MB, last tenth ${leak.lastTenthAvgRssMb} MB, max ${leak.maxRssMb} MB, median per tenth ${(leak.tenthMediansMb as number[]).join(' ')} MB, lowest per tenth ${(leak.tenthFloorsMb as number[]).join(' ')} MB\n`);
   const out = arg('--out');
   if (out) fs.writeFileSync(out, JSON.stringify(report, null, 2));
 

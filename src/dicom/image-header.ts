@@ -73,16 +73,9 @@ class Walker {
   /** The element header at `pos`: VR ('' when implicit), value length, where the value starts. */
   header(pos: number): { tag: number; vr: string; length: number; valueAt: number } {
     const tag = this.tag(pos);
-    if (tag >>> 16 === 0xfffe) {
-      // Items and delimiters have no VR in either encoding.
-      this.need(pos, 8);
-      return { tag, vr: '', length: this.view.getUint32(pos + 4, true), valueAt: pos + 8 };
-    }
-    if (!this.explicit) {
-      this.need(pos, 8);
-      return { tag, vr: '', length: this.view.getUint32(pos + 4, true), valueAt: pos + 8 };
-    }
     this.need(pos, 8);
+    // Items and delimiters have no VR in either encoding; implicit-VR elements have none either.
+    if (tag >>> 16 === 0xfffe || !this.explicit) return { tag, vr: '', length: this.view.getUint32(pos + 4, true), valueAt: pos + 8 };
     const vr = String.fromCharCode(this.bytes[pos + 4], this.bytes[pos + 5]);
     if (!/^[A-Z]{2}$/.test(vr)) throw new NotLean();
     if (LONG_VRS.has(vr)) {
