@@ -5,7 +5,12 @@
 import { labelComponents } from '../volume/components';
 import type { Postprocess } from './manifest';
 
+/**
+ * The label map of a model output. A uint8 label map ('none') is already what is wanted and is
+ * returned as is: the caller hands over the output and must not use it again.
+ */
 export function toLabels(data: Float32Array | Uint8Array, channels: number, voxels: number, spec: Postprocess): Uint8Array {
+  if (spec.activation === 'none' && data instanceof Uint8Array) return data.length === voxels ? data : data.slice(0, voxels);
   const labels = new Uint8Array(voxels);
   if (spec.activation === 'none') {
     for (let v = 0; v < voxels; v++) labels[v] = Math.max(0, Math.min(255, Math.round(data[v])));

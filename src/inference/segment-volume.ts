@@ -7,7 +7,7 @@
 import { AinodeError } from '../errors';
 import { resample, resampleLabels, sameGrid, targetGrid } from '../volume/resample';
 import type { ScalarVolume, VolumeGeometry } from '../volume/volume';
-import { splitLungs } from './ct-lung/postprocess';
+import { LUNG_LABEL_VALUES, splitLungs } from './ct-lung/postprocess';
 import type { Normalize, Preprocess } from './manifest';
 import type { ModelPackage } from './model-package';
 import { fillHoles, keepLargestComponent, toLabels } from './postprocess';
@@ -23,9 +23,13 @@ export interface SegmentationOutcome {
   note?: string;
 }
 
-/** The model input, [channels, D, H, W]: one intensity transform per declared channel. */
+/**
+ * The model input, [channels, D, H, W]: one intensity transform per declared channel. With no
+ * transform declared the input is `voxels` itself (the runtime only reads its input).
+ */
 export function prepareIntensities(voxels: Float32Array, spec: Preprocess, owned = false): Float32Array {
   const channels = spec.channels ?? [{ clip: spec.clip, normalize: spec.normalize }];
+  if (channels.length === 1 && !channels[0].clip && channels[0].normalize.method === 'none') return voxels;
   if (channels.length === 1) return transformChannel(owned ? voxels : voxels.slice(), channels[0]);
   const out = new Float32Array(channels.length * voxels.length);
   channels.forEach((ch, i) => out.set(transformChannel(voxels.slice(), ch), i * voxels.length));
@@ -110,15 +114,21 @@ async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume
  * `options.releaseSource`: the caller will not read the source intensities again (the manifest
  * measures volumes only), so they are dropped before the model runs (see inferOnModelGrid).
  */
+/** The label values each custom post-processing step can write. */
+const CUSTOM_STEP_LABELS: Record<NonNullable<ModelPackage['manifest']['postprocess']['custom']>, readonly number[]> = {
+  'ct-lung-left-right': LUNG_LABEL_VALUES,
+};
+
 /**
  * Whether post-processing can leave label values that are not declared segments: argmax yields
- * 0..channels-1 and sigmoid 0..channels, so with every one of those declared it cannot; a label
- * map taken as is ('none') or a custom step can hold anything.
+ * 0..channels-1, sigmoid 0..channels and a custom step the values it names, so with every one of
+ * those declared it cannot; a label map taken as is ('none') can hold anything.
  */
 export function undeclaredLabelsPossible(m: ModelPackage['manifest']): boolean {
-  const a = m.postprocess.activation;
-  if (m.postprocess.custom || (a !== 'argmax' && a !== 'sigmoid')) return true;
   const declared = new Set(m.segments.map((s) => s.label));
+  if (m.postprocess.custom) return !CUSTOM_STEP_LABELS[m.postprocess.custom].every((l) => declared.has(l));
+  const a = m.postprocess.activation;
+  if (a !== 'argmax' && a !== 'sigmoid') return true;
   const highest = a === 'argmax' ? m.output.channels - 1 : m.output.channels;
   for (let l = 1; l <= highest; l++) if (!declared.has(l)) return true;
   return false;

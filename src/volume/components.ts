@@ -11,6 +11,13 @@ export interface Component {
   sumI: number;
   sumJ: number;
   sumK: number;
+  /** Bounding box, inclusive voxel indices. */
+  minI: number;
+  maxI: number;
+  minJ: number;
+  maxJ: number;
+  minK: number;
+  maxK: number;
 }
 
 export interface Labelling {
@@ -19,34 +26,46 @@ export interface Labelling {
 }
 
 /**
- * Labels by runs: each row's runs of mask voxels are joined (union-find) with the overlapping runs
- * of the row above and of the same row in the slice below it, then written out in one fill per
- * run. Time grows with the number of runs, not voxels, which matters for the large air regions
- * of a CT. Labels are numbered in raster order of each component's first voxel.
- * `scratch` lets a caller that labels many masks of one size reuse the large label buffer (the
- * labels it returns are then the scratch labels, overwritten by the next call).
+ * Components as runs, without a label volume: run x covers voxels [start[x], end[x]) of row
+ * `rowOf(x)` (row r = slice * rows + j), and belongs to component label[x] (1-based). Rows' runs
+ * are contiguous: row r holds runs rowFirst[r] .. rowFirst[r + 1] - 1.
  */
-export function labelComponents(mask: Uint8Array, columns: number, rows: number, slices: number, scratch?: { labels: Int32Array }): Labelling {
-  const plane = columns * rows;
-  const labels = scratch ? scratch.labels.fill(0) : new Int32Array(mask.length);
+export interface RunLabelling {
+  columns: number;
+  rows: number;
+  slices: number;
+  start: Int32Array;
+  end: Int32Array;
+  rowFirst: Int32Array;
+  label: Int32Array;
+  components: Component[];
+}
+
+/**
+ * Labels by runs: each row's runs of foreground voxels are joined (union-find) with the
+ * overlapping runs of the row above and of the same row in the slice below it. Time grows with
+ * the number of runs, not voxels, which matters for the large air regions of a CT. Components are
+ * numbered in raster order of their first voxel. A voxel is foreground when its value is above
+ * `above` (0 for a binary mask; a distance map thresholded without writing a mask of its own).
+ * `within`, a labelling of the same grid whose foreground contains this one's (a lower threshold
+ * of the same map), limits the scan to its runs.
+ */
+export function labelRuns(mask: Uint8Array | Uint16Array, columns: number, rows: number, slices: number, above = 0, within?: RunLabelling): RunLabelling {
   const nRows = rows * slices;
-  // Runs, row by row in raster order.
   let cap = 1024;
   let start = new Int32Array(cap);
   let end = new Int32Array(cap);
   const rowFirst = new Int32Array(nRows + 1);
   let n = 0;
-  for (let r = 0; r < nRows; r++) {
-    rowFirst[r] = n;
-    const base = r * columns;
-    let i = 0;
-    while (i < columns) {
-      if (!mask[base + i]) {
+  const scan = (base: number, from: number, to: number): void => {
+    let i = from;
+    while (i < to) {
+      if (mask[base + i] <= above) {
         i++;
         continue;
       }
       const s0 = i;
-      while (i < columns && mask[base + i]) i++;
+      while (i < to && mask[base + i] > above) i++;
       if (n === cap) {
         cap *= 2;
         const ns = new Int32Array(cap), ne = new Int32Array(cap);
@@ -57,6 +76,11 @@ export function labelComponents(mask: Uint8Array, columns: number, rows: number,
       end[n] = i;
       n++;
     }
+  };
+  for (let r = 0; r < nRows; r++) {
+    rowFirst[r] = n;
+    if (!within) scan(r * columns, 0, columns);
+    else for (let x = within.rowFirst[r]; x < within.rowFirst[r + 1]; x++) scan(r * columns, within.start[x], within.end[x]);
   }
   rowFirst[nRows] = n;
   const parent = new Int32Array(n);
@@ -90,32 +114,80 @@ export function labelComponents(mask: Uint8Array, columns: number, rows: number,
     if (r >= rows) joinRows(r, r - rows); // the same row, previous slice
   }
   const components: Component[] = [];
-  const labelOf = new Int32Array(n);
+  const label = new Int32Array(n);
   for (let x = 0; x < n; x++) {
     const root = find(x);
-    if (!labelOf[root]) {
-      components.push({ label: components.length + 1, size: 0, touchesInPlaneBorder: false, sumI: 0, sumJ: 0, sumK: 0 });
-      labelOf[root] = components.length;
+    if (!label[root]) {
+      components.push({ label: components.length + 1, size: 0, touchesInPlaneBorder: false, sumI: 0, sumJ: 0, sumK: 0, minI: columns, maxI: -1, minJ: rows, maxJ: -1, minK: slices, maxK: -1 });
+      label[root] = components.length;
     }
-    labelOf[x] = labelOf[root];
+    label[x] = label[root];
   }
   for (let r = 0; r < nRows; r++) {
     const k = (r / rows) | 0;
     const j = r - k * rows;
-    const base = k * plane + j * columns;
     for (let x = rowFirst[r]; x < rowFirst[r + 1]; x++) {
-      const label = labelOf[x];
-      const c = components[label - 1];
-      const len = end[x] - start[x];
+      const c = components[label[x] - 1];
+      const s0 = start[x], e0 = end[x];
+      const len = e0 - s0;
       c.size += len;
-      c.sumI += ((start[x] + end[x] - 1) * len) / 2;
+      c.sumI += ((s0 + e0 - 1) * len) / 2;
       c.sumJ += j * len;
       c.sumK += k * len;
-      if (j === 0 || j === rows - 1 || start[x] === 0 || end[x] === columns) c.touchesInPlaneBorder = true;
-      labels.fill(label, base + start[x], base + end[x]);
+      if (s0 < c.minI) c.minI = s0;
+      if (e0 - 1 > c.maxI) c.maxI = e0 - 1;
+      if (j < c.minJ) c.minJ = j;
+      if (j > c.maxJ) c.maxJ = j;
+      if (k < c.minK) c.minK = k;
+      if (k > c.maxK) c.maxK = k;
+      if (j === 0 || j === rows - 1 || s0 === 0 || e0 === columns) c.touchesInPlaneBorder = true;
     }
   }
-  return { labels, components };
+  return { columns, rows, slices, start, end, rowFirst, label, components };
+}
+
+/** A box inside a labelling's grid: its first voxel and its size. */
+export interface Box {
+  i0: number;
+  j0: number;
+  k0: number;
+  columns: number;
+  rows: number;
+  slices: number;
+}
+
+/**
+ * Writes value[label] for every run whose component maps to a non-zero value (value[0] unused),
+ * into `out` laid out on the labelling's grid, or on `box` (which must contain those runs).
+ * Only the runs are touched: `out` keeps what it held elsewhere.
+ */
+export function paintRuns(l: RunLabelling, value: ArrayLike<number>, out: Uint8Array | Int32Array, box?: Box): void {
+  const b = box ?? { i0: 0, j0: 0, k0: 0, columns: l.columns, rows: l.rows, slices: l.slices };
+  const nRows = l.rows * l.slices;
+  for (let r = 0; r < nRows; r++) {
+    const first = l.rowFirst[r], last = l.rowFirst[r + 1];
+    if (first === last) continue;
+    const k = (r / l.rows) | 0;
+    const j = r - k * l.rows;
+    const base = ((k - b.k0) * b.rows + (j - b.j0)) * b.columns - b.i0;
+    for (let x = first; x < last; x++) {
+      const v = value[l.label[x]];
+      if (v) out.fill(v, base + l.start[x], base + l.end[x]);
+    }
+  }
+}
+
+/**
+ * Components of a binary mask as a label volume (see labelRuns). `scratch` lets a caller that
+ * labels many masks of one size reuse the large label buffer (the labels it returns are then the
+ * scratch labels, overwritten by the next call).
+ */
+export function labelComponents(mask: Uint8Array, columns: number, rows: number, slices: number, scratch?: { labels: Int32Array }): Labelling {
+  const runs = labelRuns(mask, columns, rows, slices);
+  const labels = scratch ? scratch.labels.fill(0) : new Int32Array(mask.length);
+  const identity = Int32Array.from({ length: runs.components.length + 1 }, (_, i) => i);
+  paintRuns(runs, identity, labels);
+  return { labels, components: runs.components };
 }
 
 /**
@@ -169,15 +241,13 @@ export function growSeeds<T extends Int32Array | Uint8Array>(seeds: T, within: U
     const rem = p - k * plane;
     const j = (rem / columns) | 0;
     const i = rem - j * columns;
-    const visit = (q: number): void => {
-      if (within[q] && !out[q]) (out[q] = label), (queue[tail++] = q);
-    };
-    if (i > 0) visit(p - 1);
-    if (i < columns - 1) visit(p + 1);
-    if (j > 0) visit(p - columns);
-    if (j < rows - 1) visit(p + columns);
-    if (k > 0) visit(p - plane);
-    if (k < slices - 1) visit(p + plane);
+    let q: number;
+    if (i > 0 && within[(q = p - 1)] && !out[q]) (out[q] = label), (queue[tail++] = q);
+    if (i < columns - 1 && within[(q = p + 1)] && !out[q]) (out[q] = label), (queue[tail++] = q);
+    if (j > 0 && within[(q = p - columns)] && !out[q]) (out[q] = label), (queue[tail++] = q);
+    if (j < rows - 1 && within[(q = p + columns)] && !out[q]) (out[q] = label), (queue[tail++] = q);
+    if (k > 0 && within[(q = p - plane)] && !out[q]) (out[q] = label), (queue[tail++] = q);
+    if (k < slices - 1 && within[(q = p + plane)] && !out[q]) (out[q] = label), (queue[tail++] = q);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 /** Volume morphology used by the lung model's post-processing (src/volume/components.ts). */
 import { expect } from 'chai';
-import { growSeeds, inPlaneDepth, labelComponents } from '../../src/volume/components';
+import { growSeeds, inPlaneDepth, labelComponents, labelRuns, paintRuns, type Component } from '../../src/volume/components';
 
 /** Reference: one in-plane erosion step with a 4-neighbour cross; in-plane border voxels are cleared. */
 function erodeInPlane(mask: Uint8Array, columns: number, rows: number, slices: number): Uint8Array {
@@ -27,18 +27,20 @@ function randomMask(columns: number, rows: number, slices: number, seed: number)
 }
 
 /** Reference: breadth-first flood fill from each unlabelled voxel in raster order. */
-function floodFill(mask: Uint8Array, c: number, r: number, s: number): { labels: Int32Array; components: { label: number; size: number; touchesInPlaneBorder: boolean; sumI: number; sumJ: number; sumK: number }[] } {
+function floodFill(mask: Uint8Array, c: number, r: number, s: number): { labels: Int32Array; components: Component[] } {
   const labels = new Int32Array(mask.length);
-  const components: { label: number; size: number; touchesInPlaneBorder: boolean; sumI: number; sumJ: number; sumK: number }[] = [];
+  const components: Component[] = [];
   for (let p0 = 0; p0 < mask.length; p0++) {
     if (!mask[p0] || labels[p0]) continue;
-    const comp = { label: components.length + 1, size: 0, touchesInPlaneBorder: false, sumI: 0, sumJ: 0, sumK: 0 };
+    const comp = { label: components.length + 1, size: 0, touchesInPlaneBorder: false, sumI: 0, sumJ: 0, sumK: 0, minI: c, maxI: -1, minJ: r, maxJ: -1, minK: s, maxK: -1 };
     const queue = [p0];
     labels[p0] = comp.label;
     while (queue.length) {
       const p = queue.pop()!;
       const k = Math.floor(p / (c * r)), j = Math.floor((p % (c * r)) / c), i = p % c;
       comp.size++, (comp.sumI += i), (comp.sumJ += j), (comp.sumK += k);
+      (comp.minI = Math.min(comp.minI, i)), (comp.maxI = Math.max(comp.maxI, i)), (comp.minJ = Math.min(comp.minJ, j)), (comp.maxJ = Math.max(comp.maxJ, j));
+      (comp.minK = Math.min(comp.minK, k)), (comp.maxK = Math.max(comp.maxK, k));
       if (i === 0 || j === 0 || i === c - 1 || j === r - 1) comp.touchesInPlaneBorder = true;
       const nb: number[] = [];
       if (i > 0) nb.push(p - 1);
@@ -69,7 +71,7 @@ describe('volume morphology', () => {
     }
   });
 
-  it('run-based labelling equals a plain 6-connected flood fill (labels in raster order, sizes, sums, border flags), also with a reused buffer', () => {
+  it('run-based labelling equals a plain 6-connected flood fill (labels in raster order, sizes, sums, bounding boxes, border flags), also with a reused buffer', () => {
     const [c, r, s] = [23, 19, 7];
     const scratch = { labels: new Int32Array(c * r * s) };
     for (let t = 0; t < 6; t++) {
@@ -82,6 +84,45 @@ describe('volume morphology', () => {
       const reused = labelComponents(mask, c, r, s, scratch);
       expect([...reused.labels]).to.deep.equal([...ref.labels]);
     }
+  });
+
+  it('labelling a distance map above a threshold, within the runs of a lower threshold, equals labelling the thresholded mask', () => {
+    const [c, r, s] = [31, 23, 5];
+    for (let t = 0; t < 4; t++) {
+      const depth = inPlaneDepth(randomMask(c, r, s, 21 + t), c, r, s);
+      let previous: ReturnType<typeof labelRuns> | undefined;
+      for (let e = 0; e <= 5; e++) {
+        const runs = labelRuns(depth, c, r, s, e, previous);
+        const ref = floodFill(Uint8Array.from(depth, (d) => (d > e ? 1 : 0)), c, r, s);
+        expect(runs.components, `trial ${t}, above ${e}`).to.deep.equal(ref.components);
+        previous = runs;
+      }
+    }
+  });
+
+  it('painting runs writes the mapped value of each chosen component, on the whole grid or on a box holding them, and nothing else', () => {
+    const [c, r, s] = [23, 19, 7];
+    const mask = randomMask(c, r, s, 9);
+    const ref = floodFill(mask, c, r, s);
+    const runs = labelRuns(mask, c, r, s);
+    const chosen = ref.components[0];
+    const value = new Uint8Array(runs.components.length + 1);
+    value[chosen.label] = 7;
+    const whole = new Uint8Array(mask.length).fill(3);
+    paintRuns(runs, value, whole);
+    for (let p = 0; p < mask.length; p++) expect(whole[p], `voxel ${p}`).to.equal(ref.labels[p] === chosen.label ? 7 : 3);
+    const box = { i0: chosen.minI, j0: chosen.minJ, k0: chosen.minK, columns: chosen.maxI - chosen.minI + 1, rows: chosen.maxJ - chosen.minJ + 1, slices: chosen.maxK - chosen.minK + 1 };
+    const inBox = new Uint8Array(box.columns * box.rows * box.slices);
+    paintRuns(runs, value, inBox, box);
+    let painted = 0;
+    for (let k = 0, q = 0; k < box.slices; k++)
+      for (let j = 0; j < box.rows; j++)
+        for (let i = 0; i < box.columns; i++, q++) {
+          const p = (k + box.k0) * c * r + (j + box.j0) * c + i + box.i0;
+          expect(inBox[q]).to.equal(ref.labels[p] === chosen.label ? 7 : 0);
+          if (inBox[q]) painted++;
+        }
+    expect(painted).to.equal(chosen.size);
   });
 
   it('growing seeds labels every reachable voxel with its nearest seed', () => {

@@ -141,7 +141,7 @@ describe('model packages: refused with a clear message, the others keep working'
     expect(refused).to.deep.equal([]);
   });
 
-  it('undeclared label values: possible after argmax/sigmoid only when a channel is not a declared segment, always for label maps and custom steps', () => {
+  it('undeclared label values: possible after argmax/sigmoid only when a channel is not a declared segment, after a custom step only when a value it writes is not declared, always for label maps', () => {
     const m = (activation: string, channels: number, labels: number[], custom?: string): Parameters<typeof undeclaredLabelsPossible>[0] =>
       ({ output: { name: 'o', channels }, segments: labels.map((label) => ({ label })), postprocess: { activation, ...(custom ? { custom } : {}) } }) as unknown as Parameters<typeof undeclaredLabelsPossible>[0];
     expect(undeclaredLabelsPossible(m('argmax', 3, [1, 2]))).to.equal(false);
@@ -149,8 +149,10 @@ describe('model packages: refused with a clear message, the others keep working'
     expect(undeclaredLabelsPossible(m('sigmoid', 2, [1, 2]))).to.equal(false);
     expect(undeclaredLabelsPossible(m('sigmoid', 2, [1]))).to.equal(true);
     expect(undeclaredLabelsPossible(m('none', 1, [1, 2]))).to.equal(true);
-    expect(undeclaredLabelsPossible(m('none', 1, [1, 2], 'ct-lung-left-right'))).to.equal(true);
-    expect(undeclaredLabelsPossible(m('argmax', 3, [1, 2], 'ct-lung-left-right'))).to.equal(true);
+    // The lung step writes right (1) and left (2) lung only, whatever the activation.
+    expect(undeclaredLabelsPossible(m('none', 1, [1, 2], 'ct-lung-left-right'))).to.equal(false);
+    expect(undeclaredLabelsPossible(m('argmax', 3, [1, 2], 'ct-lung-left-right'))).to.equal(false);
+    expect(undeclaredLabelsPossible(m('none', 1, [1], 'ct-lung-left-right'))).to.equal(true);
   });
 
   it('sliding-window without a patch size is refused', () => {

@@ -15,7 +15,7 @@
  *     the one above) until they open into lung (a cross-section larger than an airway's).
  */
 import { AinodeError } from '../../errors';
-import { growSeeds, inPlaneDepth, labelComponents } from '../../volume/components';
+import { growSeeds, inPlaneDepth, labelRuns, paintRuns, type Box, type Component, type RunLabelling } from '../../volume/components';
 import { voxelToPatient, type VolumeGeometry } from '../../volume/volume';
 
 /** Airway tracking: the trachea starts within this distance of the midline (mm)... */
@@ -33,6 +33,9 @@ const MAX_SPLIT_EROSIONS = 30;
 /** The smallest plausible single-lung volume (mL); below it the model reports no lungs. */
 const MIN_LUNG_ML = 100;
 
+/** The label values the step writes (right lung, left lung). */
+export const LUNG_LABEL_VALUES = [1, 2] as const;
+
 export interface LungLabels {
   /** 0 background, 1 right lung, 2 left lung; same layout as the volume. */
   labels: Uint8Array;
@@ -43,106 +46,104 @@ export interface LungLabels {
   airwayVoxels: number;
 }
 
-type Dims = { columns: number; rows: number; slices: number };
-
-function twoLargest(mask: Uint8Array, g: Dims, scratch?: { labels: Int32Array }): { labels: Int32Array; a: number; b: number; sizeA: number; sizeB: number } {
-  const { labels, components } = labelComponents(mask, g.columns, g.rows, g.slices, scratch);
-  const inside = components.filter((c) => !c.touchesInPlaneBorder).sort((x, y) => y.size - x.size);
-  return { labels, a: inside[0]?.label ?? 0, b: inside[1]?.label ?? 0, sizeA: inside[0]?.size ?? 0, sizeB: inside[1]?.size ?? 0 };
+/** The two largest components that do not touch the in-plane border (air outside the body). */
+function twoLargest(l: RunLabelling): { a?: Component; b?: Component } {
+  const inside = l.components.filter((c) => !c.touchesInPlaneBorder).sort((x, y) => y.size - x.size);
+  return { a: inside[0], b: inside[1] };
 }
 
-/** Component a becomes seed 1, component b seed 2, everything else 0. */
-function keepTwo(labels: Int32Array, a: number, b: number): Uint8Array {
-  const out = new Uint8Array(labels.length);
-  for (let p = 0; p < labels.length; p++) {
-    const l = labels[p];
-    if (l === a) out[p] = 1;
-    else if (l === b) out[p] = 2;
-  }
-  return out;
+/** Patient x (LPS) of a centroid given as index sums over n voxels. */
+function centroidX(g: VolumeGeometry, n: number, i: number, j: number, k: number): number {
+  return voxelToPatient(g, i / n, j / n, k / n)[0];
 }
 
 /**
- * Splits component `a` of `labels` into two comparable parts by in-plane erosion and grows them
- * back through it. Works on the component's bounding box with a one-voxel empty margin in-plane,
- * so erosion and "touches the border" behave as on the whole volume.
+ * Splits component `a` into two comparable parts by in-plane erosion and grows them back through
+ * it. Works on the component's bounding box with a one-voxel empty margin in-plane, so erosion
+ * and "touches the border" behave as on the whole volume. Returns the box and the grown parts
+ * (1, 2) on it.
  */
-function erodedSplit(labels: Int32Array, a: number, g: VolumeGeometry): { seeds: Uint8Array; erosions: number } {
-  const { columns, rows, slices } = g;
-  const plane = columns * rows;
-  let i0 = columns, i1 = -1, j0 = rows, j1 = -1, k0 = slices, k1 = -1;
-  for (let k = 0, p = 0; k < slices; k++)
-    for (let j = 0; j < rows; j++)
-      for (let i = 0; i < columns; i++, p++)
-        if (labels[p] === a) {
-          if (i < i0) i0 = i;
-          if (i > i1) i1 = i;
-          if (j < j0) j0 = j;
-          if (j > j1) j1 = j;
-          if (k < k0) k0 = k;
-          if (k > k1) k1 = k;
-        }
+function erodedSplit(l: RunLabelling, a: Component): { box: Box; parts: Uint8Array; erosions: number } {
   // Component `a` does not touch the in-plane border, so a one-voxel margin fits inside the image.
-  i0--, j0--, i1++, j1++;
-  const box: Dims = { columns: i1 - i0 + 1, rows: j1 - j0 + 1, slices: k1 - k0 + 1 };
+  const box: Box = { i0: a.minI - 1, j0: a.minJ - 1, k0: a.minK, columns: a.maxI - a.minI + 3, rows: a.maxJ - a.minJ + 3, slices: a.maxK - a.minK + 1 };
   const n = box.columns * box.rows * box.slices;
   const joined = new Uint8Array(n);
-  for (let k = 0, q = 0; k < box.slices; k++)
-    for (let j = 0; j < box.rows; j++) {
-      const row = (k + k0) * plane + (j + j0) * columns + i0;
-      for (let i = 0; i < box.columns; i++, q++) if (labels[row + i] === a) joined[q] = 1;
-    }
+  const only = new Uint8Array(l.components.length + 1);
+  only[a.label] = 1;
+  paintRuns(l, only, joined, box);
+  // The e-th erosion is the voxels deeper than e: labelled straight off the distance map.
   const depth = inPlaneDepth(joined, box.columns, box.rows, box.slices);
-  const scratch = { labels: new Int32Array(n) };
-  const eroded = new Uint8Array(n);
+  // Each erosion lies inside the one before: only its runs are scanned.
+  let previous: RunLabelling | undefined;
   for (let erosions = 1; erosions <= MAX_SPLIT_EROSIONS; erosions++) {
-    for (let q = 0; q < n; q++) eroded[q] = depth[q] > erosions ? 1 : 0;
-    const parts = twoLargest(eroded, box, scratch);
-    if (parts.sizeA === 0) break;
-    if (parts.sizeB >= MIN_LUNG_FRACTION * parts.sizeA) {
-      const grown = growSeeds(keepTwo(parts.labels, parts.a, parts.b), joined, box.columns, box.rows, box.slices);
-      const seeds = new Uint8Array(labels.length);
-      for (let k = 0, q = 0; k < box.slices; k++)
-        for (let j = 0; j < box.rows; j++) {
-          const row = (k + k0) * plane + (j + j0) * columns + i0;
-          for (let i = 0; i < box.columns; i++, q++) if (grown[q]) seeds[row + i] = grown[q];
-        }
-      return { seeds, erosions };
+    const eroded = labelRuns(depth, box.columns, box.rows, box.slices, erosions, previous);
+    previous = eroded;
+    const { a: pa, b: pb } = twoLargest(eroded);
+    if (!pa) break;
+    if (pb && pb.size >= MIN_LUNG_FRACTION * pa.size) {
+      const seeds = new Uint8Array(n);
+      const value = new Uint8Array(eroded.components.length + 1);
+      (value[pa.label] = 1), (value[pb.label] = 2);
+      paintRuns(eroded, value, seeds);
+      return { box, parts: growSeeds(seeds, joined, box.columns, box.rows, box.slices), erosions };
     }
   }
   throw new AinodeError('SEGMENTATION_EMPTY', 'the air region could not be split into two lungs', { retryable: false });
 }
 
-/** Two seeds (1, 2) for the lungs; the full-volume component labels are dropped on return. */
-function lungSeeds(airMask: Uint8Array, g: VolumeGeometry): { seeds: Uint8Array; method: LungLabels['method']; erosions: number } {
+/** In-plane bounds of the lung labels, for the airway step. */
+type InPlane = { i0: number; i1: number; j0: number; j1: number };
+
+/**
+ * Right (1) and left (2) lung labels on the whole volume, before the airways are taken out, and
+ * the patient x of the midline between the two lungs' centroids. Works from the air mask's runs:
+ * no label volume of the whole series is written, only the two lungs.
+ */
+function lungLabels(airMask: Uint8Array, g: VolumeGeometry): { labels: Uint8Array; method: LungLabels['method']; erosions: number; midlineX: number; inPlane: InPlane } {
   const mlPerVoxel = (g.spacing[0] * g.spacing[1] * g.spacing[2]) / 1000;
-  const first = twoLargest(airMask, g);
-  if (first.sizeA * mlPerVoxel < MIN_LUNG_ML) {
+  const air = labelRuns(airMask, g.columns, g.rows, g.slices);
+  const { a, b } = twoLargest(air);
+  if (!a || a.size * mlPerVoxel < MIN_LUNG_ML) {
     throw new AinodeError('SEGMENTATION_EMPTY', 'no air region inside the body large enough to be a lung (is this a chest CT?)', { retryable: false });
   }
-  if (first.sizeB >= MIN_LUNG_FRACTION * first.sizeA) return { seeds: keepTwo(first.labels, first.a, first.b), method: 'separate-components', erosions: 0 };
-  const split = erodedSplit(first.labels, first.a, g);
-  return { seeds: split.seeds, method: 'eroded-split', erosions: split.erosions };
+  const labels = new Uint8Array(airMask.length);
+  if (b && b.size >= MIN_LUNG_FRACTION * a.size) {
+    // Which is the patient's right lung? Compare centroids along patient x (LPS: x grows to the left).
+    const xa = centroidX(g, a.size, a.sumI, a.sumJ, a.sumK);
+    const xb = centroidX(g, b.size, b.sumI, b.sumJ, b.sumK);
+    const value = new Uint8Array(air.components.length + 1);
+    (value[a.label] = xa < xb ? 1 : 2), (value[b.label] = xa < xb ? 2 : 1);
+    paintRuns(air, value, labels);
+    const inPlane = { i0: Math.min(a.minI, b.minI), i1: Math.max(a.maxI, b.maxI), j0: Math.min(a.minJ, b.minJ), j1: Math.max(a.maxJ, b.maxJ) };
+    return { labels, method: 'separate-components', erosions: 0, midlineX: (xa + xb) / 2, inPlane };
+  }
+  const { box, parts, erosions } = erodedSplit(air, a);
+  const sums = [0, 0, 0].map(() => ({ n: 0, i: 0, j: 0, k: 0 }));
+  for (let k = 0, q = 0; k < box.slices; k++)
+    for (let j = 0; j < box.rows; j++)
+      for (let i = 0; i < box.columns; i++, q++) {
+        const l = parts[q];
+        if (!l) continue;
+        const s = sums[l];
+        s.n++, (s.i += i + box.i0), (s.j += j + box.j0), (s.k += k + box.k0);
+      }
+  const x1 = centroidX(g, sums[1].n, sums[1].i, sums[1].j, sums[1].k);
+  const x2 = centroidX(g, sums[2].n, sums[2].i, sums[2].j, sums[2].k);
+  const value = x1 < x2 ? [0, 1, 2] : [0, 2, 1];
+  const plane = g.columns * g.rows;
+  for (let k = 0, q = 0; k < box.slices; k++)
+    for (let j = 0; j < box.rows; j++) {
+      const row = (k + box.k0) * plane + (j + box.j0) * g.columns + box.i0;
+      for (let i = 0; i < box.columns; i++, q++) if (parts[q]) labels[row + i] = value[parts[q]];
+    }
+  const inPlane = { i0: a.minI, i1: a.maxI, j0: a.minJ, j1: a.maxJ };
+  return { labels, method: 'eroded-split', erosions, midlineX: (x1 + x2) / 2, inPlane };
 }
 
 export function splitLungs(airMask: Uint8Array, g: VolumeGeometry): LungLabels {
-  const { seeds, method, erosions } = lungSeeds(airMask, g);
-  // Which seed is the patient's right lung? Compare centroids along patient x.
-  const sums = [0, 0, 0].map(() => ({ n: 0, i: 0, j: 0, k: 0 }));
-  for (let k = 0, p = 0; k < g.slices; k++)
-    for (let j = 0; j < g.rows; j++)
-      for (let i = 0; i < g.columns; i++, p++) {
-        const l = seeds[p];
-        if (!l) continue;
-        const s = sums[l];
-        s.n++, (s.i += i), (s.j += j), (s.k += k);
-      }
-  const x = (l: number): number => voxelToPatient(g, sums[l].i / sums[l].n, sums[l].j / sums[l].n, sums[l].k / sums[l].n)[0];
-  const oneIsRight = x(1) < x(2);
-  // Seeds become labels in place: 1 right lung, 2 left lung.
-  if (!oneIsRight) for (let p = 0; p < seeds.length; p++) if (seeds[p]) seeds[p] = 3 - seeds[p];
-  const airwayVoxels = removeAirways(seeds, g, (x(1) + x(2)) / 2);
-  return { labels: seeds, method, erosions, airwayVoxels };
+  const { labels, method, erosions, midlineX, inPlane } = lungLabels(airMask, g);
+  const airwayVoxels = removeAirways(labels, g, midlineX, inPlane);
+  return { labels, method, erosions, airwayVoxels };
 }
 
 /**
@@ -152,46 +153,57 @@ export function splitLungs(airMask: Uint8Array, g: VolumeGeometry): LungLabels {
  * airway region of the slice above. A region larger than an airway ends that branch: the airway
  * has opened into lung, which stays.
  */
-function removeAirways(labels: Uint8Array, g: VolumeGeometry, midlineX: number): number {
-  const { columns, rows, slices } = g;
-  const plane = columns * rows;
+function removeAirways(labels: Uint8Array, g: VolumeGeometry, midlineX: number, box: InPlane): number {
+  const { columns, slices } = g;
+  const plane = columns * g.rows;
+  // Every lung voxel lies inside `box`; its components there are those of the whole slice.
+  const bc = box.i1 - box.i0 + 1;
+  const br = box.j1 - box.j0 + 1;
+  const bplane = bc * br;
   const pixelMm2 = g.spacing[0] * g.spacing[1];
   const z = (k: number): number => voxelToPatient(g, 0, 0, k)[2];
   const down = z(slices - 1) < z(0); // k runs from head to feet
   const order = Array.from({ length: slices }, (_, n) => (down ? n : slices - 1 - n));
-  const mask = new Uint8Array(plane);
-  const scratch = { labels: new Int32Array(plane) };
-  let previous = new Uint8Array(plane);
+  const mask = new Uint8Array(bplane);
+  let previous = new Uint8Array(bplane);
   let topZ: number | undefined;
   let removed = 0;
+  const at = (k: number, q: number): number => {
+    const j = (q / bc) | 0;
+    return k * plane + (j + box.j0) * columns + box.i0 + (q - j * bc);
+  };
   for (const k of order) {
-    const base = k * plane;
     let any = false;
-    for (let p = 0; p < plane; p++) any = (mask[p] = labels[base + p] ? 1 : 0) === 1 || any;
+    for (let j = 0, q = 0; j < br; j++) {
+      const row = k * plane + (j + box.j0) * columns + box.i0;
+      for (let i = 0; i < bc; i++, q++) any = (mask[q] = labels[row + i] ? 1 : 0) === 1 || any;
+    }
     if (!any) {
       if (topZ !== undefined) break; // below the lungs
       continue;
     }
     topZ ??= z(k);
     const depthMm = Math.abs(topZ - z(k));
-    const { labels: cc, components } = labelComponents(mask, columns, rows, 1, scratch);
-    const airway = new Uint8Array(components.length + 1);
+    const regions = labelRuns(mask, bc, br, 1);
+    const cc = new Int32Array(bplane);
+    paintRuns(regions, Int32Array.from({ length: regions.components.length + 1 }, (_, l) => l), cc);
+    const airway = new Uint8Array(regions.components.length + 1);
     let found = false;
-    for (const c of components) {
+    for (const c of regions.components) {
       if (c.size * pixelMm2 >= AIRWAY_MAX_AREA_MM2) continue;
-      const offset = Math.abs(voxelToPatient(g, c.sumI / c.size, c.sumJ / c.size, k)[0] - midlineX);
+      const offset = Math.abs(voxelToPatient(g, c.sumI / c.size + box.i0, c.sumJ / c.size + box.j0, k)[0] - midlineX);
       const starts = depthMm <= AIRWAY_START_DEPTH_MM && offset <= AIRWAY_START_MAX_OFFSET_MM;
       if (starts || offset <= AIRWAY_MAX_OFFSET_MM) airway[c.label] = starts ? 1 : 2;
     }
     // Keep the continuing candidates only where they overlap the airway of the slice above.
-    const overlaps = new Uint8Array(components.length + 1);
-    for (let p = 0; p < plane; p++) if (previous[p] && cc[p] && airway[cc[p]] === 2) overlaps[cc[p]] = 1;
-    const next = new Uint8Array(plane);
-    for (let p = 0; p < plane; p++) {
-      const l = cc[p];
+    const overlaps = new Uint8Array(regions.components.length + 1);
+    for (let q = 0; q < bplane; q++) if (previous[q] && cc[q] && airway[cc[q]] === 2) overlaps[cc[q]] = 1;
+    const next = new Uint8Array(bplane);
+    for (let q = 0; q < bplane; q++) {
+      const l = cc[q];
       if (l && (airway[l] === 1 || (airway[l] === 2 && overlaps[l]))) {
-        next[p] = 1;
-        labels[base + p] = 0;
+        next[q] = 1;
+        labels[at(k, q)] = 0;
         removed++;
         found = true;
       }
