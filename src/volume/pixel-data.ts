@@ -212,16 +212,31 @@ export function modalityValues(bytes: Uint8Array, f: PixelFormat, slope: number,
   return out;
 }
 
-// Two copies of one loop, so that each stays monomorphic (the 16-bit one is the common case).
+/** The last 16-bit rescale table built, and what it was built for (a series reuses it slice after slice). */
+let u16Table: { key: string; table: Float32Array } | undefined;
+
+/**
+ * 16 bits allocated: every one of the 65536 stored words mapped once, through the same
+ * expression as rescaleAny, into a table (256 KB, cache-resident); each voxel is then one read
+ * of it. Bit-identical to the per-voxel arithmetic, and about twice as fast on a 512^2 slice.
+ */
 function rescaleU16(src: Uint16Array, out: Float32Array, mask: number, signBit: number, slope: number, intercept: number, pad: number, paddingOut: number): void {
-  const twice = 2 * signBit;
-  for (let i = 0; i < out.length; i++) {
-    let v = src[i] & mask;
-    if (v & signBit) v -= twice;
-    out[i] = v === pad ? paddingOut : v * slope + intercept;
+  const key = `${mask} ${signBit} ${slope} ${intercept} ${pad} ${paddingOut}`;
+  if (u16Table?.key !== key) {
+    const table = new Float32Array(65536);
+    const twice = 2 * signBit;
+    for (let w = 0; w < 65536; w++) {
+      let v = w & mask;
+      if (v & signBit) v -= twice;
+      table[w] = v === pad ? paddingOut : v * slope + intercept;
+    }
+    u16Table = { key, table };
   }
+  const table = u16Table.table;
+  for (let i = 0; i < out.length; i++) out[i] = table[src[i]];
 }
 
+/** Per voxel, for 8 bits and for stored values already widened by storedValues. */
 function rescaleAny(src: ArrayLike<number>, out: Float32Array, mask: number, signBit: number, slope: number, intercept: number, pad: number, paddingOut: number): void {
   const twice = 2 * signBit;
   for (let i = 0; i < out.length; i++) {

@@ -1,6 +1,7 @@
 /** Volume assembly on the real 64-slice CT: order, spacing, HU; unsound stacks refused with a code. */
 import { expect } from 'chai';
 import { assembleVolume } from '../../src/volume/assemble';
+import { modalityValues, type PixelFormat } from '../../src/volume/pixel-data';
 import { readDicomFolder } from '../../scripts/support/dicom-files';
 import { CHEST_CT_DIR } from '../support/env';
 
@@ -48,4 +49,37 @@ describe('volume: assembling a CT series', () => {
   it('a file that is not DICOM -> DICOM_PARSE_FAILED', async () => {
     expect(await codeOf(() => assembleVolume(files[0].seriesInstanceUid, [bytes[0], Buffer.from('not dicom at all')]))).to.equal('DICOM_PARSE_FAILED');
   });
+});
+
+describe('volume: the rescale (Modality LUT) of stored values', () => {
+  const format = (bitsStored: number, pixelRepresentation: number): PixelFormat => ({ rows: 64, columns: 1024, samplesPerPixel: 1, bitsAllocated: 16, bitsStored, pixelRepresentation, planarConfiguration: 0, photometricInterpretation: 'MONOCHROME2', frames: 1 });
+  /** Reference: the Modality LUT voxel by voxel, as PS3.3 C.11.1 states it. */
+  function reference(words: Uint16Array, bitsStored: number, signed: boolean, slope: number, intercept: number, padding: number | undefined, paddingOut: number): Float32Array {
+    return Float32Array.from(words, (w) => {
+      let v = w % 2 ** bitsStored;
+      if (signed && v >= 2 ** (bitsStored - 1)) v -= 2 ** bitsStored;
+      return v === padding ? paddingOut : v * slope + intercept;
+    });
+  }
+  for (const [bitsStored, signed, slope, intercept, padding] of [
+    [16, false, 1, -1024, undefined],
+    [16, true, 1, 0, -2000],
+    [12, true, 0.5, -100, -2048],
+    [12, false, 2.25, 7, 4095],
+  ] as const) {
+    it(`16 bits allocated, ${bitsStored} stored, ${signed ? 'signed' : 'unsigned'}, slope ${slope}, intercept ${intercept}, padding ${padding}: every one of the 65536 words`, () => {
+      const words = new Uint16Array(65536);
+      for (let w = 0; w < 65536; w++) words[w] = (w * 40503) & 0xffff; // every word once, shuffled
+      const bytes = new Uint8Array(words.buffer);
+      const got = modalityValues(bytes, format(bitsStored, signed ? 1 : 0), slope, intercept, padding, -3000);
+      const want = reference(words, bitsStored, signed, slope, intercept, padding, -3000);
+      let differing = 0;
+      for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) differing++;
+      expect(differing).to.equal(0);
+      // The same frame again (the table is reused) and another rescale right after it.
+      expect(Buffer.from(modalityValues(bytes, format(bitsStored, signed ? 1 : 0), slope, intercept, padding, -3000).buffer).equals(Buffer.from(want.buffer))).to.equal(true);
+      const other = modalityValues(bytes, format(bitsStored, signed ? 1 : 0), slope * 2, intercept, padding, -3000);
+      expect(Buffer.from(other.buffer).equals(Buffer.from(reference(words, bitsStored, signed, slope * 2, intercept, padding, -3000).buffer))).to.equal(true);
+    });
+  }
 });
