@@ -57,14 +57,26 @@ function perLabelSums(volume: ScalarVolume, labels: Uint8Array, thresholds: numb
   }
   const v = volume.voxels;
   if (v.length !== labels.length) throw new Error(`measure: the volume holds ${v.length} intensities for ${labels.length} labels`);
-  for (let p = 0; p < v.length; p++) {
+  const add = (p: number): void => {
     const l = labels[p];
-    if (l === 0) continue;
+    if (l === 0) return;
     const x = v[p];
     count[l]++;
     sum[l] += x;
     for (let t = 0; t < T; t++) if (x < thresholds[t]) below[l * T + t]++;
+  };
+  // Background is skipped four labels at a time; the voxels are visited in the same order.
+  let p = 0;
+  if (labels.byteOffset % 4 === 0) {
+    const words = new Uint32Array(labels.buffer, labels.byteOffset, labels.length >> 2);
+    for (let w = 0; w < words.length; w++) {
+      if (words[w] === 0) continue;
+      const q = w << 2;
+      add(q), add(q + 1), add(q + 2), add(q + 3);
+    }
+    p = words.length << 2;
   }
+  for (; p < v.length; p++) add(p);
   return { count, sum, below };
 }
 
