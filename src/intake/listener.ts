@@ -54,7 +54,7 @@ export async function startListener(cfg: Config, redis: Redis, deps: StudyIntake
         const page = await feed.readPage(since);
         for (const id of page.stableStudyIds) {
           const uid = await feed.studyInstanceUid(id);
-          if (uid) await handleStableStudy(deps, uid);
+          if (uid) await handleStableStudy(deps, uid, () => feed.instancePositions(id));
         }
         await feed.advance(page.last);
         if (page.done || abort.signal.aborted) break;

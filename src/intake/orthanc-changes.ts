@@ -8,6 +8,7 @@ import { AinodeError } from '../errors';
 import type { Redis } from '../queue/redis';
 import type { DicomwebConfig } from '../config/schema';
 import { createPacsHttp, type PacsHttp } from '../dicomweb/http';
+import type { DicomJson } from '../dicom/json';
 
 interface Change {
   ChangeType: string;
@@ -82,6 +83,32 @@ export class OrthancChangesFeed {
   async studyInstanceUid(orthancStudyId: string): Promise<string | undefined> {
     const study = await this.get<{ MainDicomTags?: { StudyInstanceUID?: string } }>(`/studies/${orthancStudyId}`);
     return study?.MainDicomTags?.StudyInstanceUID;
+  }
+
+  /**
+   * Every instance's ImagePositionPatient in a study, by SeriesInstanceUID, as DICOM JSON, from
+   * Orthanc's index: its REST API lists the main DICOM tags it stores without opening the files,
+   * where its QIDO-RS reads every file (256 instances: about 11 ms against 150 ms here). Undefined
+   * when the study is gone or changed between the two reads; routing then asks QIDO-RS.
+   */
+  async instancePositions(orthancStudyId: string): Promise<Map<string, DicomJson[]> | undefined> {
+    const [series, instances] = await Promise.all([
+      this.get<{ ID: string; MainDicomTags?: { SeriesInstanceUID?: string } }[]>(`/studies/${orthancStudyId}/series`),
+      this.get<{ ParentSeries?: string; MainDicomTags?: { ImagePositionPatient?: string } }[]>(`/studies/${orthancStudyId}/instances`),
+    ]);
+    if (!Array.isArray(series) || !Array.isArray(instances)) return undefined;
+    const uidOf = new Map(series.map((s) => [s.ID, s.MainDicomTags?.SeriesInstanceUID]));
+    const out = new Map<string, DicomJson[]>();
+    for (const i of instances) {
+      const uid = i.ParentSeries === undefined ? undefined : uidOf.get(i.ParentSeries);
+      if (!uid) return undefined;
+      const ipp = i.MainDicomTags?.ImagePositionPatient;
+      const entry: DicomJson = ipp ? { '00200032': { vr: 'DS', Value: ipp.split('\\').map((v) => Number(v)) } } : {};
+      const list = out.get(uid);
+      if (list) list.push(entry);
+      else out.set(uid, [entry]);
+    }
+    return out;
   }
 
   /** Advances the cursor, never backwards (two listeners may race). */

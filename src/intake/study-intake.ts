@@ -10,7 +10,7 @@ import type { DicomwebClient } from '../dicomweb/client';
 import type { Logger } from '../observability/logger';
 import type { DeliveryLedger } from '../results/ledger';
 import type { ModelPackage } from '../inference/model-package';
-import { gatherStudyFacts, type SeriesFacts } from '../rules/study-facts';
+import { gatherStudyFacts, type InstancePositions, type SeriesFacts } from '../rules/study-facts';
 import { evaluateRules, requiredTags, type RoutingDecision } from '../rules/evaluate';
 import type { RulesStore } from '../rules/rules-store';
 import { inferenceJobId, type InferenceJob } from '../queue/jobs';
@@ -45,10 +45,11 @@ export function offPeakDelay(window: { start: string; end: string }, now = new D
   return wait * 60_000 - now.getSeconds() * 1000 - now.getMilliseconds();
 }
 
-export async function decideStudy(deps: Pick<StudyIntakeDeps, 'client' | 'models' | 'rules'>, studyInstanceUid: string): Promise<RoutingDecision & { facts: Map<string, SeriesFacts> }> {
+/** `positions`: a faster source of the instances' positions than QIDO-RS, where the intake has one. */
+export async function decideStudy(deps: Pick<StudyIntakeDeps, 'client' | 'models' | 'rules'>, studyInstanceUid: string, positions?: InstancePositions): Promise<RoutingDecision & { facts: Map<string, SeriesFacts> }> {
   const rules = deps.rules.rules;
   const tags = requiredTags(rules);
-  const facts = await gatherStudyFacts(deps.client, studyInstanceUid, tags.study, tags.series);
+  const facts = await gatherStudyFacts(deps.client, studyInstanceUid, tags.study, tags.series, positions);
   return Object.assign(evaluateRules(rules, facts, deps.models), { facts: new Map(facts.series.map((s) => [s.seriesInstanceUid, s])) });
 }
 
@@ -67,10 +68,10 @@ async function claimJob(deps: StudyIntakeDeps, jobId: string): Promise<boolean> 
   }
 }
 
-export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid: string): Promise<IntakeOutcome[]> {
+export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid: string, positions?: InstancePositions): Promise<IntakeOutcome[]> {
   const log = deps.log.child({ studyInstanceUid, stage: 'intake' });
   const t0 = performance.now();
-  const decision = await decideStudy(deps, studyInstanceUid);
+  const decision = await decideStudy(deps, studyInstanceUid, positions);
   const routingMs = Math.round(performance.now() - t0);
   if (decision.jobs.length === 0) {
     // Reasons name rules, models and outcomes only, never attribute values (they can be patient data).

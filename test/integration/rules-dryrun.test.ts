@@ -13,6 +13,8 @@ import { jsonString, Tag } from '../../src/dicom/json';
 import { niftiToMrSeries } from '../../src/convert/nifti-to-dicom';
 import { readNifti } from '../../src/volume/nifti';
 import type { RoutingDecision } from '../../src/rules/evaluate';
+import { gatherStudyFacts } from '../../src/rules/study-facts';
+import { OrthancChangesFeed } from '../../src/intake/orthanc-changes';
 import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
 import { readDicomFolder, stowFiles } from '../../scripts/support/dicom-files';
 import { reUid } from '../../scripts/support/reuid';
@@ -47,6 +49,31 @@ describe('issue 5: dry run on the live PACS, and hot reload', function () {
     expect(r.status, r.stderr).to.equal(0);
     return r.stdout;
   };
+
+  it('routing facts with the positions from Orthanc\'s index equal those from QIDO-RS alone (chest CT and brain MR)', async () => {
+    const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: null });
+    try {
+      const feed = new OrthancChangesFeed(orthanc.url, { username: undefined, password: undefined }, redis, prefix);
+      for (const [study, series, count] of [
+        [ct[0].studyInstanceUid, ct[0].seriesInstanceUid, 64],
+        [mr.studyInstanceUid, mr.seriesInstanceUid, 256],
+      ] as const) {
+        const found = (await (await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', body: study })).json()) as { ID: string; Type: string }[];
+        const orthancId = found.find((f) => f.Type === 'Study')!.ID;
+        const listed = await feed.instancePositions(orthancId);
+        expect(listed!.get(series)).to.have.length(count);
+        let asked = 0;
+        const viaIndex = await gatherStudyFacts(client, study, [], [Tag.SeriesDescription], async () => (asked++, listed));
+        expect(asked).to.equal(1);
+        expect(viaIndex).to.deep.equal(await gatherStudyFacts(client, study, [], [Tag.SeriesDescription]));
+        // A source that cannot tell leaves routing to QIDO-RS.
+        expect(await gatherStudyFacts(client, study, [], [], async () => undefined)).to.deep.equal(await gatherStudyFacts(client, study));
+      }
+      expect(await feed.instancePositions('no-such-study')).to.equal(undefined);
+    } finally {
+      redis.disconnect();
+    }
+  });
 
   it('chest CT: the chest rule applies, chooses the CT series (axial, 5 mm, 64 slices) and would run ct-lung; the brain rule would not', () => {
     const d = JSON.parse(dryRun(ct[0].studyInstanceUid, true)) as RoutingDecision;
