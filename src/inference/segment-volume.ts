@@ -5,7 +5,7 @@
  * -> labels back on the source grid (nearest neighbour), so SEG frames line up with the source.
  */
 import { AinodeError } from '../errors';
-import { resample, resampleLabels, sameGrid, targetGrid } from '../volume/resample';
+import { resample, resampleLabels, sameGrid, targetGrid, type ValueRange } from '../volume/resample';
 import type { ScalarVolume, VolumeGeometry } from '../volume/volume';
 import { LUNG_LABEL_VALUES, splitLungs } from './ct-lung/postprocess';
 import type { Normalize, Preprocess } from './manifest';
@@ -27,10 +27,10 @@ export interface SegmentationOutcome {
  * The model input, [channels, D, H, W]: one intensity transform per declared channel. With no
  * transform declared the input is `voxels` itself (the runtime only reads its input).
  */
-export function prepareIntensities(voxels: Float32Array, spec: Preprocess, owned = false): Float32Array {
+export function prepareIntensities(voxels: Float32Array, spec: Preprocess, owned = false, range?: ValueRange): Float32Array {
   const channels = spec.channels ?? [{ clip: spec.clip, normalize: spec.normalize }];
   if (channels.length === 1 && !channels[0].clip && channels[0].normalize.method === 'none') return voxels;
-  if (channels.length === 1) return transformChannel(owned ? voxels : voxels.slice(), channels[0]);
+  if (channels.length === 1) return transformChannel(owned ? voxels : voxels.slice(), channels[0], range);
   const out = new Float32Array(channels.length * voxels.length);
   channels.forEach((ch, i) => out.set(transformChannel(voxels.slice(), ch), i * voxels.length));
   return out;
@@ -38,9 +38,14 @@ export function prepareIntensities(voxels: Float32Array, spec: Preprocess, owned
 
 // Plain indexed loops over typed arrays: Float32Array.from and for...of go through the iterator
 // protocol and were most of the preprocessing time on a 256^3 volume.
-/** Transforms `x` in place (callers pass a copy they own). */
-function transformChannel(x: Float32Array, spec: { clip?: [number, number]; normalize: Normalize }): Float32Array {
+/**
+ * Transforms `x` in place (callers pass a copy they own). `range`, the lowest and highest value of
+ * `x` where already known, spares min-max scaling its own pass (clipping is monotone, so the
+ * clipped range is the range clipped).
+ */
+function transformChannel(x: Float32Array, spec: { clip?: [number, number]; normalize: Normalize }, range?: ValueRange): Float32Array {
   const len = x.length;
+  const clip = (v: number): number => (spec.clip ? (v < spec.clip[0] ? spec.clip[0] : v > spec.clip[1] ? spec.clip[1] : v) : v);
   if (spec.clip) {
     const [a, b] = spec.clip;
     for (let i = 0; i < len; i++) {
@@ -51,13 +56,15 @@ function transformChannel(x: Float32Array, spec: { clip?: [number, number]; norm
   const n = spec.normalize;
   if (n.method === 'minmax') {
     let lo = Infinity, hi = -Infinity;
-    for (let i = 0; i < len; i++) {
-      const v = x[i];
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    const range = hi - lo || 1;
-    for (let i = 0; i < len; i++) x[i] = (x[i] - lo) / range;
+    if (range && len > 0) (lo = clip(range.min)), (hi = clip(range.max));
+    else
+      for (let i = 0; i < len; i++) {
+        const v = x[i];
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    const width = hi - lo || 1;
+    for (let i = 0; i < len; i++) x[i] = (x[i] - lo) / width;
   } else if (n.method === 'zscore') {
     let sum = 0, sq = 0;
     for (let i = 0; i < len; i++) {
@@ -74,8 +81,11 @@ function transformChannel(x: Float32Array, spec: { clip?: [number, number]; norm
   return x;
 }
 
-/** The volume on the model's grid (the source grid itself when nothing is declared). */
-export function toModelGrid(volume: ScalarVolume, spec: Preprocess): { grid: VolumeGeometry; voxels: Float32Array } {
+/**
+ * The volume on the model's grid (the source grid itself when nothing is declared), with the
+ * lowest and highest value where reorientation found them on the way.
+ */
+export function toModelGrid(volume: ScalarVolume, spec: Preprocess): { grid: VolumeGeometry; voxels: Float32Array; range?: ValueRange } {
   if (!spec.reorient && !spec.resample) return { grid: volume.geometry, voxels: volume.voxels };
   const grid = targetGrid(volume.geometry, spec.reorient, spec.resample?.shape, spec.resample?.spacingMm);
   if (sameGrid(grid, volume.geometry)) return { grid, voxels: volume.voxels };
@@ -85,7 +95,9 @@ export function toModelGrid(volume: ScalarVolume, spec: Preprocess): { grid: Vol
     for (let i = 0; i < src.length; i++) if (src[i] < min) min = src[i];
     return min;
   };
-  return { grid, voxels: resample(volume.voxels, volume.geometry, grid, 'linear', minimum) };
+  const range: ValueRange = { min: Number.NaN, max: Number.NaN };
+  const voxels = resample(volume.voxels, volume.geometry, grid, 'linear', minimum, range);
+  return { grid, voxels, ...(Number.isNaN(range.min) ? {} : { range }) };
 }
 
 /**
@@ -96,9 +108,9 @@ export function toModelGrid(volume: ScalarVolume, spec: Preprocess): { grid: Vol
 async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume, releaseSource = false): Promise<{ grid: VolumeGeometry; out: ModelOutput | undefined; preprocess: number; inference: number }> {
   const m = pkg.manifest;
   let t = performance.now();
-  const { grid, voxels } = toModelGrid(volume, m.preprocess);
+  const { grid, voxels, range } = toModelGrid(volume, m.preprocess);
   // A resampled volume is a fresh array: transform it in place instead of copying it again.
-  const input = prepareIntensities(voxels, m.preprocess, voxels !== volume.voxels);
+  const input = prepareIntensities(voxels, m.preprocess, voxels !== volume.voxels, range);
   if (releaseSource && input !== volume.voxels) {
     volume.voxels = new Float32Array(0);
     collectGarbage(); // actually returns them (and any preprocessing intermediate) before the model runs

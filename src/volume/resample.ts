@@ -81,12 +81,20 @@ function axisPermutation(M: number[][], b: Vec3, src: VolumeGeometry, dst: Volum
   return { base: [0, 1, 2].reduce((s, a) => s + Math.round(b[a]) * strideOf[a], 0), si: stride(0), sj: stride(1), sk: stride(2) };
 }
 
+/** The lowest and highest value written, where resampling could tell them without a pass of its own. */
+export interface ValueRange {
+  min: number;
+  max: number;
+}
+
 /**
  * Resamples `data` on `src` onto `dst`. Outside the source: `outside` (a function is called only
- * when some voxel falls outside, e.g. a minimum that costs a pass over the data).
+ * when some voxel falls outside, e.g. a minimum that costs a pass over the data). When the target
+ * is the source with its axes permuted or flipped, `range` (if given) receives the lowest and
+ * highest value copied, found during the copy; otherwise it is left as it is.
  */
-export function resample(data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outside: number | (() => number) = 0): Float32Array {
-  return resampleInto(new Float32Array(dst.columns * dst.rows * dst.slices), data, src, dst, mode, outside);
+export function resample(data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outside: number | (() => number) = 0, range?: ValueRange): Float32Array {
+  return resampleInto(new Float32Array(dst.columns * dst.rows * dst.slices), data, src, dst, mode, outside, range);
 }
 
 /** A label map on another grid (nearest neighbour), without a float copy. */
@@ -94,17 +102,26 @@ export function resampleLabels(labels: Uint8Array, src: VolumeGeometry, dst: Vol
   return resampleInto(new Uint8Array(dst.columns * dst.rows * dst.slices), labels, src, dst, 'nearest', 0);
 }
 
-function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outsideValue: number | (() => number)): T {
+function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outsideValue: number | (() => number), range?: ValueRange): T {
   const { M, b } = indexMap(src, dst);
   const perm = axisPermutation(M, b, src, dst);
+  let lo = Infinity, hi = -Infinity;
   if (perm && Math.abs(perm.si) === 1) {
     // Target rows run along source rows (flips only): a plain copy reads and writes in order.
     let p = 0;
     for (let k = 0; k < dst.slices; k++)
       for (let j = 0; j < dst.rows; j++) {
         let q = perm.base + j * perm.sj + k * perm.sk;
-        for (let i = 0; i < dst.columns; i++, p++, q += perm.si) out[p] = data[q];
+        if (range)
+          for (let i = 0; i < dst.columns; i++, p++, q += perm.si) {
+            const v = data[q];
+            out[p] = v;
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+          }
+        else for (let i = 0; i < dst.columns; i++, p++, q += perm.si) out[p] = data[q];
       }
+    if (range) (range.min = lo), (range.max = hi);
     return out;
   }
   if (perm) {
@@ -120,9 +137,17 @@ function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32
           for (let k = k0; k < k1; k++)
             for (let j = j0; j < j1; j++) {
               let q = perm.base + i0 * perm.si + j * perm.sj + k * perm.sk;
-              for (let i = i0, p = (k * ny + j) * nx + i0; i < i1; i++, p++, q += perm.si) out[p] = data[q];
+              if (range)
+                for (let i = i0, p = (k * ny + j) * nx + i0; i < i1; i++, p++, q += perm.si) {
+                  const v = data[q];
+                  out[p] = v;
+                  if (v < lo) lo = v;
+                  if (v > hi) hi = v;
+                }
+              else for (let i = i0, p = (k * ny + j) * nx + i0; i < i1; i++, p++, q += perm.si) out[p] = data[q];
             }
         }
+    if (range) (range.min = lo), (range.max = hi);
     return out;
   }
   const outside = typeof outsideValue === 'function' ? outsideValue() : outsideValue;

@@ -48,7 +48,7 @@ export async function startWorker(cfg: Config, connection: Redis, deps: Omit<Wor
   );
   worker.on('error', (e) => wlog.error({ err: e }, 'worker connection error'));
   // A finished job's buffers are collected once it is reported, off the next job's critical path
-  // (the collection at the start of a job then finds little left to do).
+  // (a job does not start with a collection of its own).
   const collectAfterJob = (): void => void setImmediate(collectGarbage);
   worker.on('completed', collectAfterJob);
   worker.on('failed', collectAfterJob);

@@ -98,7 +98,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   t0 = mark('check', t0);
 
   await progress({ stage: 'retrieve', percent: 10 });
-  collectGarbage(); // what the previous job left behind (mostly collected when it completed)
+  // No collection here: the previous job's garbage was collected when it was reported.
   // Retrieve and decode overlap: each instance is decoded as soon as it has arrived.
   const builder = await VolumeBuilder.create(job.seriesInstanceUid, deps.maxVoxels);
   const instances = await deps.client.retrieveSeriesStreaming(job.studyInstanceUid, job.seriesInstanceUid, (part10) => builder.add(part10));
@@ -110,7 +110,11 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   if (patientStudy.StudyInstanceUID !== job.studyInstanceUid) {
     throw new AinodeError('SERIES_NOT_FOUND', 'the retrieved series belongs to another study', { retryable: false });
   }
-  collectGarbage(); // the retrieved Part 10 bytes and their parsed datasets
+  // Models that measure volumes only do not need the source intensities after preprocessing:
+  // they are released and collected before the model runs (a 256^3 MRI: 64 MB less at the
+  // worker's peak); that collection also takes the retrieved Part 10 bytes, else it is done here.
+  const releaseSource = !needsIntensities(pkg.manifest);
+  if (!releaseSource) collectGarbage(); // the retrieved Part 10 bytes and their parsed datasets
   t0 = mark('volume', t0);
 
   const acc = pkg.manifest.accepts.sliceSpacingMm;
@@ -121,9 +125,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   await progress({ stage: 'inference', percent: 45 });
   log.info({ slices: volume.geometry.slices }, 'inference started');
   const loaded = await deps.session(pkg);
-  // Models that measure volumes only do not need the source intensities after preprocessing:
-  // they are released before the model runs (a 256^3 MRI: 64 MB less at the worker's peak).
-  const outcome = await segmentVolume(pkg, loaded, volume, { releaseSource: !needsIntensities(pkg.manifest) });
+  const outcome = await segmentVolume(pkg, loaded, volume, { releaseSource });
   t0 = mark('inference', t0);
   t.preprocess = Math.round(outcome.timingsMs.preprocess);
   t.model = Math.round(outcome.timingsMs.inference);
