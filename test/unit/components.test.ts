@@ -1,6 +1,6 @@
 /** Volume morphology used by the lung model's post-processing (src/volume/components.ts). */
 import { expect } from 'chai';
-import { growSeeds, inPlaneDepth, labelComponents, labelRuns, paintRuns, type Component } from '../../src/volume/components';
+import { componentRuns, growSeeds, inPlaneDepthOfRuns, labelComponents, labelRuns, paintRuns, type Component } from '../../src/volume/components';
 
 /** Reference: one in-plane erosion step with a 4-neighbour cross; in-plane border voxels are cleared. */
 function erodeInPlane(mask: Uint8Array, columns: number, rows: number, slices: number): Uint8Array {
@@ -61,7 +61,7 @@ describe('volume morphology', () => {
     for (let t = 0; t < 5; t++) {
       const [c, r, s] = [31, 23, 5];
       const mask = randomMask(c, r, s, 11 + t);
-      const depth = inPlaneDepth(mask, c, r, s);
+      const depth = inPlaneDepthOfRuns(labelRuns(mask, c, r, s));
       let eroded = mask;
       for (let e = 1; e <= 8; e++) {
         eroded = erodeInPlane(eroded, c, r, s);
@@ -86,10 +86,43 @@ describe('volume morphology', () => {
     }
   });
 
+  it('a byte mask with 4-byte aligned rows, read a word at a time, labels as a flood fill does (any non-zero byte is foreground)', () => {
+    const [c, r, s] = [32, 17, 6];
+    for (let t = 0; t < 6; t++) {
+      const mask = randomMask(c, r, s, 31 + t);
+      // Other non-zero values, single voxels, runs ending and starting inside a word.
+      for (let p = 0; p < mask.length; p++) if (mask[p] && p % 5 === 0) mask[p] = t % 2 ? 255 : 2;
+      if (t >= 2) for (let p = 3 * t; p < mask.length; p += 11) mask[p] ^= 1;
+      const ref = floodFill(mask, c, r, s);
+      expect(labelRuns(mask, c, r, s).components, `trial ${t}`).to.deep.equal(ref.components);
+      expect([...labelComponents(mask, c, r, s).labels]).to.deep.equal([...ref.labels]);
+      // The same mask at an unaligned offset goes byte by byte, with the same result.
+      const shifted = new Uint8Array(mask.length + 1).subarray(1);
+      shifted.set(mask);
+      expect(labelRuns(shifted, c, r, s).components).to.deep.equal(ref.components);
+    }
+  });
+
+  it('the runs of one component on its bounding box are the voxels of that component there', () => {
+    const [c, r, s] = [23, 19, 7];
+    const mask = randomMask(c, r, s, 13);
+    const ref = floodFill(mask, c, r, s);
+    const runs = labelRuns(mask, c, r, s);
+    for (const comp of ref.components) {
+      const box = { i0: comp.minI, j0: comp.minJ, k0: comp.minK, columns: comp.maxI - comp.minI + 1, rows: comp.maxJ - comp.minJ + 1, slices: comp.maxK - comp.minK + 1 };
+      const own = componentRuns(runs, comp.label, box);
+      const covered = new Uint8Array(box.columns * box.rows * box.slices);
+      for (let row = 0; row < box.rows * box.slices; row++) for (let x = own.rowFirst[row]; x < own.rowFirst[row + 1]; x++) covered.fill(1, row * box.columns + own.start[x], row * box.columns + own.end[x]);
+      for (let k = 0, q = 0; k < box.slices; k++)
+        for (let j = 0; j < box.rows; j++)
+          for (let i = 0; i < box.columns; i++, q++) expect(covered[q], `component ${comp.label}, voxel ${q}`).to.equal(ref.labels[(k + box.k0) * c * r + (j + box.j0) * c + i + box.i0] === comp.label ? 1 : 0);
+    }
+  });
+
   it('labelling a distance map above a threshold, within the runs of a lower threshold, equals labelling the thresholded mask', () => {
     const [c, r, s] = [31, 23, 5];
     for (let t = 0; t < 4; t++) {
-      const depth = inPlaneDepth(randomMask(c, r, s, 21 + t), c, r, s);
+      const depth = inPlaneDepthOfRuns(labelRuns(randomMask(c, r, s, 21 + t), c, r, s));
       let previous: ReturnType<typeof labelRuns> | undefined;
       for (let e = 0; e <= 5; e++) {
         const runs = labelRuns(depth, c, r, s, e, previous);

@@ -15,7 +15,7 @@
  *     the one above) until they open into lung (a cross-section larger than an airway's).
  */
 import { AinodeError } from '../../errors';
-import { growSeeds, inPlaneDepth, labelRuns, paintRuns, type Box, type Component, type RunLabelling } from '../../volume/components';
+import { componentRuns, growSeeds, inPlaneDepthOfRuns, labelRuns, paintRuns, type Box, type Component, type RunLabelling, type Runs } from '../../volume/components';
 import { voxelToPatient, type VolumeGeometry } from '../../volume/volume';
 
 /** Airway tracking: the trachea starts within this distance of the midline (mm)... */
@@ -71,10 +71,10 @@ function erodedSplit(l: RunLabelling, a: Component): { box: Box; parts: Uint8Arr
   const only = new Uint8Array(l.components.length + 1);
   only[a.label] = 1;
   paintRuns(l, only, joined, box);
-  // The e-th erosion is the voxels deeper than e: labelled straight off the distance map.
-  const depth = inPlaneDepth(joined, box.columns, box.rows, box.slices);
-  // Each erosion lies inside the one before: only its runs are scanned.
-  let previous: RunLabelling | undefined;
+  // The e-th erosion is the voxels deeper than e: labelled straight off the distance map. Each
+  // erosion lies inside the one before (the first inside the component): only its runs are scanned.
+  let previous: Runs = componentRuns(l, a.label, box);
+  const depth = inPlaneDepthOfRuns(previous);
   for (let erosions = 1; erosions <= MAX_SPLIT_EROSIONS; erosions++) {
     const eroded = labelRuns(depth, box.columns, box.rows, box.slices, erosions, previous);
     previous = eroded;
@@ -118,24 +118,29 @@ function lungLabels(airMask: Uint8Array, g: VolumeGeometry): { labels: Uint8Arra
     return { labels, method: 'separate-components', erosions: 0, midlineX: (xa + xb) / 2, inPlane };
   }
   const { box, parts, erosions } = erodedSplit(air, a);
+  // The parts go into the volume as they are, summed for their centroids on the way; then they
+  // are swapped if part 1 turns out to be the left lung.
   const sums = [0, 0, 0].map(() => ({ n: 0, i: 0, j: 0, k: 0 }));
-  for (let k = 0, q = 0; k < box.slices; k++)
-    for (let j = 0; j < box.rows; j++)
-      for (let i = 0; i < box.columns; i++, q++) {
-        const l = parts[q];
-        if (!l) continue;
-        const s = sums[l];
-        s.n++, (s.i += i + box.i0), (s.j += j + box.j0), (s.k += k + box.k0);
-      }
-  const x1 = centroidX(g, sums[1].n, sums[1].i, sums[1].j, sums[1].k);
-  const x2 = centroidX(g, sums[2].n, sums[2].i, sums[2].j, sums[2].k);
-  const value = x1 < x2 ? [0, 1, 2] : [0, 2, 1];
   const plane = g.columns * g.rows;
   for (let k = 0, q = 0; k < box.slices; k++)
     for (let j = 0; j < box.rows; j++) {
       const row = (k + box.k0) * plane + (j + box.j0) * g.columns + box.i0;
-      for (let i = 0; i < box.columns; i++, q++) if (parts[q]) labels[row + i] = value[parts[q]];
+      for (let i = 0; i < box.columns; i++, q++) {
+        const l = parts[q];
+        if (!l) continue;
+        labels[row + i] = l;
+        const s = sums[l];
+        s.n++, (s.i += i + box.i0), (s.j += j + box.j0), (s.k += k + box.k0);
+      }
     }
+  const x1 = centroidX(g, sums[1].n, sums[1].i, sums[1].j, sums[1].k);
+  const x2 = centroidX(g, sums[2].n, sums[2].i, sums[2].j, sums[2].k);
+  if (x1 >= x2)
+    for (let k = 0, q = 0; k < box.slices; k++)
+      for (let j = 0; j < box.rows; j++) {
+        const row = (k + box.k0) * plane + (j + box.j0) * g.columns + box.i0;
+        for (let i = 0; i < box.columns; i++, q++) if (parts[q]) labels[row + i] = 3 - parts[q];
+      }
   const inPlane = { i0: a.minI, i1: a.maxI, j0: a.minJ, j1: a.maxJ };
   return { labels, method: 'eroded-split', erosions, midlineX: (x1 + x2) / 2, inPlane };
 }
