@@ -4,6 +4,7 @@
 import type { Worker } from 'bullmq';
 import type { Config } from '../config/schema';
 import { DicomwebClient } from '../dicomweb/client';
+import { RetrieveThread } from '../dicomweb/retrieve-thread';
 import { loadModelPackages } from '../inference/model-package';
 import { startListener, type Listener } from '../intake/listener';
 import type { Logger } from '../observability/logger';
@@ -54,7 +55,9 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
   }
   let listener: Listener | undefined;
   let worker: Worker | undefined;
-  if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, ledger, models: packages, log, maxVoxels: cfg.maxVoxels, rules }, log);
+  // Series are retrieved on a thread of their own, so that decoding overlaps the transfer.
+  const retriever = roles.includes('worker') ? new RetrieveThread(cfg.dicomweb) : undefined;
+  if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, retriever, ledger, models: packages, log, maxVoxels: cfg.maxVoxels, rules }, log);
   if (roles.includes('listener')) listener = await startListener(cfg, redis, { client, queue, ledger, models: packages, rules, log, redis, prefix: cfg.redisPrefix }, log, opts.intakeStart ?? 'now');
 
   return {
@@ -64,6 +67,7 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
       await stopAdmin();
       await listener?.stop();
       await worker?.close();
+      await retriever?.close();
       await queue.close();
       redis.disconnect();
       workerConnection.disconnect();

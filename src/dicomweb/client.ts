@@ -19,6 +19,11 @@ export interface StowResult {
   stored: string[];
 }
 
+/** A series by WADO-RS, each instance handed over as it arrives (DicomwebClient, RetrieveThread). */
+export interface SeriesRetriever {
+  retrieveSeriesStreaming(studyUid: string, seriesUid: string, onInstance: (part10: Buffer) => void): Promise<number>;
+}
+
 export class DicomwebClient {
   private readonly http: PacsHttp;
 
@@ -30,11 +35,12 @@ export class DicomwebClient {
     return this.cfg.url;
   }
 
-  private async request(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
+  private async request(method: string, path: string, headers: Record<string, string>, body?: Buffer, signal?: AbortSignal): Promise<Response> {
     const target = `${this.cfg.url}${path}`;
     let res: Response;
     try {
-      res = await this.http.fetch(target, { method, headers, body: body === undefined ? undefined : (new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>), signal: AbortSignal.timeout(this.cfg.timeoutMs) });
+      const timeout = AbortSignal.timeout(this.cfg.timeoutMs);
+      res = await this.http.fetch(target, { method, headers, body: body === undefined ? undefined : (new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>), signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
     } catch (e) {
       throw new AinodeError('DICOMWEB_UNREACHABLE', `${method} ${path.split('?')[0]}: ${(e as Error).message}`, {
         retryable: true,
@@ -83,12 +89,16 @@ export class DicomwebClient {
   /**
    * WADO-RS, streaming: `onInstance` gets each instance's Part 10 bytes as soon as its part has
    * arrived, so decoding overlaps the transfer and the whole multipart body is never held.
-   * Returns the number of instances.
+   * Returns the number of instances. `signal` stops the transfer.
    */
-  async retrieveSeriesStreaming(studyUid: string, seriesUid: string, onInstance: (part10: Buffer) => void): Promise<number> {
-    const res = await this.request('GET', `/studies/${studyUid}/series/${seriesUid}`, {
-      Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
-    });
+  async retrieveSeriesStreaming(studyUid: string, seriesUid: string, onInstance: (part10: Buffer) => void, signal?: AbortSignal): Promise<number> {
+    const res = await this.request(
+      'GET',
+      `/studies/${studyUid}/series/${seriesUid}`,
+      { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+      undefined,
+      signal,
+    );
     const splitter = new MultipartSplitter(boundaryOf(res.headers.get('content-type') ?? ''), onInstance);
     if (!res.body) throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'WADO-RS answer has no body', { retryable: true });
     try {

@@ -4,7 +4,7 @@
  * progress. Re-running a job after a crash is safe: output UIDs are deterministic and the PACS
  * is asked first.
  */
-import type { DicomwebClient } from '../dicomweb/client';
+import type { DicomwebClient, SeriesRetriever } from '../dicomweb/client';
 import type { Logger } from '../observability/logger';
 import type { DeliveryLedger } from '../results/ledger';
 import type { ModelPackage } from '../inference/model-package';
@@ -24,6 +24,8 @@ import type { RulesStore } from '../rules/rules-store';
 
 export interface WorkerDeps {
   client: DicomwebClient;
+  /** How series are retrieved: `client` itself unless given (the worker role uses a RetrieveThread). */
+  retriever?: SeriesRetriever;
   ledger: DeliveryLedger;
   models: Map<string, ModelPackage>;
   session: (pkg: ModelPackage) => Promise<LoadedSession>;
@@ -101,7 +103,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   // No collection here: the previous job's garbage was collected when it was reported.
   // Retrieve and decode overlap: each instance is decoded as soon as it has arrived.
   const builder = await VolumeBuilder.create(job.seriesInstanceUid, deps.maxVoxels);
-  const instances = await deps.client.retrieveSeriesStreaming(job.studyInstanceUid, job.seriesInstanceUid, (part10) => builder.add(part10));
+  const instances = await (deps.retriever ?? deps.client).retrieveSeriesStreaming(job.studyInstanceUid, job.seriesInstanceUid, (part10) => builder.add(part10));
   t0 = mark('retrieveDecode', t0);
 
   await progress({ stage: 'volume', percent: 35 });
