@@ -47,7 +47,14 @@ interface Frame {
   stored: Uint8Array;
   format: PixelFormat;
   rescale: { slope: number; intercept: number; padding: number | undefined; paddingOut: number };
+  /** Where the frame's float32 values already are in the staging buffer (see VolumeBuilder). */
+  slot?: number;
 }
+
+/** Whether this runtime has resizable ArrayBuffers (Node 20: yes). */
+const RESIZABLE = typeof (ArrayBuffer.prototype as { resize?: unknown }).resize === 'function';
+/** The most a staging buffer reserves (address space only; pages are used as slices arrive). */
+const MAX_STAGING_BYTES = 2 ** 32;
 
 type Item = Record<string, unknown>;
 const items = (v: unknown): Item[] => (Array.isArray(v) ? (v as Item[]) : v && typeof v === 'object' ? [v as Item] : []);
@@ -88,11 +95,22 @@ export interface AssembledSeries {
   separated: { localizers: number; otherStacks: number[] };
 }
 
+/**
+ * Collects the instances of a series as they arrive and makes the volume. Each frame is rescaled
+ * to float32 on arrival, into the next slot of a staging buffer that grows a slice at a time (a
+ * resizable ArrayBuffer: address space reserved once, pages used as slices arrive), so the work
+ * overlaps the transfer. When the series turns out to be one stack (the common case), the staging
+ * buffer becomes the volume: its slices are put in order in place, which costs nothing when they
+ * arrived in order. Otherwise (several stacks, mixed sizes) the volume is made afresh from the
+ * staged and stored values. The stored values are kept until then.
+ */
 export class VolumeBuilder {
   private readonly frames: Frame[] = [];
   private patientStudy: PatientStudyAttributes | undefined;
   private localizers = 0;
   private voxels = 0;
+  private staging: { buffer: ArrayBuffer; rows: number; columns: number; slots: number } | undefined;
+  private stagingOff = !RESIZABLE;
 
   private constructor(private readonly seriesInstanceUid: string, private readonly maxVoxels: number) {}
 
@@ -149,7 +167,7 @@ export class VolumeBuilder {
       if (!Number.isFinite(slope) || !Number.isFinite(intercept)) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'RescaleSlope/RescaleIntercept are not numbers', { retryable: false });
       const padding = paddingValue(ds.PixelPaddingValue, f);
       const lowest = f.pixelRepresentation === 1 ? -(2 ** (f.bitsStored - 1)) : 0;
-      this.frames.push({
+      const frame: Frame = {
         source: { sopClassUid, sopInstanceUid, imagePositionPatient: ipp, ...(enhanced || f.frames > 1 ? { frameNumber: i + 1 } : {}) },
         orientation: iop,
         pixelSpacing: spacing,
@@ -160,9 +178,29 @@ export class VolumeBuilder {
         stored: decodeFrame(ds, transferSyntaxUid, f, i),
         format: f,
         rescale: { slope, intercept, padding, paddingOut: lowest * slope + intercept },
-      });
+      };
+      this.stage(frame);
+      this.frames.push(frame);
       this.voxels += f.rows * f.columns;
     }
+  }
+
+  /** Rescales the frame into the next staging slot, when it has the staged frames' size. */
+  private stage(fr: Frame): void {
+    if (this.stagingOff) return;
+    const plane = fr.rows * fr.columns;
+    if (!this.staging) {
+      const reserve = Math.min(this.maxVoxels * 4, MAX_STAGING_BYTES);
+      this.staging = { buffer: new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(0, { maxByteLength: reserve - (reserve % (plane * 4)) }), rows: fr.rows, columns: fr.columns, slots: 0 };
+    }
+    const st = this.staging;
+    if (fr.rows !== st.rows || fr.columns !== st.columns) return;
+    const bytes = (st.slots + 1) * plane * 4;
+    if (bytes > (st.buffer as unknown as { maxByteLength: number }).maxByteLength) return;
+    (st.buffer as unknown as { resize(n: number): void }).resize(bytes);
+    const r = fr.rescale;
+    modalityValues(fr.stored, fr.format, r.slope, r.intercept, r.padding, r.paddingOut, new Float32Array(st.buffer, st.slots * plane * 4, plane));
+    fr.slot = st.slots++;
   }
 
   build(): AssembledSeries {
@@ -211,13 +249,8 @@ export class VolumeBuilder {
       const off = norm([d[0] - along * normal[0], d[1] - along * normal[1], d[2] - along * normal[2]]);
       if (off > 0.01 * spacing * k + 1e-2) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'slice positions do not follow the slice normal (gantry tilt or a sheared stack is not supported)', { retryable: false });
     }
-    const plane = ref.rows * ref.columns;
-    const voxels = new Float32Array(plane * frames.length);
-    frames.forEach((s, k) => {
-      const r = s.rescale;
-      modalityValues(s.stored, s.format, r.slope, r.intercept, r.padding, r.paddingOut, voxels.subarray(k * plane, (k + 1) * plane));
-      s.stored = new Uint8Array(0); // release as we go
-    });
+    const voxels = this.voxelsInOrder(frames);
+    for (const fr of this.frames) fr.stored = new Uint8Array(0); // the received instances can go
     return {
       geometry: {
         columns: ref.columns,
@@ -234,6 +267,55 @@ export class VolumeBuilder {
       slices: frames.map((s) => s.source),
       seriesInstanceUid: this.seriesInstanceUid,
     };
+  }
+
+  /**
+   * The float32 values of `frames` (sorted) as one volume. When the staging buffer holds exactly
+   * these frames it becomes the volume, its slices permuted in place into order (cycle by cycle,
+   * one slice of scratch; nothing moves when they arrived in order); else a fresh array is
+   * filled from the staging slots and the stored values.
+   */
+  private voxelsInOrder(frames: Frame[]): Float32Array {
+    const plane = frames[0].rows * frames[0].columns;
+    const st = this.staging;
+    this.staging = undefined;
+    if (st && st.slots === frames.length && frames.every((f) => f.slot !== undefined)) {
+      const voxels = new Float32Array(st.buffer, 0, plane * frames.length);
+      const placed = new Uint8Array(frames.length);
+      let scratch: Float32Array | undefined;
+      for (let start = 0; start < frames.length; start++) {
+        if (placed[start]) continue;
+        if (frames[start].slot === start) {
+          placed[start] = 1;
+          continue;
+        }
+        // Position k takes the slice in slot frames[k].slot; follow the cycle back to `start`.
+        scratch ??= new Float32Array(plane);
+        scratch.set(voxels.subarray(start * plane, (start + 1) * plane));
+        for (let k = start; ; ) {
+          const from = frames[k].slot!;
+          placed[k] = 1;
+          if (from === start) {
+            voxels.set(scratch, k * plane);
+            break;
+          }
+          voxels.copyWithin(k * plane, from * plane, (from + 1) * plane);
+          k = from;
+        }
+      }
+      return voxels;
+    }
+    const voxels = new Float32Array(plane * frames.length);
+    const staged = st ? new Float32Array(st.buffer) : undefined;
+    frames.forEach((s, k) => {
+      const out = voxels.subarray(k * plane, (k + 1) * plane);
+      if (staged && s.slot !== undefined) out.set(staged.subarray(s.slot * plane, (s.slot + 1) * plane));
+      else {
+        const r = s.rescale;
+        modalityValues(s.stored, s.format, r.slope, r.intercept, r.padding, r.paddingOut, out);
+      }
+    });
+    return voxels;
   }
 }
 

@@ -1,7 +1,8 @@
 /** Volume assembly on the real 64-slice CT: order, spacing, HU; unsound stacks refused with a code. */
 import { expect } from 'chai';
 import { assembleVolume } from '../../src/volume/assemble';
-import { modalityValues, type PixelFormat } from '../../src/volume/pixel-data';
+import { decodeFrame, modalityValues, pixelFormat, type PixelFormat } from '../../src/volume/pixel-data';
+import { readPart10, writePart10 } from '../../src/dicom/part10';
 import { readDicomFolder } from '../../scripts/support/dicom-files';
 import { CHEST_CT_DIR } from '../support/env';
 
@@ -27,6 +28,42 @@ describe('volume: assembling a CT series', () => {
     const z = volume.slices.map((s) => s.imagePositionPatient[2]);
     for (let k = 1; k < z.length; k++) expect(z[k] - z[k - 1]).to.be.closeTo(5, 1e-6);
     expect(g.origin[2]).to.equal(Math.min(...z));
+  });
+
+  it('the voxels follow their slices whatever the arrival order (in order, reversed, shuffled: bit-identical volumes)', async () => {
+    const reference = (await assembleVolume(files[0].seriesInstanceUid, bytes)).volume;
+    const orders = [[...bytes].reverse(), ...[1, 2, 3].map(() => [...bytes].sort(() => Math.random() - 0.5))];
+    for (const order of orders) {
+      const { volume } = await assembleVolume(files[0].seriesInstanceUid, order);
+      expect(volume.slices.map((x) => x.sopInstanceUid)).to.deep.equal(reference.slices.map((x) => x.sopInstanceUid));
+      expect(Buffer.from(volume.voxels.buffer, volume.voxels.byteOffset, volume.voxels.byteLength).equals(Buffer.from(reference.voxels.buffer, reference.voxels.byteOffset, reference.voxels.byteLength))).to.equal(true);
+    }
+    // And slice k holds the rescaled pixels of the instance at position k (read on its own).
+    for (const k of [0, 31, 63]) {
+      const one = bytes.find((b) => readPart10(b).dataset.SOPInstanceUID === reference.slices[k].sopInstanceUid)!;
+      const ds = readPart10(one).dataset;
+      const f = pixelFormat(ds);
+      const alone = modalityValues(decodeFrame(ds, readPart10(one).transferSyntaxUid, f, 0), f, Number(ds.RescaleSlope ?? 1), Number(ds.RescaleIntercept ?? 0), undefined, 0);
+      const plane = 512 * 512;
+      expect(Buffer.from(reference.voxels.slice(k * plane, (k + 1) * plane).buffer).equals(Buffer.from(alone.buffer)), `slice ${k}`).to.equal(true);
+    }
+  });
+
+  it('a second stack of the same size among the slices: the volume is made afresh from the main stack, unchanged', async () => {
+    const main = bytes.slice(10, 30);
+    const reference = (await assembleVolume(files[0].seriesInstanceUid, main)).volume;
+    // Three frames of a coronal stack (same rows and columns), arriving in between.
+    const coronal = bytes.slice(0, 3).map((b, i) => {
+      const { dataset } = readPart10(b);
+      dataset.ImageOrientationPatient = [1, 0, 0, 0, 0, -1];
+      dataset.ImagePositionPatient = [0, 10 * i, 0];
+      dataset.SOPInstanceUID = `1.2.3.4.5.6.7.${i + 1}`;
+      return writePart10(dataset, { PixelData: 'OW' });
+    });
+    const { volume, separated } = await assembleVolume(files[0].seriesInstanceUid, [...main.slice(0, 5), ...coronal, ...main.slice(5)]);
+    expect(separated.otherStacks).to.deep.equal([3]);
+    expect(volume.slices.map((x) => x.sopInstanceUid)).to.deep.equal(reference.slices.map((x) => x.sopInstanceUid));
+    expect(Buffer.from(volume.voxels.buffer, volume.voxels.byteOffset, volume.voxels.byteLength).equals(Buffer.from(reference.voxels.buffer, reference.voxels.byteOffset, reference.voxels.byteLength))).to.equal(true);
   });
 
   it('applies the rescale: air outside the body is about -1000 HU', async () => {
