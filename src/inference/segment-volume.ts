@@ -150,7 +150,9 @@ export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, vo
   const m = pkg.manifest;
   const run = await inferOnModelGrid(pkg, loaded, volume, options.releaseSource);
   const { grid, preprocess, inference } = run;
-  collectGarbage(); // the input copy and the runtime's intermediates
+  // No collection here: the model's input and the runtime's intermediates are freed with the rest
+  // once the job is reported; the worker's peak is the model run, which has passed (measured: a
+  // collection here cost 25 ms of every brain MRI and lowered no peak).
 
   const t = performance.now();
   const nvox = grid.columns * grid.rows * grid.slices;
