@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'worker_threads';
 import { isAinodeError } from '../errors';
+import { collectGarbage } from '../observability/memory';
 import type { DicomwebConfig } from '../config/schema';
 import { DicomwebClient } from './client';
 import type { ThreadMessage, ThreadRequest } from './retrieve-thread';
@@ -37,5 +38,10 @@ port.on('message', (m: ThreadRequest) => {
       (count) => post({ id: m.id, done: count }),
       (e: unknown) => post({ id: m.id, error: isAinodeError(e) ? { code: e.code, message: e.message, retryable: e.retryable, hint: e.hint } : { message: (e as Error).message } }),
     )
-    .finally(() => running.delete(m.id));
+    .finally(() => {
+      running.delete(m.id);
+      // The response's chunks are garbage now (a series' worth: tens of MB, outside this thread's
+      // small heap, so V8 would not hurry). Collected here, off the caller's thread.
+      if (running.size === 0) collectGarbage();
+    });
 });
