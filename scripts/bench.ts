@@ -31,6 +31,7 @@ import { assembleVolume } from '../src/volume/assemble';
 import { loadModelPackage } from '../src/inference/model-package';
 import { prepareIntensities, toModelGrid } from '../src/inference/segment-volume';
 import { sessionOptions } from '../src/inference/session';
+import { MALLOC_TUNING } from '../src/observability/memory';
 import { INFERENCE_QUEUE, inferenceJobId, type InferenceJob } from '../src/queue/jobs';
 import { startOrthanc, type OrthancProcess } from './support/orthanc';
 import { startRedis } from './support/redis-server';
@@ -146,7 +147,8 @@ async function main(): Promise<void> {
   const redis = await startRedis(path.join(work, 'redis'));
   const client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 120_000 });
   const prefix = 'bench';
-  const env = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redis.url, AINODE_REDIS_PREFIX: prefix, AINODE_LOG_LEVEL: 'info' };
+  // The processes run as deployed: the deployment files set MALLOC_TUNING (see memory.ts).
+  const env = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redis.url, AINODE_REDIS_PREFIX: prefix, AINODE_LOG_LEVEL: 'info', ...MALLOC_TUNING };
   const listener = startAinode('listener', env, work);
   let workers = [startAinode('worker', env, work)];
   await waitLine(listener, /listening to the Orthanc change feed/, 30_000);
@@ -313,7 +315,7 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [path.join(REPO, 'dist', 'scripts', 'bench-seg.js'), '--runs', '3', '--out', segOut], { stdio: 'ignore' });
   const segEncoding = JSON.parse(fs.readFileSync(segOut, 'utf8')) as Record<string, unknown>;
 
-  const report = { leak, date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, provider: 'cpu', node: process.version, studies: results, throughput, segEncoding };
+  const report = { leak, date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, provider: 'cpu', node: process.version, environment: MALLOC_TUNING, studies: results, throughput, segEncoding };
   for (const r of results as { study: string; turnaroundP50Ms: number; turnaroundP95Ms: number; overheadRatio: number; stagesMedianMs: Record<string, number>; physicalMedianMs: Record<string, number>; workerPeakRssMb: number; float32VolumeMb: number; workerRssBeforeStudiesMb: number; workerRssAtJobStartMb: number; memoryBudgetMb: number; modelMemory: { workingMb: number } }[]) {
     process.stdout.write(`\n${r.study}: turnaround p50 ${r.turnaroundP50Ms} ms, p95 ${r.turnaroundP95Ms} ms, overhead ratio ${r.overheadRatio}; worker peak ${r.workerPeakRssMb} MB (idle before these studies ${r.workerRssBeforeStudiesMb} MB, at job start ${r.workerRssAtJobStartMb} MB, float32 volume ${r.float32VolumeMb} MB, model working memory ${r.modelMemory.workingMb} MB: budget ${r.memoryBudgetMb} MB)\n`);
     process.stdout.write(`  stages (median ms): ${Object.entries(r.stagesMedianMs).map(([k, v]) => `${k.replace(/Ms$/, '')} ${v}`).join(', ')}\n`);

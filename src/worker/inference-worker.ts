@@ -11,7 +11,7 @@ import { INFERENCE_QUEUE, parseInferenceJob, type InferenceJob } from '../queue/
 import { describeError, isAinodeError } from '../errors';
 import { createSession, type LoadedSession } from '../inference/session';
 import type { ModelPackage } from '../inference/model-package';
-import { collectGarbage } from '../observability/memory';
+import { collectGarbage, MALLOC_TUNING, mallocTuningMissing } from '../observability/memory';
 import { processInferenceJob, type JobOutcome, type WorkerDeps } from './process-inference';
 
 export async function startWorker(cfg: Config, connection: Redis, deps: Omit<WorkerDeps, 'session'>, log: Logger): Promise<Worker<InferenceJob, JobOutcome>> {
@@ -53,6 +53,11 @@ export async function startWorker(cfg: Config, connection: Redis, deps: Omit<Wor
   worker.on('completed', collectAfterJob);
   worker.on('failed', collectAfterJob);
   await worker.waitUntilReady();
+  const untuned = mallocTuningMissing();
+  if (untuned.length) {
+    const set = Object.entries(MALLOC_TUNING).map(([k, v]) => `${k}=${v}`).join(' ');
+    wlog.warn({ missing: untuned }, `glibc malloc is not tuned for large buffers: this worker will hold more memory when idle; set ${set} in its environment (the deployment files do)`);
+  }
   wlog.info({ concurrency: cfg.workerConcurrency }, 'worker ready');
   return worker;
 }

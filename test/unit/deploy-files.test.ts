@@ -13,6 +13,7 @@ import { loadViewerConfig, ohifAppConfig } from '../../src/viewer/ohif-gateway';
 import { parseRules } from '../../src/rules/schema';
 import { REPO_ROOT } from '../support/ainode-process';
 import { tempDir } from '../support/env';
+import { MALLOC_TUNING, mallocTuningMissing } from '../../src/observability/memory';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const DEPLOY = path.join(REPO_ROOT, 'deploy');
@@ -292,5 +293,25 @@ describe('deployment: Kubernetes manifests (kubectl apply -k deploy/)', () => {
       expect(src).to.include(`'${u.pathname}'`);
       expect(t.metadata.valueLocation).to.equal('backlog');
     }
+  });
+});
+
+describe('deployment: glibc malloc tuning for the worker (src/observability/memory.ts)', () => {
+  const read = (p: string): string => fs.readFileSync(path.join(REPO_ROOT, p), 'utf8');
+  it('both images and both systemd units set MALLOC_TUNING', () => {
+    for (const f of ['deploy/docker/Dockerfile', 'deploy/gpu/Dockerfile']) {
+      const finalStage = read(f).split(/^FROM /m).pop()!;
+      for (const [k, v] of Object.entries(MALLOC_TUNING)) expect(finalStage, `${f}: ${k}`).to.match(new RegExp(`^\\s*(ENV )?${k}=${v}\\b`, 'm'));
+    }
+    for (const f of ['deploy/systemd/ainode-worker.service', 'deploy/systemd/ainode-listener.service']) {
+      const line = read(f).split('\n').find((l) => l.startsWith('Environment='))!;
+      expect(line, f).to.equal(`Environment=${Object.entries(MALLOC_TUNING).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    }
+  });
+  it('the worker tells which variables are missing, on Linux only', () => {
+    expect(mallocTuningMissing({ ...MALLOC_TUNING }, 'linux')).to.deep.equal([]);
+    expect(mallocTuningMissing({}, 'linux')).to.deep.equal(Object.keys(MALLOC_TUNING));
+    expect(mallocTuningMissing({ ...MALLOC_TUNING, MALLOC_ARENA_MAX: '8' }, 'linux')).to.deep.equal(['MALLOC_ARENA_MAX']);
+    expect(mallocTuningMissing({}, 'darwin')).to.deep.equal([]);
   });
 });
