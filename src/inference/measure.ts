@@ -27,6 +27,25 @@ export function needsIntensities(manifest: ModelManifest): boolean {
 }
 
 /**
+ * Calls `visit` for every voxel in order, except runs of four background (0) labels, which are
+ * skipped a word at a time (background is most of a label map); `visit` still sees the zeros
+ * that share a word with a label.
+ */
+function eachInLabelledWords(labels: Uint8Array, visit: (p: number) => void): void {
+  let p = 0;
+  if (labels.byteOffset % 4 === 0) {
+    const words = new Uint32Array(labels.buffer, labels.byteOffset, labels.length >> 2);
+    for (let w = 0; w < words.length; w++) {
+      if (words[w] === 0) continue;
+      const q = w << 2;
+      visit(q), visit(q + 1), visit(q + 2), visit(q + 3);
+    }
+    p = words.length << 2;
+  }
+  for (; p < labels.length; p++) visit(p);
+}
+
+/**
  * Count, sum and counts below each threshold for every label value, in one pass over the volume;
  * counts only when `intensities` is false (the sums are then NaN).
  */
@@ -36,47 +55,21 @@ function perLabelSums(volume: ScalarVolume, labels: Uint8Array, thresholds: numb
   const sum = new Float64Array(256);
   const below = new Float64Array(256 * T);
   if (!intensities) {
-    // Counts only: background is most of the map, so it is read four labels at a time.
-    let p = 0;
-    if (labels.byteOffset % 4 === 0) {
-      const words = new Uint32Array(labels.buffer, labels.byteOffset, labels.length >> 2);
-      for (let w = 0; w < words.length; w++) {
-        if (words[w] === 0) continue;
-        const q = w << 2;
-        count[labels[q]]++;
-        count[labels[q + 1]]++;
-        count[labels[q + 2]]++;
-        count[labels[q + 3]]++;
-      }
-      p = words.length << 2;
-    }
-    for (; p < labels.length; p++) count[labels[p]]++;
+    eachInLabelledWords(labels, (p) => count[labels[p]]++);
     count[0] = 0;
     sum.fill(Number.NaN);
     return { count, sum, below };
   }
   const v = volume.voxels;
   if (v.length !== labels.length) throw new Error(`measure: the volume holds ${v.length} intensities for ${labels.length} labels`);
-  const add = (p: number): void => {
+  eachInLabelledWords(labels, (p) => {
     const l = labels[p];
     if (l === 0) return;
     const x = v[p];
     count[l]++;
     sum[l] += x;
     for (let t = 0; t < T; t++) if (x < thresholds[t]) below[l * T + t]++;
-  };
-  // Background is skipped four labels at a time; the voxels are visited in the same order.
-  let p = 0;
-  if (labels.byteOffset % 4 === 0) {
-    const words = new Uint32Array(labels.buffer, labels.byteOffset, labels.length >> 2);
-    for (let w = 0; w < words.length; w++) {
-      if (words[w] === 0) continue;
-      const q = w << 2;
-      add(q), add(q + 1), add(q + 2), add(q + 3);
-    }
-    p = words.length << 2;
-  }
-  for (; p < v.length; p++) add(p);
+  });
   return { count, sum, below };
 }
 

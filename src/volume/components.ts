@@ -60,6 +60,17 @@ export function labelRuns(mask: Uint8Array | Uint16Array, columns: number, rows:
   let end = new Int32Array(cap);
   const rowFirst = new Int32Array(nRows + 1);
   let n = 0;
+  const push = (s0: number, e0: number): void => {
+    if (n === cap) {
+      cap *= 2;
+      const ns = new Int32Array(cap), ne = new Int32Array(cap);
+      ns.set(start), ne.set(end);
+      (start = ns), (end = ne);
+    }
+    start[n] = s0;
+    end[n] = e0;
+    n++;
+  };
   const scan = (base: number, from: number, to: number): void => {
     let i = from;
     while (i < to) {
@@ -69,15 +80,7 @@ export function labelRuns(mask: Uint8Array | Uint16Array, columns: number, rows:
       }
       const s0 = i;
       while (i < to && mask[base + i] > above) i++;
-      if (n === cap) {
-        cap *= 2;
-        const ns = new Int32Array(cap), ne = new Int32Array(cap);
-        ns.set(start), ne.set(end);
-        (start = ns), (end = ne);
-      }
-      start[n] = s0;
-      end[n] = i;
-      n++;
+      push(s0, i);
     }
   };
   // A byte mask whose rows start on 4-byte boundaries is read a word at a time where it can be:
@@ -100,15 +103,7 @@ export function labelRuns(mask: Uint8Array | Uint16Array, columns: number, rows:
         else if (mask[base + i] !== 0) i++;
         else break;
       }
-      if (n === cap) {
-        cap *= 2;
-        const ns = new Int32Array(cap), ne = new Int32Array(cap);
-        ns.set(start), ne.set(end);
-        (start = ns), (end = ne);
-      }
-      start[n] = s0;
-      end[n] = i;
-      n++;
+      push(s0, i);
     }
   };
   for (let r = 0; r < nRows; r++) {
