@@ -111,9 +111,11 @@ async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume
   const { grid, voxels, range } = toModelGrid(volume, m.preprocess);
   // A resampled volume is a fresh array: transform it in place instead of copying it again.
   const input = prepareIntensities(voxels, m.preprocess, voxels !== volume.voxels, range);
-  if (releaseSource && input !== volume.voxels) {
-    volume.voxels = new Float32Array(0);
-    collectGarbage(); // actually returns them (and any preprocessing intermediate) before the model runs
+  if (releaseSource) {
+    if (input !== volume.voxels) volume.voxels = new Float32Array(0);
+    // Returns them (when the input is a copy), any preprocessing intermediate and the caller's
+    // earlier garbage (the retrieved instances) before the model runs.
+    collectGarbage();
   }
   const dims: [number, number, number] = [grid.slices, grid.rows, grid.columns];
   const preprocess = performance.now() - t;

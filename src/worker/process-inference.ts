@@ -101,7 +101,8 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
 
   await progress({ stage: 'retrieve', percent: 10 });
   // No collection here: the previous job's garbage was collected when it was reported.
-  // Retrieve and decode overlap: each instance is decoded as soon as it has arrived.
+  // Retrieve and decode overlap: each instance is decoded, and rescaled into the volume, as soon
+  // as it has arrived (the worker role's retriever reads the response on a thread of its own).
   const builder = await VolumeBuilder.create(job.seriesInstanceUid, deps.maxVoxels);
   const instances = await (deps.retriever ?? deps.client).retrieveSeriesStreaming(job.studyInstanceUid, job.seriesInstanceUid, (part10) => builder.add(part10));
   t0 = mark('retrieveDecode', t0);
