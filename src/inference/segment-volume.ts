@@ -124,10 +124,6 @@ async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume
   return { grid, out, preprocess, inference: performance.now() - t };
 }
 
-/**
- * `options.releaseSource`: the caller will not read the source intensities again (the manifest
- * measures volumes only), so they are dropped before the model runs (see inferOnModelGrid).
- */
 /** The label values each custom post-processing step can write. */
 const CUSTOM_STEP_LABELS: Record<NonNullable<ModelPackage['manifest']['postprocess']['custom']>, readonly number[]> = {
   'ct-lung-left-right': LUNG_LABEL_VALUES,
@@ -148,6 +144,10 @@ export function undeclaredLabelsPossible(m: ModelPackage['manifest']): boolean {
   return false;
 }
 
+/**
+ * `options.releaseSource`: the caller will not read the source intensities again (the manifest
+ * measures volumes only), so they are dropped before the model runs (see inferOnModelGrid).
+ */
 export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume, options: { releaseSource?: boolean } = {}): Promise<SegmentationOutcome> {
   const m = pkg.manifest;
   const run = await inferOnModelGrid(pkg, loaded, volume, options.releaseSource);

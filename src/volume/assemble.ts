@@ -1,8 +1,9 @@
 /**
  * Builds a ScalarVolume from the Part 10 instances of one series, one instance at a time: each
  * instance is parsed, every frame decoded (any transfer syntax, src/volume/pixel-data.ts) and
- * rescaled to float32 at once, and the parsed dataset dropped, so a long series never holds all
- * datasets (nor, with the streaming retrieve, the raw multipart body) in memory.
+ * rescaled to float32 at once into the buffer that becomes the volume (see VolumeBuilder), and the
+ * parsed dataset dropped, so a long series never holds all datasets (nor, with the streaming
+ * retrieve, the raw multipart body) in memory.
  *
  * Single-frame images and multi-frame Enhanced CT/MR (per-frame functional groups: plane position
  * and orientation, pixel measures, pixel value transformation, stack) are both turned into
@@ -40,9 +41,9 @@ interface Frame {
   stack: string;
   /**
    * The decoded frame as stored values (for native little-endian data, a view into the received
-   * instance) and how to rescale it. The rescale to float32 happens once the order is known,
-   * straight into the volume: one pass, and half the memory of float frames while the series
-   * arrives.
+   * instance) and how to rescale it. The float32 values are written on arrival into the staging
+   * buffer (`slot`); the stored values are kept until the volume is built, for the frames the
+   * staging buffer could not take (another size) or the volume made afresh (several stacks).
    */
   stored: Uint8Array;
   format: PixelFormat;

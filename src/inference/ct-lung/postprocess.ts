@@ -15,7 +15,7 @@
  *     the one above) until they open into lung (a cross-section larger than an airway's).
  */
 import { AinodeError } from '../../errors';
-import { componentRuns, growSeeds, inPlaneDepthOfRuns, labelRuns, paintRuns, type Box, type Component, type RunLabelling, type Runs } from '../../volume/components';
+import { componentRuns, growSeeds, inPlaneDepthOfRuns, labelComponents, labelRuns, paintRuns, type Box, type Component, type RunLabelling, type Runs } from '../../volume/components';
 import { voxelToPatient, type VolumeGeometry } from '../../volume/volume';
 
 /** Airway tracking: the trachea starts within this distance of the midline (mm)... */
@@ -170,6 +170,7 @@ function removeAirways(labels: Uint8Array, g: VolumeGeometry, midlineX: number, 
   const down = z(slices - 1) < z(0); // k runs from head to feet
   const order = Array.from({ length: slices }, (_, n) => (down ? n : slices - 1 - n));
   const mask = new Uint8Array(bplane);
+  const scratch = { labels: new Int32Array(bplane) };
   let previous = new Uint8Array(bplane);
   let topZ: number | undefined;
   let removed = 0;
@@ -189,19 +190,17 @@ function removeAirways(labels: Uint8Array, g: VolumeGeometry, midlineX: number, 
     }
     topZ ??= z(k);
     const depthMm = Math.abs(topZ - z(k));
-    const regions = labelRuns(mask, bc, br, 1);
-    const cc = new Int32Array(bplane);
-    paintRuns(regions, Int32Array.from({ length: regions.components.length + 1 }, (_, l) => l), cc);
-    const airway = new Uint8Array(regions.components.length + 1);
+    const { labels: cc, components } = labelComponents(mask, bc, br, 1, scratch);
+    const airway = new Uint8Array(components.length + 1);
     let found = false;
-    for (const c of regions.components) {
+    for (const c of components) {
       if (c.size * pixelMm2 >= AIRWAY_MAX_AREA_MM2) continue;
       const offset = Math.abs(voxelToPatient(g, c.sumI / c.size + box.i0, c.sumJ / c.size + box.j0, k)[0] - midlineX);
       const starts = depthMm <= AIRWAY_START_DEPTH_MM && offset <= AIRWAY_START_MAX_OFFSET_MM;
       if (starts || offset <= AIRWAY_MAX_OFFSET_MM) airway[c.label] = starts ? 1 : 2;
     }
     // Keep the continuing candidates only where they overlap the airway of the slice above.
-    const overlaps = new Uint8Array(regions.components.length + 1);
+    const overlaps = new Uint8Array(components.length + 1);
     for (let q = 0; q < bplane; q++) if (previous[q] && cc[q] && airway[cc[q]] === 2) overlaps[cc[q]] = 1;
     const next = new Uint8Array(bplane);
     for (let q = 0; q < bplane; q++) {
