@@ -16,6 +16,7 @@ import { readNifti } from '../src/volume/nifti';
 import { niftiToMrSeries } from '../src/convert/nifti-to-dicom';
 import { createLogger } from '../src/observability/logger';
 import type { ScalarVolume } from '../src/volume/volume';
+import { rerunUnderMallocTuning } from './support/malloc-env';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const arg = (name: string): string | undefined => {
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
   if (out) fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2));
 }
 
-main().catch((e) => {
+if (!rerunUnderMallocTuning()) main().catch((e) => {
   process.stderr.write(`bench failed: ${(e as Error).message}\n`);
   process.exit(1);
 });

@@ -16,6 +16,7 @@ import { Codes } from '../src/dicom/codes';
 import { buildSegmentation } from '../src/dicom/seg/builder';
 import { SegmentAlgorithmType, SegmentDescription } from '../src/dicom/seg/segment';
 import { randomUid } from '../src/dicom/uid';
+import { rerunUnderMallocTuning } from './support/malloc-env';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const arg = (name: string): string | undefined => {
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
   if (out) fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), ...result }, null, 2));
 }
 
-main().catch((e) => {
+if (!rerunUnderMallocTuning()) main().catch((e) => {
   process.stderr.write(`bench failed: ${(e as Error).stack}\n`);
   process.exit(1);
 });

@@ -37,6 +37,7 @@ import { startOrthanc, type OrthancProcess } from './support/orthanc';
 import { startRedis } from './support/redis-server';
 import { readDicomFolder, stowFiles, type DicomFile } from './support/dicom-files';
 import { reUid } from './support/reuid';
+import { rerunUnderMallocTuning } from './support/malloc-env';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const arg = (name: string): string | undefined => {
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
   const client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 120_000 });
   const prefix = 'bench';
   // The processes run as deployed: the deployment files set MALLOC_TUNING (see memory.ts).
-  const env = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redis.url, AINODE_REDIS_PREFIX: prefix, AINODE_LOG_LEVEL: 'info', ...MALLOC_TUNING };
+  const env = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redis.url, AINODE_REDIS_PREFIX: prefix, AINODE_LOG_LEVEL: 'info', ...MALLOC_TUNING, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? MALLOC_TUNING.GLIBC_TUNABLES };
   const listener = startAinode('listener', env, work);
   let workers = [startAinode('worker', env, work)];
   await waitLine(listener, /listening to the Orthanc change feed/, 30_000);
@@ -336,7 +337,7 @@ async function main(): Promise<void> {
   await redis.stop();
 }
 
-main().then(
+if (!rerunUnderMallocTuning()) main().then(
   () => process.exit(0),
   (e) => {
     process.stderr.write(`bench failed: ${(e as Error).stack}\n`);

@@ -56,7 +56,7 @@ export async function startWorker(cfg: Config, connection: Redis, deps: Omit<Wor
   const untuned = mallocTuningMissing();
   if (untuned.length) {
     const set = Object.entries(MALLOC_TUNING).map(([k, v]) => `${k}=${v}`).join(' ');
-    wlog.warn({ missing: untuned }, `glibc malloc is not tuned for large buffers: this worker will hold more memory when idle; set ${set} in its environment (the deployment files do)`);
+    wlog.warn({ missing: untuned }, `glibc malloc is not tuned for large buffers: this worker will hold more memory when idle and fault in its buffers page by page; set ${set} in its environment (the deployment files do)`);
   }
   wlog.info({ concurrency: cfg.workerConcurrency }, 'worker ready');
   return worker;

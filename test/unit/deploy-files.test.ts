@@ -301,7 +301,7 @@ describe('deployment: glibc malloc tuning for the worker (src/observability/memo
   it('both images and both systemd units set MALLOC_TUNING', () => {
     for (const f of ['deploy/docker/Dockerfile', 'deploy/gpu/Dockerfile']) {
       const finalStage = read(f).split(/^FROM /m).pop()!;
-      for (const [k, v] of Object.entries(MALLOC_TUNING)) expect(finalStage, `${f}: ${k}`).to.match(new RegExp(`^\\s*(ENV )?${k}=${v}\\b`, 'm'));
+      for (const [k, v] of Object.entries(MALLOC_TUNING)) expect(finalStage, `${f}: ${k}`).to.match(new RegExp(`^\\s*(ENV )?${k}=${v.replace(/\./g, '\\.')}( |$)`, 'm'));
     }
     for (const f of ['deploy/systemd/ainode-worker.service', 'deploy/systemd/ainode-listener.service']) {
       const line = read(f).split('\n').find((l) => l.startsWith('Environment='))!;
@@ -313,5 +313,12 @@ describe('deployment: glibc malloc tuning for the worker (src/observability/memo
     expect(mallocTuningMissing({}, 'linux')).to.deep.equal(Object.keys(MALLOC_TUNING));
     expect(mallocTuningMissing({ ...MALLOC_TUNING, MALLOC_ARENA_MAX: '8' }, 'linux')).to.deep.equal(['MALLOC_ARENA_MAX']);
     expect(mallocTuningMissing({}, 'darwin')).to.deep.equal([]);
+  });
+  it('GLIBC_TUNABLES counts as set when its list holds the huge-page tunable, among others or not', () => {
+    const rest = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
+    expect(mallocTuningMissing({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0:glibc.malloc.hugetlb=1' }, 'linux')).to.deep.equal([]);
+    expect(mallocTuningMissing({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }, 'linux')).to.deep.equal(['GLIBC_TUNABLES']);
+    expect(mallocTuningMissing({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=10' }, 'linux')).to.deep.equal(['GLIBC_TUNABLES']);
+    expect(mallocTuningMissing(rest, 'linux')).to.deep.equal(['GLIBC_TUNABLES']);
   });
 });
