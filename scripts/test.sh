@@ -20,6 +20,9 @@ if [ -z "${AINODE_TEST_REDIS_URL:-}" ]; then
 fi
 echo "ainode tests: Redis $AINODE_TEST_REDIS_URL, run folder $run_dir" >&2
 export TMPDIR="$run_dir"
+# Tests run the model in-process too: with the allocator settings a deployed worker has
+# (MALLOC_TUNING in src/observability/memory.ts; the ainode processes the tests start get them too).
+export MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1"
 npx mocha "$@"
 # Passed: the Orthanc storages of this run are no longer needed (on failure they stay for a look).
 rm -rf "$run_dir"

@@ -298,7 +298,7 @@ describe('deployment: Kubernetes manifests (kubectl apply -k deploy/)', () => {
 
 describe('deployment: glibc malloc tuning for the worker (src/observability/memory.ts)', () => {
   const read = (p: string): string => fs.readFileSync(path.join(REPO_ROOT, p), 'utf8');
-  it('both images and both systemd units set MALLOC_TUNING', () => {
+  it('both images, both systemd units and the test command set MALLOC_TUNING', () => {
     for (const f of ['deploy/docker/Dockerfile', 'deploy/gpu/Dockerfile']) {
       const finalStage = read(f).split(/^FROM /m).pop()!;
       for (const [k, v] of Object.entries(MALLOC_TUNING)) expect(finalStage, `${f}: ${k}`).to.match(new RegExp(`^\\s*(ENV )?${k}=${v.replace(/\./g, '\\.')}( |$)`, 'm'));
@@ -307,6 +307,9 @@ describe('deployment: glibc malloc tuning for the worker (src/observability/memo
       const line = read(f).split('\n').find((l) => l.startsWith('Environment='))!;
       expect(line, f).to.equal(`Environment=${Object.entries(MALLOC_TUNING).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     }
+    // The test command runs its in-process model runs with them too.
+    const testSh = read('scripts/test.sh');
+    for (const [k, v] of Object.entries(MALLOC_TUNING)) expect(testSh, `scripts/test.sh: ${k}`).to.match(new RegExp(`${k}=\\S*${v.replace(/\./g, '\\.')}`));
   });
   it('the worker tells which variables are missing, on Linux only', () => {
     expect(mallocTuningMissing({ ...MALLOC_TUNING }, 'linux')).to.deep.equal([]);
