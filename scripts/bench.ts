@@ -56,7 +56,12 @@ interface Proc {
 
 function startAinode(role: string, env: Record<string, string>, logDir: string): Proc {
   const lines: string[] = [];
-  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'ainode.js'), 'start', '--role', role], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // --profile DIR: each ainode process writes a V8 CPU profile there when it exits (open it in
+  // Chrome's DevTools); the profiler slows the processes, so the numbers of such a run are not
+  // comparable with others.
+  const profile = arg('--profile');
+  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO, 'bin', 'ainode.js'), 'start', '--role', role], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = fs.createWriteStream(path.join(logDir, `${role}-${child.pid}.log`));
   const on = (b: Buffer): void => {
     log.write(b);
@@ -331,8 +336,10 @@ async function main(): Promise<void> {
   await queue.close();
   await events.close();
   conn.disconnect();
+  // The processes finish on SIGTERM (and write their profiles with --profile) before Redis goes.
+  const exits = [listener, ...workers].map((p) => (p.child.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => p.child.once('exit', () => r()))));
   for (const p of [listener, ...workers]) p.child.kill('SIGTERM');
-  await sleep(1000);
+  await Promise.race([Promise.all(exits), sleep(10_000)]);
   await orthanc.stop();
   await redis.stop();
 }

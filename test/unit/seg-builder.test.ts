@@ -59,6 +59,40 @@ describe('dicom/seg: binary Segmentation builder', () => {
     expect(built.voxelsPerSegment.get(1)).to.equal(1);
   });
 
+  it('blocks of one label (read four and eight voxels at a time) and mixed words give the same frames and counts as a voxel-by-voxel reading', () => {
+    const base = init();
+    const { columns, rows, slices } = base.source.geometry;
+    const plane = columns * rows;
+    // Runs of 1-12 voxels of one value, so that words and byte pairs are sometimes uniform,
+    // sometimes mixed, and runs start and end at every alignment. Value 3 maps to segment 2,
+    // value 7 to background, through labelToSegment.
+    const labels = new Uint8Array(plane * slices);
+    let seed = 7;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    for (let v = 0; v < labels.length; ) {
+      const run = 1 + rnd(12);
+      const value = [0, 1, 2, 3, 7][rnd(5)];
+      labels.fill(value, v, Math.min(labels.length, v + run));
+      v += run;
+    }
+    const labelToSegment = new Uint8Array(256);
+    labelToSegment[1] = 1;
+    labelToSegment[2] = 2;
+    labelToSegment[3] = 2;
+    const built = buildSegmentation({ ...base, labels, labelToSegment });
+    const r = readSeg(built.part10);
+    const expected: { segment: number; k: number; bits: number[] }[] = [];
+    for (const segment of [1, 2])
+      for (let k = 0; k < slices; k++) {
+        const bits = Array.from({ length: plane }, (_, p) => (labelToSegment[labels[k * plane + p]] === segment ? 1 : 0));
+        if (bits.some(Boolean)) expected.push({ segment, k, bits });
+      }
+    expect(r.frames.map((f) => f.segmentNumber)).to.deep.equal(expected.map((e) => e.segment));
+    expect(r.frames.map((f) => f.sourceSopInstanceUid)).to.deep.equal(expected.map((e) => base.source.slices[e.k].sopInstanceUid));
+    r.frames.forEach((f, i) => expect([...f.bits].map(Number), `frame ${i + 1}`).to.deep.equal(expected[i].bits));
+    for (const segment of [1, 2]) expect(built.voxelsPerSegment.get(segment)).to.equal(labels.filter((l) => labelToSegment[l] === segment).length);
+  });
+
   it('per-frame functional groups and pixel data, written directly, are the bytes dcmjs writes for the same dataset', () => {
     const built = buildSegmentation(init());
     const viaDcmjs = writePart10(built.dataset, { PixelData: 'OB' });

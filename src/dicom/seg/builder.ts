@@ -64,6 +64,11 @@ export function uniqueInstances<T extends { sopInstanceUid: string }>(slices: T[
   return slices.filter((s) => !seen.has(s.sopInstanceUid) && (seen.add(s.sopInstanceUid), true));
 }
 
+/** Whether the four label bytes of a word are one value (each byte equals the next; integer operations only). */
+function uniformWord(w: number): boolean {
+  return ((w ^ (w >>> 8)) & 0xffffff) === 0;
+}
+
 function check(cond: boolean, message: string): void {
   if (!cond) throw new AinodeError('SEG_INVALID', message);
 }
@@ -103,27 +108,33 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
         }
     });
   } else {
-    // Background is most of a label map: read it four voxels at a time and skip zero words.
+    // Background is most of a label map: read it four voxels at a time and skip zero words; a
+    // word of one label (the inside of a segment) counts four voxels at once.
     const perLabel = new Float64Array(256);
     for (let k = 0; k < g.slices; k++) {
       const base = k * plane;
-      const visit = (l: number): void => {
+      const visit = (l: number, n: number): void => {
         if (l === 0) return;
         if (l > nSeg) check(false, `label value ${l} has no segment description`);
         sliceHas[l - 1][k] = 1;
-        perLabel[l]++;
+        perLabel[l] += n;
       };
       let p = 0;
       if (words) {
         for (; p + 4 <= plane; p += 4) {
-          if (words[(base + p) >> 2] === 0) continue;
-          visit(segmentOf[L[base + p]]);
-          visit(segmentOf[L[base + p + 1]]);
-          visit(segmentOf[L[base + p + 2]]);
-          visit(segmentOf[L[base + p + 3]]);
+          const w = words[(base + p) >> 2];
+          if (w === 0) continue;
+          if (uniformWord(w)) {
+            visit(segmentOf[w & 0xff], 4);
+            continue;
+          }
+          visit(segmentOf[L[base + p]], 1);
+          visit(segmentOf[L[base + p + 1]], 1);
+          visit(segmentOf[L[base + p + 2]], 1);
+          visit(segmentOf[L[base + p + 3]], 1);
         }
       }
-      for (; p < plane; p++) visit(segmentOf[L[base + p]]);
+      for (; p < plane; p++) visit(segmentOf[L[base + p]], 1);
     }
     for (let l = 1; l <= nSeg; l++) if (perLabel[l]) counts.set(l, perLabel[l]);
   }
@@ -153,7 +164,15 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
         const base = k * plane;
         for (let o = 0; o < plane / 8; o++) {
           const w = (base >> 2) + 2 * o;
-          if ((words[w] | words[w + 1]) === 0) continue;
+          const a = words[w];
+          const b = words[w + 1];
+          if ((a | b) === 0) continue;
+          if (a === b && uniformWord(a)) {
+            // Eight voxels of one label: one byte of one frame.
+            const seg = segmentOf[a & 0xff];
+            if (seg) pixelBytes[frameByte[seg * g.slices + k] + o] = 0xff;
+            continue;
+          }
           const q = base + 8 * o;
           for (let j = 0; j < 8; j++) {
             const seg = segmentOf[L[q + j]];
