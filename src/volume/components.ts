@@ -280,14 +280,35 @@ export function inPlaneDepthOfRuns(runs: Runs): Uint16Array {
 /**
  * Grows labelled seeds through `within` (breadth first, 6-connectivity): each voxel of `within`
  * reachable from a seed gets the label of the nearest seed (ties go to the seed reached first).
+ * `inPlaneMargin`: the caller guarantees that the first and last column and row of every slice
+ * of `within` are empty (a bounding box with a one-voxel margin), so a voxel's in-plane
+ * neighbours need no bounds checks and the walk no divisions; the result is the same.
  */
-export function growSeeds<T extends Int32Array | Uint8Array>(seeds: T, within: Uint8Array, columns: number, rows: number, slices: number): T {
+export function growSeeds<T extends Int32Array | Uint8Array>(seeds: T, within: Uint8Array, columns: number, rows: number, slices: number, inPlaneMargin = false): T {
   const plane = columns * rows;
-  const out = (seeds instanceof Uint8Array ? new Uint8Array(seeds.length) : new Int32Array(seeds.length)) as T;
-  const queue = new Int32Array(seeds.length);
+  const n = seeds.length;
+  const out = (seeds instanceof Uint8Array ? new Uint8Array(n) : new Int32Array(n)) as T;
+  // Each voxel of `within` enters the queue at most once.
+  let size = 0;
+  for (let p = 0; p < n; p++) if (within[p]) size++;
+  const queue = new Int32Array(size);
   let head = 0;
   let tail = 0;
-  for (let p = 0; p < seeds.length; p++) if (seeds[p] && within[p]) (out[p] = seeds[p]), (queue[tail++] = p);
+  for (let p = 0; p < n; p++) if (seeds[p] && within[p]) (out[p] = seeds[p]), (queue[tail++] = p);
+  if (inPlaneMargin) {
+    while (head < tail) {
+      const p = queue[head++];
+      const label = out[p];
+      let q: number;
+      if (within[(q = p - 1)] && !out[q]) (out[q] = label), (queue[tail++] = q);
+      if (within[(q = p + 1)] && !out[q]) (out[q] = label), (queue[tail++] = q);
+      if (within[(q = p - columns)] && !out[q]) (out[q] = label), (queue[tail++] = q);
+      if (within[(q = p + columns)] && !out[q]) (out[q] = label), (queue[tail++] = q);
+      if (p >= plane && within[(q = p - plane)] && !out[q]) (out[q] = label), (queue[tail++] = q);
+      if ((q = p + plane) < n && within[q] && !out[q]) (out[q] = label), (queue[tail++] = q);
+    }
+    return out;
+  }
   while (head < tail) {
     const p = queue[head++];
     const label = out[p];

@@ -163,4 +163,22 @@ describe('volume morphology', () => {
     const seeds = new Int32Array([1, 0, 0, 0, 2, 0, 0]);
     expect([...growSeeds(seeds, within, 7, 1, 1)]).to.deep.equal([1, 1, 1, 2, 2, 0, 0]);
   });
+
+  it('growing seeds within a box with an empty in-plane margin: the unchecked walk gives the same labels', () => {
+    const columns = 23, rows = 17, slices = 9;
+    let seed = 11;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const within = new Uint8Array(columns * rows * slices);
+    const seeds = new Uint8Array(within.length);
+    for (let k = 0; k < slices; k++)
+      for (let j = 1; j < rows - 1; j++)
+        for (let i = 1; i < columns - 1; i++) {
+          const p = k * columns * rows + j * columns + i;
+          within[p] = rnd() < 0.7 ? 1 : 0;
+          if (within[p] && rnd() < 0.01) seeds[p] = 1 + Math.floor(rnd() * 3);
+        }
+    const checked = growSeeds(seeds, within, columns, rows, slices);
+    expect(checked.filter((l) => l > 0).length).to.be.greaterThan(within.filter((w) => w > 0).length / 2);
+    expect([...growSeeds(seeds, within, columns, rows, slices, true)]).to.deep.equal([...checked]);
+  });
 });

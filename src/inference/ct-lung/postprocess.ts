@@ -85,7 +85,7 @@ function erodedSplit(l: RunLabelling, a: Component): { box: Box; parts: Uint8Arr
       const value = new Uint8Array(eroded.components.length + 1);
       (value[pa.label] = 1), (value[pb.label] = 2);
       paintRuns(eroded, value, seeds);
-      return { box, parts: growSeeds(seeds, joined, box.columns, box.rows, box.slices), erosions };
+      return { box, parts: growSeeds(seeds, joined, box.columns, box.rows, box.slices, true), erosions };
     }
   }
   throw new AinodeError('SEGMENTATION_EMPTY', 'the air region could not be split into two lungs', { retryable: false });
