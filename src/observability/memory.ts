@@ -17,7 +17,7 @@
  * usual default, nothing else asks for them). A study's buffers are tens of MB and each is touched
  * page by page when first written: 4 KiB pages mean one page fault per 4 KiB, and on a virtual
  * machine whose host reclaims freed memory each fault is slow. Measured on such a machine (2 cores,
- * Firecracker): the chest CT model's run 2350 -> 250 ms, its post-processing 320 -> 150 ms
+ * Firecracker): the chest CT model's run 2350 -> 250 ms, its post-processing 300-340 -> 140-215 ms
  * (docs/performance.md). Where THP is off (`never`) or glibc is older, the setting does nothing.
  */
 import * as fs from 'fs';
