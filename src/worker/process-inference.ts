@@ -157,6 +157,9 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
     resultVersion: job.resultVersion ?? 1,
     inputInstances: instances,
   });
+  // Nothing reads the volume any more: its buffer is kept for the next study's frames (see
+  // VolumeBuilder.recycle; a released source is an empty array and is not kept).
+  VolumeBuilder.recycle(volume.voxels);
   await progress({ stage: 'done', percent: 100 });
   const volumesMl: Record<string, number> = {};
   const add = (name: string, r: RegionStats | undefined): void => void (r && (volumesMl[name] = Math.round(r.volumeMl * 10) / 10));

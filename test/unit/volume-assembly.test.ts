@@ -1,6 +1,6 @@
 /** Volume assembly on the real 64-slice CT: order, spacing, HU; unsound stacks refused with a code. */
 import { expect } from 'chai';
-import { assembleVolume } from '../../src/volume/assemble';
+import { assembleVolume, VolumeBuilder } from '../../src/volume/assemble';
 import { decodeFrame, modalityValues, pixelFormat, type PixelFormat } from '../../src/volume/pixel-data';
 import { readPart10, writePart10 } from '../../src/dicom/part10';
 import { readDicomFolder } from '../../scripts/support/dicom-files';
@@ -85,6 +85,44 @@ describe('volume: assembling a CT series', () => {
 
   it('a file that is not DICOM -> DICOM_PARSE_FAILED', async () => {
     expect(await codeOf(() => assembleVolume(files[0].seriesInstanceUid, [bytes[0], Buffer.from('not dicom at all')]))).to.equal('DICOM_PARSE_FAILED');
+  });
+});
+
+describe('volume: the staging buffer kept from one study for the next (VolumeBuilder.recycle)', () => {
+  const files = readDicomFolder(CHEST_CT_DIR);
+  const bytes = files.map((f) => f.part10);
+  const uid = files[0].seriesInstanceUid;
+  const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+  it('the next volume is made in the kept buffer and holds only its own values, whatever the earlier study left there', async () => {
+    const part = bytes.slice(20, 40);
+    const reference = (await assembleVolume(uid, part)).volume;
+    // A finished study's volume, its whole buffer overwritten, handed back.
+    const first = (await assembleVolume(uid, bytes)).volume;
+    new Float32Array(first.voxels.buffer).fill(Number.NaN);
+    VolumeBuilder.recycle(first.voxels);
+    // Fewer slices, arriving in reverse (the slices are put in order in place, in the kept buffer).
+    const second = (await assembleVolume(uid, [...part].reverse())).volume;
+    expect(second.voxels.buffer).to.equal(first.voxels.buffer);
+    expect(second.voxels.length).to.equal(reference.voxels.length);
+    expect(same(second.voxels, reference.voxels)).to.equal(true);
+    // Kept and taken again: ten slices in order (nothing moves), over the overwritten buffer.
+    new Float32Array(second.voxels.buffer).fill(Number.NaN);
+    VolumeBuilder.recycle(second.voxels);
+    const third = (await assembleVolume(uid, part.slice(0, 10))).volume;
+    expect(same(third.voxels, (await assembleVolume(uid, part.slice(0, 10))).volume.voxels)).to.equal(true);
+  });
+
+  it('a buffer is taken back once, and only one a builder handed out', async () => {
+    const first = (await assembleVolume(uid, bytes)).volume;
+    VolumeBuilder.recycle(first.voxels);
+    VolumeBuilder.recycle(first.voxels);
+    VolumeBuilder.recycle(new Float32Array(first.voxels.length * 2));
+    const a = (await assembleVolume(uid, bytes)).volume;
+    const b = (await assembleVolume(uid, bytes)).volume;
+    expect(a.voxels.buffer).to.equal(first.voxels.buffer);
+    expect(b.voxels.buffer).to.not.equal(first.voxels.buffer);
+    expect(same(a.voxels, b.voxels)).to.equal(true);
   });
 });
 
