@@ -54,8 +54,8 @@ interface Frame {
 
 /**
  * Slices the staging buffer holds at first; when full it grows fourfold (one copy of what it
- * holds). Its pages are touched only as slices arrive, so the unused capacity costs address
- * space, not memory. (A resizable ArrayBuffer would avoid the copy, but in Node 20 every typed
+ * holds). A new buffer's pages are touched only as slices arrive, so its unused capacity costs
+ * address space, not memory (a kept one, below, is resident already). (A resizable ArrayBuffer would avoid the copy, but in Node 20 every typed
  * array over one is read 2-4 times slower, measured, and the volume is read many times.)
  */
 const STAGING_SLICES = 64;
@@ -70,6 +70,8 @@ const STAGING_SLICES = 64;
  * voxelsInOrder), so nothing of an earlier study can show through.
  */
 let spare: ArrayBuffer | undefined;
+/** A larger buffer (an unusually long series) is let go: an idle worker holds at most this much. */
+const SPARE_MAX_BYTES = 256 * 1024 * 1024;
 /** Staging buffers handed out by builders and not recycled since: only these are taken back. */
 const issued = new WeakSet<ArrayBuffer>();
 
@@ -209,7 +211,7 @@ export class VolumeBuilder {
     const buffer = voxels.buffer;
     if (!(buffer instanceof ArrayBuffer) || !issued.has(buffer)) return;
     issued.delete(buffer);
-    if (!spare || spare.byteLength < buffer.byteLength) spare = buffer;
+    if (buffer.byteLength <= SPARE_MAX_BYTES && (!spare || spare.byteLength < buffer.byteLength)) spare = buffer;
   }
 
   /** A staging buffer of at least `length` floats: the spare when it is large enough. */

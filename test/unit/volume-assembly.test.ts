@@ -93,6 +93,14 @@ describe('volume: the staging buffer kept from one study for the next (VolumeBui
   const bytes = files.map((f) => f.part10);
   const uid = files[0].seriesInstanceUid;
   const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  /** Instance `b` as slice k of a longer stack: 5 mm apart, an identity of its own. */
+  const shifted = (b: Buffer, k: number): Buffer => {
+    const { dataset } = readPart10(b);
+    const ipp = dataset.ImagePositionPatient as unknown[];
+    dataset.ImagePositionPatient = [Number(ipp[0]), Number(ipp[1]), 5 * k];
+    dataset.SOPInstanceUID = `1.2.826.0.1.3680043.10.1443.77.${k + 1}`;
+    return writePart10(dataset, { PixelData: 'OW' });
+  };
 
   it('the next volume is made in the kept buffer and holds only its own values, whatever the earlier study left there', async () => {
     const part = bytes.slice(20, 40);
@@ -113,7 +121,7 @@ describe('volume: the staging buffer kept from one study for the next (VolumeBui
     expect(same(third.voxels, (await assembleVolume(uid, part.slice(0, 10))).volume.voxels)).to.equal(true);
   });
 
-  it('a buffer is taken back once, and only one a builder handed out', async () => {
+  it('a buffer is taken back once, only one a builder handed out, and none over 256 MB', async () => {
     const first = (await assembleVolume(uid, bytes)).volume;
     VolumeBuilder.recycle(first.voxels);
     VolumeBuilder.recycle(first.voxels);
@@ -123,6 +131,13 @@ describe('volume: the staging buffer kept from one study for the next (VolumeBui
     expect(a.voxels.buffer).to.equal(first.voxels.buffer);
     expect(b.voxels.buffer).to.not.equal(first.voxels.buffer);
     expect(same(a.voxels, b.voxels)).to.equal(true);
+    // A series of more than 256 MB as float32 (257 slices of 512^2; only its headers are read
+    // twice, its frames are real): its buffer is not kept.
+    const long = (await assembleVolume(uid, Array.from({ length: 257 }, (_, k) => shifted(bytes[k % bytes.length], k)))).volume;
+    expect(long.voxels.buffer.byteLength).to.be.greaterThan(256 * 1024 * 1024);
+    VolumeBuilder.recycle(long.voxels);
+    const c = (await assembleVolume(uid, bytes)).volume;
+    expect(c.voxels.buffer).to.not.equal(long.voxels.buffer);
   });
 });
 
