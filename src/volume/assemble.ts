@@ -55,8 +55,9 @@ interface Frame {
 /**
  * Slices the staging buffer holds at first; when full it grows fourfold (one copy of what it
  * holds). A new buffer's pages are touched only as slices arrive, so its unused capacity costs
- * address space, not memory (a kept one, below, is resident already). (A resizable ArrayBuffer would avoid the copy, but in Node 20 every typed
- * array over one is read 2-4 times slower, measured, and the volume is read many times.)
+ * address space, not memory (a kept one, below, is resident already). A resizable ArrayBuffer
+ * would avoid the copy, but in Node 20 every typed array over one is read 2-4 times slower
+ * (measured), and the volume is read many times.
  */
 const STAGING_SLICES = 64;
 
