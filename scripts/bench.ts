@@ -33,7 +33,7 @@ import { assembleVolume } from '../src/volume/assemble';
 import { loadModelPackage } from '../src/inference/model-package';
 import { prepareIntensities, toModelGrid } from '../src/inference/segment-volume';
 import { sessionOptions } from '../src/inference/session';
-import { MALLOC_TUNING } from '../src/observability/memory';
+import { MALLOC_TUNING, mallocTuningEnv } from '../src/observability/memory';
 import { INFERENCE_QUEUE, inferenceJobId, type InferenceJob } from '../src/queue/jobs';
 import { startOrthanc, type OrthancProcess } from './support/orthanc';
 import { startRedis } from './support/redis-server';
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
   const client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 120_000 });
   const prefix = 'bench';
   // The processes run as deployed: the deployment files set MALLOC_TUNING (see memory.ts).
-  const env = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redis.url, AINODE_REDIS_PREFIX: prefix, AINODE_LOG_LEVEL: 'info', ...MALLOC_TUNING, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? MALLOC_TUNING.GLIBC_TUNABLES };
+  const env = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redis.url, AINODE_REDIS_PREFIX: prefix, AINODE_LOG_LEVEL: 'info', ...mallocTuningEnv() };
   const listener = startAinode('listener', env, work);
   let workers = [startAinode('worker', env, work)];
   await waitLine(listener, /listening to the Orthanc change feed/, 30_000);

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { DicomwebClient } from '../src/dicomweb/client';
 import { jsonString, Tag } from '../src/dicom/json';
 import { readPart10 } from '../src/dicom/part10';
-import { MALLOC_TUNING } from '../src/observability/memory';
+import { mallocTuningEnv } from '../src/observability/memory';
 import { startOrthanc, freePort } from './support/orthanc';
 import { readDicomFolder, stowFiles } from './support/dicom-files';
 
@@ -75,7 +75,7 @@ async function main(): Promise<number> {
   const rulesFile = path.join(runDir, 'rules.yaml');
   fs.writeFileSync(rulesFile, fs.readFileSync(path.join(REPO, 'deploy', 'rules', 'default.yaml'), 'utf8').replace(/^(\s+)priority: routine$/gm, '$1priority: routine\n$1srProfiles: [standard, viewer]'));
   const node = spawn(process.execPath, [path.join(REPO, 'bin', 'ainode.js'), 'start'], {
-    env: { ...process.env, ...MALLOC_TUNING, AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redisUrl, AINODE_RULES_FILE: rulesFile },
+    env: { ...process.env, ...mallocTuningEnv(), AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redisUrl, AINODE_RULES_FILE: rulesFile },
     stdio: ['ignore', log, log],
   });
   const ohifDist = arg('--ohif-dist');

@@ -7,13 +7,11 @@
  * Returns true when it ran the benchmark in a child; the caller then exits with `process.exitCode`.
  */
 import { spawnSync } from 'child_process';
-import { MALLOC_TUNING, mallocTuningMissing } from '../../src/observability/memory';
+import { mallocTuningEnv, mallocTuningMissing } from '../../src/observability/memory';
 
 export function rerunUnderMallocTuning(): boolean {
   if (!mallocTuningMissing().length) return false;
-  const env = { ...process.env, ...MALLOC_TUNING };
-  // Keep any other glibc tunables the caller set.
-  if (process.env.GLIBC_TUNABLES) env.GLIBC_TUNABLES = `${process.env.GLIBC_TUNABLES}:${MALLOC_TUNING.GLIBC_TUNABLES}`;
+  const env = { ...process.env, ...mallocTuningEnv() };
   const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
   process.exitCode = r.status ?? 1;
   return true;

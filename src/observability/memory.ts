@@ -40,6 +40,17 @@ export function mallocTuningMissing(env: NodeJS.ProcessEnv = process.env, platfo
     .map(([k]) => k);
 }
 
+/**
+ * The MALLOC_TUNING variables to set in a child's environment, given the environment it would
+ * otherwise get: GLIBC_TUNABLES keeps the tunables already there and gains the huge-page one when
+ * it lacks it; the other variables are set as they are.
+ */
+export function mallocTuningEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const have = env.GLIBC_TUNABLES ?? '';
+  const tunables = have.split(':').includes(MALLOC_TUNING.GLIBC_TUNABLES) ? have : [have, MALLOC_TUNING.GLIBC_TUNABLES].filter(Boolean).join(':');
+  return { ...MALLOC_TUNING, GLIBC_TUNABLES: tunables };
+}
+
 let gc: (() => void) | null | undefined;
 
 export function collectGarbage(): void {

@@ -1,7 +1,7 @@
 /** Runs `ainode` (the real CLI, bin/ainode.js) as a child process and collects its JSON log lines. */
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
-import { MALLOC_TUNING } from '../../src/observability/memory';
+import { mallocTuningEnv } from '../../src/observability/memory';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const AINODE_BIN = path.join(REPO_ROOT, 'bin', 'ainode.js');
@@ -15,7 +15,7 @@ export interface AinodeProcess {
 
 /** The process runs as the deployment files run it: with MALLOC_TUNING (a test's `env` may override it). */
 export function spawnAinode(args: string[], env: Record<string, string>): AinodeProcess {
-  const child = spawn(process.execPath, [AINODE_BIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...MALLOC_TUNING, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [AINODE_BIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...mallocTuningEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: { pattern: RegExp; resolve: (l: string) => void }[] = [];
   const onData = (buf: Buffer): void => {

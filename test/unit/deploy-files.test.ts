@@ -13,7 +13,7 @@ import { loadViewerConfig, ohifAppConfig } from '../../src/viewer/ohif-gateway';
 import { parseRules } from '../../src/rules/schema';
 import { REPO_ROOT } from '../support/ainode-process';
 import { tempDir } from '../support/env';
-import { MALLOC_TUNING, mallocTuningMissing } from '../../src/observability/memory';
+import { MALLOC_TUNING, mallocTuningEnv, mallocTuningMissing } from '../../src/observability/memory';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const DEPLOY = path.join(REPO_ROOT, 'deploy');
@@ -323,5 +323,10 @@ describe('deployment: glibc malloc tuning for the worker (src/observability/memo
     expect(mallocTuningMissing({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }, 'linux')).to.deep.equal(['GLIBC_TUNABLES']);
     expect(mallocTuningMissing({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=10' }, 'linux')).to.deep.equal(['GLIBC_TUNABLES']);
     expect(mallocTuningMissing(rest, 'linux')).to.deep.equal(['GLIBC_TUNABLES']);
+    // A child's environment: other tunables kept, the huge-page one added once.
+    expect(mallocTuningEnv({}).GLIBC_TUNABLES).to.equal('glibc.malloc.hugetlb=1');
+    expect(mallocTuningEnv({ GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0' }).GLIBC_TUNABLES).to.equal('glibc.malloc.tcache_count=0:glibc.malloc.hugetlb=1');
+    expect(mallocTuningEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1:x=1' }).GLIBC_TUNABLES).to.equal('glibc.malloc.hugetlb=1:x=1');
+    expect(mallocTuningMissing({ ...mallocTuningEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }) }, 'linux')).to.deep.equal([]);
   });
 });
