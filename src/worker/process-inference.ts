@@ -83,6 +83,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   const peaks = new StagePeaks();
   const mark = (name: string, since: number): number => (peaks.mark(name), (t[name] = Math.round(performance.now() - since)), performance.now());
 
+  const started = performance.now();
   await progress({ stage: 'check', percent: 2 });
   let t0 = performance.now();
   const done = await deps.ledger.get(job.studyInstanceUid, job.modelId, job.modelVersion);
@@ -138,6 +139,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   // needs far less than the model run did, and the worker collects once the job is reported.
   await progress({ stage: 'encode', percent: 80 });
   const measurements = measure(pkg.manifest, volume, outcome.labels);
+  t.measure = Math.round(performance.now() - t0);
   const objects = buildSegmentationResults(job, pkg.manifest, volume, patientStudy, outcome.labels, measurements, profiles);
   t0 = mark('encode', t0);
   t.segEncode = objects.timingsMs.segEncode;
@@ -161,6 +163,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   // VolumeBuilder.recycle; a released source is an empty array and is not kept).
   VolumeBuilder.recycle(volume.voxels);
   await progress({ stage: 'done', percent: 100 });
+  t.job = Math.round(performance.now() - started);
   const volumesMl: Record<string, number> = {};
   const add = (name: string, r: RegionStats | undefined): void => void (r && (volumesMl[name] = Math.round(r.volumeMl * 10) / 10));
   for (const s of pkg.manifest.segments) add(s.name, measurements.segments.get(s.label));
