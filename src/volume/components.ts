@@ -244,11 +244,14 @@ export function labelComponents(mask: Uint8Array, columns: number, rows: number,
  * 0 elsewhere. A voxel survives e in-plane erosions with the 4-neighbour cross exactly when its
  * depth is greater than e (a unit test checks this against repeated erosion). Only the covered
  * voxels are visited, run by run: for a component in its bounding box, a fraction of the box.
+ * Depths above `max` read as `max` (the minimum of the true depth and `max`: both passes take
+ * minima of neighbours plus one, which a cap preserves), so a caller that thresholds below 255
+ * gets a byte map, half the memory.
  */
-export function inPlaneDepthOfRuns(runs: Runs): Uint16Array {
+export function inPlaneDepthOfRuns(runs: Runs, max = 65535): Uint8Array | Uint16Array {
   const { columns, rows, slices, start, end, rowFirst } = runs;
-  const depth = new Uint16Array(columns * rows * slices);
-  const cap = 65535;
+  const cap = Math.min(max, 65535);
+  const depth = cap <= 255 ? new Uint8Array(columns * rows * slices) : new Uint16Array(columns * rows * slices);
   for (let k = 0; k < slices; k++) {
     for (let j = 0; j < rows; j++) {
       const r = k * rows + j;

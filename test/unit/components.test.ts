@@ -71,6 +71,25 @@ describe('volume morphology', () => {
     }
   });
 
+  it('a capped depth map is the true depth, capped, in bytes when the cap fits (deep regions included)', () => {
+    // A filled 600 x 560 slice with a hole: its centre is deeper than a byte holds.
+    const [c, r, s] = [600, 560, 2];
+    const mask = new Uint8Array(c * r * s).fill(1);
+    for (let j = 200; j < 210; j++) for (let i = 300; i < 305; i++) mask[j * c + i] = 0;
+    const runs = labelRuns(mask, c, r, s);
+    const full = inPlaneDepthOfRuns(runs);
+    let deepest = 0;
+    for (const d of full) deepest = Math.max(deepest, d);
+    expect(deepest).to.be.greaterThan(255);
+    for (const max of [31, 255, 300]) {
+      const capped = inPlaneDepthOfRuns(runs, max);
+      expect(capped, `cap ${max}`).to.be.instanceOf(max <= 255 ? Uint8Array : Uint16Array);
+      let mismatches = 0;
+      for (let p = 0; p < full.length; p++) if (capped[p] !== Math.min(full[p], max)) mismatches++;
+      expect(mismatches, `cap ${max}`).to.equal(0);
+    }
+  });
+
   it('run-based labelling equals a plain 6-connected flood fill (labels in raster order, sizes, sums, bounding boxes, border flags), also with a reused buffer', () => {
     const [c, r, s] = [23, 19, 7];
     const scratch = { labels: new Int32Array(c * r * s) };

@@ -74,7 +74,8 @@ function erodedSplit(l: RunLabelling, a: Component): { box: Box; parts: Uint8Arr
   // The e-th erosion is the voxels deeper than e: labelled straight off the distance map. Each
   // erosion lies inside the one before (the first inside the component): only its runs are scanned.
   let previous: Runs = componentRuns(l, a.label, box);
-  const depth = inPlaneDepthOfRuns(previous);
+  // Only depths up to MAX_SPLIT_EROSIONS + 1 are ever compared: a byte map is enough.
+  const depth = inPlaneDepthOfRuns(previous, MAX_SPLIT_EROSIONS + 1);
   for (let erosions = 1; erosions <= MAX_SPLIT_EROSIONS; erosions++) {
     const eroded = labelRuns(depth, box.columns, box.rows, box.slices, erosions, previous);
     previous = eroded;
@@ -106,7 +107,9 @@ function lungLabels(airMask: Uint8Array, g: VolumeGeometry): { labels: Uint8Arra
   if (!a || a.size * mlPerVoxel < MIN_LUNG_ML) {
     throw new AinodeError('SEGMENTATION_EMPTY', 'no air region inside the body large enough to be a lung (is this a chest CT?)', { retryable: false });
   }
-  const labels = new Uint8Array(airMask.length);
+  // From here on the air mask is read through its runs only: its memory becomes the labels
+  // (already resident, where a new array of the volume's size would be faulted in page by page).
+  const labels = airMask.fill(0);
   if (b && b.size >= MIN_LUNG_FRACTION * a.size) {
     // Which is the patient's right lung? Compare centroids along patient x (LPS: x grows to the left).
     const xa = centroidX(g, a.size, a.sumI, a.sumJ, a.sumK);
@@ -145,6 +148,10 @@ function lungLabels(airMask: Uint8Array, g: VolumeGeometry): { labels: Uint8Arra
   return { labels, method: 'eroded-split', erosions, midlineX: (x1 + x2) / 2, inPlane };
 }
 
+/**
+ * The lungs in the air mask. Consumes `airMask`: the labels are written into its memory (the
+ * returned `labels` is the same array), so the caller must not read the mask afterwards.
+ */
 export function splitLungs(airMask: Uint8Array, g: VolumeGeometry): LungLabels {
   const { labels, method, erosions, midlineX, inPlane } = lungLabels(airMask, g);
   const airwayVoxels = removeAirways(labels, g, midlineX, inPlane);
