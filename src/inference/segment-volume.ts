@@ -21,6 +21,12 @@ export interface SegmentationOutcome {
   modelGrid: VolumeGeometry;
   timingsMs: { preprocess: number; inference: number; postprocess: number };
   note?: string;
+  /**
+   * The model's input when it was an array of its own (resampled or transformed intensities):
+   * nothing reads it after the model run, so the caller may keep its memory for the next study
+   * (VolumeBuilder.keep). Absent when the model read the source intensities themselves.
+   */
+  spentInput?: Float32Array;
 }
 
 /**
@@ -105,7 +111,7 @@ export function toModelGrid(volume: ScalarVolume, spec: Preprocess): { grid: Vol
  * With `releaseSource`, the source intensities are dropped (volume.voxels becomes empty) once the
  * model input exists as an array of its own, so they are not held while the model runs.
  */
-async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume, releaseSource = false): Promise<{ grid: VolumeGeometry; out: ModelOutput | undefined; preprocess: number; inference: number }> {
+async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume, releaseSource = false): Promise<{ grid: VolumeGeometry; out: ModelOutput | undefined; preprocess: number; inference: number; spentInput?: Float32Array }> {
   const m = pkg.manifest;
   let t = performance.now();
   const { grid, voxels, range } = toModelGrid(volume, m.preprocess);
@@ -121,7 +127,9 @@ async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume
   const preprocess = performance.now() - t;
   t = performance.now();
   const out = await runModel(pkg, loaded, input, dims);
-  return { grid, out, preprocess, inference: performance.now() - t };
+  // The input is either the source array itself or a fresh array of its own (see toModelGrid and
+  // prepareIntensities); only the latter is handed back as spent.
+  return { grid, out, preprocess, inference: performance.now() - t, ...(input === volume.voxels ? {} : { spentInput: input }) };
 }
 
 /** The label values each custom post-processing step can write. */
@@ -187,5 +195,5 @@ export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, vo
   let any = false;
   for (let v = 0; v < labels.length && !any; v++) any = labels[v] !== 0;
   if (!any) throw new AinodeError('SEGMENTATION_EMPTY', `${m.id}: the model found none of its segments in this series`, { retryable: false });
-  return { labels, modelGrid: grid, timingsMs: { preprocess, inference, postprocess }, note };
+  return { labels, modelGrid: grid, timingsMs: { preprocess, inference, postprocess }, note, ...(run.spentInput ? { spentInput: run.spentInput } : {}) };
 }

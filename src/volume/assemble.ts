@@ -62,7 +62,8 @@ interface Frame {
 const STAGING_SLICES = 64;
 
 /**
- * One staging buffer kept from a finished study for the next one (VolumeBuilder.recycle): its
+ * One staging buffer kept from a finished study for the next one (VolumeBuilder.recycle, or
+ * VolumeBuilder.keep for a model input of its own that the model has read): its
  * pages stay resident, so the next study's frames are rescaled into memory that is already
  * there instead of being faulted in page by page (on a virtual machine whose host takes back
  * freed memory that is slow: rescaling 64 CT slices into a fresh buffer 140-160 ms, into a kept
@@ -75,6 +76,10 @@ let spare: ArrayBuffer | undefined;
 const SPARE_MAX_BYTES = 256 * 1024 * 1024;
 /** Staging buffers handed out by builders and not recycled since: only these are taken back. */
 const issued = new WeakSet<ArrayBuffer>();
+/** The larger of the spare and `buffer` stays the spare (none over SPARE_MAX_BYTES). */
+function offerSpare(buffer: ArrayBuffer): void {
+  if (buffer.byteLength <= SPARE_MAX_BYTES && (!spare || spare.byteLength < buffer.byteLength)) spare = buffer;
+}
 
 type Item = Record<string, unknown>;
 const items = (v: unknown): Item[] => (Array.isArray(v) ? (v as Item[]) : v && typeof v === 'object' ? [v as Item] : []);
@@ -212,7 +217,19 @@ export class VolumeBuilder {
     const buffer = voxels.buffer;
     if (!(buffer instanceof ArrayBuffer) || !issued.has(buffer)) return;
     issued.delete(buffer);
-    if (buffer.byteLength <= SPARE_MAX_BYTES && (!spare || spare.byteLength < buffer.byteLength)) spare = buffer;
+    offerSpare(buffer);
+  }
+
+  /**
+   * Keeps a float32 array that the caller made and that nothing reads any more (the model input a
+   * resampling or an intensity transform wrote) as the spare for the next builder, under the same
+   * rules as `recycle`: a volume only ever exposes staging slots its own study filled whole. Only
+   * an array that spans its whole buffer is taken (a view could share its buffer with live data).
+   */
+  static keep(voxels: Float32Array): void {
+    const buffer = voxels.buffer;
+    if (!(buffer instanceof ArrayBuffer) || voxels.byteOffset !== 0 || voxels.byteLength !== buffer.byteLength || issued.has(buffer)) return;
+    offerSpare(buffer);
   }
 
   /** A staging buffer of at least `length` floats: the spare when it is large enough. */

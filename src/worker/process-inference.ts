@@ -130,6 +130,10 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   log.info({ slices: volume.geometry.slices }, 'inference started');
   const loaded = await deps.session(pkg);
   const outcome = await segmentVolume(pkg, loaded, volume, { releaseSource });
+  // A model input of its own (resampled, say) is not read again: its memory, resident, is kept
+  // for the next study's frames (the source's own buffer is, after the results are stored).
+  if (outcome.spentInput) VolumeBuilder.keep(outcome.spentInput);
+  outcome.spentInput = undefined;
   t0 = mark('inference', t0);
   t.preprocess = Math.round(outcome.timingsMs.preprocess);
   t.model = Math.round(outcome.timingsMs.inference);

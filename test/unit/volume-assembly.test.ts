@@ -139,6 +139,30 @@ describe('volume: the staging buffer kept from one study for the next (VolumeBui
     const c = (await assembleVolume(uid, bytes)).volume;
     expect(c.voxels.buffer).to.not.equal(long.voxels.buffer);
   });
+
+  it('a spent model input (VolumeBuilder.keep) becomes the next volume, holding only that volume\'s values', async () => {
+    const reference = (await assembleVolume(uid, bytes)).volume;
+    // A resampled model input, say: an array of its own, overwritten (NaN) before it is kept.
+    const input = new Float32Array(reference.voxels.length).fill(Number.NaN);
+    VolumeBuilder.keep(input);
+    const next = (await assembleVolume(uid, [...bytes].reverse())).volume;
+    expect(next.voxels.buffer).to.equal(input.buffer);
+    expect(same(next.voxels, reference.voxels)).to.equal(true);
+  });
+
+  it('keep takes no view into a larger buffer, no buffer a builder still uses, and none over 256 MB', async () => {
+    const inUse = (await assembleVolume(uid, bytes)).volume;
+    const whole = new Float32Array(inUse.voxels.length * 2);
+    VolumeBuilder.keep(whole.subarray(inUse.voxels.length)); // shares its buffer with the first half
+    VolumeBuilder.keep(whole.subarray(0, inUse.voxels.length));
+    VolumeBuilder.keep(inUse.voxels); // still the volume of a study in progress
+    VolumeBuilder.keep(new Float32Array(256 * 1024 * 1024 / 4 + 1));
+    const next = (await assembleVolume(uid, bytes)).volume;
+    expect(next.voxels.buffer).to.not.equal(whole.buffer);
+    expect(next.voxels.buffer).to.not.equal(inUse.voxels.buffer);
+    expect(next.voxels.buffer.byteLength).to.be.at.most(256 * 1024 * 1024);
+    expect(same(next.voxels, inUse.voxels)).to.equal(true);
+  });
 });
 
 describe('volume: the rescale (Modality LUT) of stored values', () => {
