@@ -3,6 +3,7 @@
  * Orthanc that requires HTTP Basic authentication: the same instances as the in-process client,
  * errors with the same codes, a failing callback stops the transfer and leaves the thread usable.
  */
+import * as diagnostics from 'diagnostics_channel';
 import { expect } from 'chai';
 import { DicomwebClient } from '../../src/dicomweb/client';
 import { RetrieveThread } from '../../src/dicomweb/retrieve-thread';
@@ -42,6 +43,22 @@ describe('WADO-RS retrieval on its own thread', function () {
     // The stored files, as sent: every one came back.
     const sent = new Set(ct.map((f) => f.part10.toString('base64')));
     expect(viaThread.every((b) => sent.has(b.toString('base64')))).to.equal(true);
+  });
+
+  it('requests in a row share one connection, although Orthanc announces a keep-alive of one second', async () => {
+    let connects = 0;
+    const count = (): void => void connects++;
+    diagnostics.subscribe('undici:client:connected', count);
+    try {
+      const client = new DicomwebClient(cfg);
+      // (Not a retrieval: Orthanc streams a WADO-RS answer and closes its connection.)
+      for (let i = 0; i < 5; i++) expect(await client.search('/studies', { StudyInstanceUID: study })).to.have.length(1);
+      await new Promise((r) => setTimeout(r, 300)); // an idle pause, as between two change-feed reads
+      expect(await client.search(`/studies/${study}/series`)).to.have.length(1);
+    } finally {
+      diagnostics.unsubscribe('undici:client:connected', count);
+    }
+    expect(connects).to.equal(1);
   });
 
   it('a callback that throws rejects with its error and stops the transfer; the thread serves the next retrieval', async () => {
