@@ -56,7 +56,7 @@ export async function startListener(cfg: Config, redis: Redis, deps: StudyIntake
           const uid = await feed.studyInstanceUid(id);
           if (uid) await handleStableStudy(deps, uid, () => feed.instancePositions(id));
         }
-        await feed.advance(page.last);
+        if (page.last > since) await feed.advance(page.last); // an empty read changes nothing
         if (page.done || abort.signal.aborted) break;
       }
     };
