@@ -59,6 +59,15 @@ const say = (s: string): void => void process.stderr.write(`${s}\n`);
 /** The stages of a turnaround as the report lists them; `otherMs` is what they leave of it. */
 const STAGES = ['detectionMs', 'routingMs', 'queueWaitMs', 'checkMs', 'retrieveDecodeMs', 'volumeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'measureMs', 'segEncodeMs', 'srEncodeMs', 'storeMs', 'visibleLagMs', 'otherMs'] as const;
 
+/** Columns padded to their widest cell, numbers right-aligned: the benchmark's printed tables. */
+function textTable(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' && Number.isNaN(c) ? '-' : String(c))))];
+  const width = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[], numeric: boolean[]): string => r.map((c, i) => (numeric[i] ? c.padStart(width[i]) : c.padEnd(width[i]))).join('  ').trimEnd();
+  const numeric = headers.map((_, i) => rows.every((r) => typeof r[i] === 'number'));
+  return [line(headers, numeric), line(width.map((w) => '-'.repeat(w)), numeric), ...cells.slice(1).map((r) => line(r, numeric))].join('\n') + '\n';
+}
+
 interface Proc {
   child: ChildProcess;
   lines: string[];
@@ -349,10 +358,15 @@ async function main(): Promise<void> {
   const segEncoding = JSON.parse(fs.readFileSync(segOut, 'utf8')) as Record<string, unknown>;
 
   const report = { leak, date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, provider: 'cpu', node: process.version, environment: MALLOC_TUNING, studies: results, throughput, segEncoding };
-  for (const r of results as { study: string; turnaroundP50Ms: number; turnaroundP95Ms: number; overheadRatio: number; overheadRatioCold: number; stagesMedianMs: Record<string, number>; physicalMedianMs: Record<string, number>; workerPeakRssMb: number; float32VolumeMb: number; workerRssBeforeStudiesMb: number; workerRssAtJobStartMb: number; memoryBudgetMb: number; modelMemory: { workingMb: number } }[]) {
-    process.stdout.write(`\n${r.study}: turnaround p50 ${r.turnaroundP50Ms} ms, p95 ${r.turnaroundP95Ms} ms, overhead ratio ${r.overheadRatio}; worker peak ${r.workerPeakRssMb} MB (idle before these studies ${r.workerRssBeforeStudiesMb} MB, at job start ${r.workerRssAtJobStartMb} MB, float32 volume ${r.float32VolumeMb} MB, model working memory ${r.modelMemory.workingMb} MB: budget ${r.memoryBudgetMb} MB)\n`);
-    process.stdout.write(`  stages (median ms): ${Object.entries(r.stagesMedianMs).map(([k, v]) => `${k.replace(/Ms$/, '')} ${v}`).join(', ')}\n`);
-    process.stdout.write(`  physical limit (median ms): raw retrieve ${r.physicalMedianMs.rawRetrieve}, bare inference ${r.physicalMedianMs.bareInference}, raw store ${r.physicalMedianMs.rawStore}; bare inference after ${COLD_GAP_MS / 1000} s idle ${r.physicalMedianMs.bareInferenceCold} (overhead ratio against it ${r.overheadRatioCold})\n`);
+  type StudyResult = { study: string; turnaroundP50Ms: number; turnaroundP95Ms: number; overheadRatio: number; overheadRatioCold: number; stagesMedianMs: Record<string, number>; physicalMedianMs: Record<string, number>; workerPeakRssMb: number; float32VolumeMb: number; workerRssBeforeStudiesMb: number; workerRssAtJobStartMb: number; memoryBudgetMb: number; modelMemory: { workingMb: number } };
+  const rs = results as StudyResult[];
+  if (rs.length) {
+    process.stdout.write(`\n${textTable(
+      ['study', 'p50 ms', 'p95 ms', 'raw retrieve', 'bare model', `bare model, ${COLD_GAP_MS / 1000} s idle`, 'raw store', 'overhead ratio', 'ratio vs idle run', 'worker peak MB', 'budget MB', 'float32 volume MB'],
+      rs.map((r) => [r.study, r.turnaroundP50Ms, r.turnaroundP95Ms, r.physicalMedianMs.rawRetrieve, r.physicalMedianMs.bareInference, r.physicalMedianMs.bareInferenceCold, r.physicalMedianMs.rawStore, r.overheadRatio, r.overheadRatioCold, r.workerPeakRssMb, r.memoryBudgetMb, r.float32VolumeMb]),
+    )}`);
+    process.stdout.write(`\n${textTable(['stage (median ms)', ...rs.map((r) => r.study)], STAGES.map((k) => [k.replace(/Ms$/, ''), ...rs.map((r) => r.stagesMedianMs[k])]))}`);
+    for (const r of rs) process.stdout.write(`${r.study}: memory budget = worker at job start ${r.workerRssAtJobStartMb} MB + 3 x float32 volume ${r.float32VolumeMb} MB + model working memory ${r.modelMemory.workingMb} MB (idle before these studies ${r.workerRssBeforeStudiesMb} MB)\n`);
   }
   if (throughput.scalingRatio) process.stdout.write(`\nthroughput: ${throughput.studiesPerMinute_1worker} studies/min with 1 worker, ${throughput.studiesPerMinute_2worker} with 2 (scaling ${throughput.scalingRatio})\n`);
   process.stdout.write(`SEG encoding: ainode ${segEncoding.oursMedianMs} ms vs dcmjs ${segEncoding.dcmjsMedianMs} ms (ratio ${segEncoding.ratioOursToDcmjs})\n`);
