@@ -17,6 +17,7 @@ import { niftiToMrSeries } from '../src/convert/nifti-to-dicom';
 import { createLogger } from '../src/observability/logger';
 import type { ScalarVolume } from '../src/volume/volume';
 import { rerunUnderMallocTuning } from './support/malloc-env';
+import { textTable } from './support/text-table';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const arg = (name: string): string | undefined => {
@@ -70,9 +71,7 @@ async function main(): Promise<void> {
     });
   }
   const head = ['model', 'provider', 'input', 'session ms', 'first run ms', 'steady median ms', 'steady max ms'];
-  const rows = results.map((r) => [r.model, r.provider, r.inputShape.join('x'), r.sessionCreateMs, r.firstRunMs, r.steadyMedianMs, r.steadyMaxMs].map(String));
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  for (const r of [head, ...rows]) process.stdout.write(r.map((c, i) => c.padEnd(w[i])).join('  ') + '\n');
+  process.stdout.write(textTable(head, results.map((r) => [r.model, r.provider, r.inputShape.join('x'), r.sessionCreateMs, r.firstRunMs, r.steadyMedianMs, r.steadyMaxMs])));
   const out = arg('--out');
   if (out) fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2));
 }

@@ -37,6 +37,7 @@ import { MALLOC_TUNING, mallocTuningEnv } from '../src/observability/memory';
 import { INFERENCE_QUEUE, inferenceJobId, type InferenceJob } from '../src/queue/jobs';
 import { startOrthanc, type OrthancProcess } from './support/orthanc';
 import { startRedis } from './support/redis-server';
+import { textTable } from './support/text-table';
 import { readDicomFolder, stowFiles, type DicomFile } from './support/dicom-files';
 import { reUid } from './support/reuid';
 import { rerunUnderMallocTuning } from './support/malloc-env';
@@ -58,15 +59,6 @@ const say = (s: string): void => void process.stderr.write(`${s}\n`);
 
 /** The stages of a turnaround as the report lists them; `otherMs` is what they leave of it. */
 const STAGES = ['detectionMs', 'routingMs', 'queueWaitMs', 'checkMs', 'retrieveDecodeMs', 'volumeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'measureMs', 'segEncodeMs', 'srEncodeMs', 'storeMs', 'visibleLagMs', 'otherMs'] as const;
-
-/** Columns padded to their widest cell, numbers right-aligned: the benchmark's printed tables. */
-function textTable(headers: string[], rows: (string | number)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' && Number.isNaN(c) ? '-' : String(c))))];
-  const width = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[], numeric: boolean[]): string => r.map((c, i) => (numeric[i] ? c.padStart(width[i]) : c.padEnd(width[i]))).join('  ').trimEnd();
-  const numeric = headers.map((_, i) => rows.every((r) => typeof r[i] === 'number'));
-  return [line(headers, numeric), line(width.map((w) => '-'.repeat(w)), numeric), ...cells.slice(1).map((r) => line(r, numeric))].join('\n') + '\n';
-}
 
 interface Proc {
   child: ChildProcess;

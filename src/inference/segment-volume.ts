@@ -129,7 +129,7 @@ async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume
   const out = await runModel(pkg, loaded, input, dims);
   // The input is either the source array itself or a fresh array of its own (see toModelGrid and
   // prepareIntensities); only the latter is handed back as spent.
-  return { grid, out, preprocess, inference: performance.now() - t, ...(input === volume.voxels ? {} : { spentInput: input }) };
+  return { grid, out, preprocess, inference: performance.now() - t, spentInput: input === volume.voxels ? undefined : input };
 }
 
 /** The label values each custom post-processing step can write. */
@@ -195,5 +195,5 @@ export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, vo
   let any = false;
   for (let v = 0; v < labels.length && !any; v++) any = labels[v] !== 0;
   if (!any) throw new AinodeError('SEGMENTATION_EMPTY', `${m.id}: the model found none of its segments in this series`, { retryable: false });
-  return { labels, modelGrid: grid, timingsMs: { preprocess, inference, postprocess }, note, ...(run.spentInput ? { spentInput: run.spentInput } : {}) };
+  return { labels, modelGrid: grid, timingsMs: { preprocess, inference, postprocess }, note, spentInput: run.spentInput };
 }

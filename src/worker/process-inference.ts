@@ -133,7 +133,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   // A model input of its own (resampled, say) is not read again: its memory, resident, is kept
   // for the next study's frames (the source's own buffer is, after the results are stored).
   if (outcome.spentInput) VolumeBuilder.keep(outcome.spentInput);
-  outcome.spentInput = undefined;
+  outcome.spentInput = undefined; // one keep refuses (over 256 MB) is not held to the job's end
   t0 = mark('inference', t0);
   t.preprocess = Math.round(outcome.timingsMs.preprocess);
   t.model = Math.round(outcome.timingsMs.inference);
