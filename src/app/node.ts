@@ -48,10 +48,10 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
     await adminApp.start();
     stopAdmin = () => adminApp.close();
     admin = await new Promise<http.Server>((resolve, reject) => {
-      const srv = adminApp.app.listen(cfg.admin.port, '0.0.0.0', () => resolve(srv));
+      const srv = adminApp.app.listen(cfg.admin.port, cfg.admin.host, () => resolve(srv));
       srv.once('error', reject);
     });
-    log.info({ port: (admin.address() as { port: number }).port }, 'admin API listening');
+    log.info({ host: cfg.admin.host, port: (admin.address() as { port: number }).port }, 'admin API listening');
   }
   let listener: Listener | undefined;
   let worker: Worker | undefined;

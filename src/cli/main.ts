@@ -5,6 +5,7 @@
  *   ainode models list
  *   ainode convert nifti <file.nii[.gz]> <output-folder>
  *   ainode viewer [--ohif-dist DIR]
+ *   ainode viewer add-user <name>
  *   ainode version
  */
 import { loadConfig } from '../config/schema';
@@ -23,6 +24,7 @@ import { decideStudy } from '../intake/study-intake';
 import { DicomwebClient } from '../dicomweb/client';
 import { formatDecision } from '../rules/format';
 import { loadViewerConfig, startViewer } from '../viewer/ohif-gateway';
+import { hashUserLine } from '../viewer/viewer-auth';
 
 const USAGE = `usage: ainode <command>
 
@@ -42,8 +44,12 @@ const USAGE = `usage: ainode <command>
                 write a NIfTI image as a DICOM MR series (geometry from its affine)
   viewer [--ohif-dist DIR]
                 serve the OHIF viewer (dist/ of npm @ohif/app; scripts/fetch-ohif.sh) with
-                the PACS's DICOMweb proxied read-only on the same origin, on
-                AINODE_VIEWER_HOST:AINODE_VIEWER_PORT (default 127.0.0.1:3000)
+                DICOMweb reads (only) forwarded to the PACS on the same origin, on
+                AINODE_VIEWER_HOST:AINODE_VIEWER_PORT (default 127.0.0.1:3000); users sign
+                in (AINODE_VIEWER_USERS_FILE or AINODE_VIEWER_TOKEN) unless loopback or
+                AINODE_VIEWER_AUTH=proxy
+  viewer add-user <name>
+                read a password from stdin, print the line for AINODE_VIEWER_USERS_FILE
   version       print the version
 
 Configuration: environment variables (see docs/configuration.md); at least
@@ -149,16 +155,26 @@ function convertNifti(args: string[]): number {
 }
 
 async function viewer(args: string[]): Promise<number> {
+  if (args[0] === 'add-user') return viewerAddUser(args.slice(1));
   for (let i = 0; i < args.length; i += 2) if (args[i] !== '--ohif-dist') throw new UsageError(`unknown option ${args[i]}`);
   const cfg = loadViewerConfig(process.env, flag(args, '--ohif-dist'));
   const log = createLogger({ level: process.env.AINODE_LOG_LEVEL ?? 'info' });
-  const { server, url } = await startViewer(cfg);
-  log.info({ url, dist: cfg.distDir }, 'OHIF viewer served; DICOMweb proxied read-only to the PACS');
+  const { server, url } = await startViewer(cfg, log.child({ stage: 'viewer' }));
+  log.info({ url, dist: cfg.distDir, auth: cfg.auth.kind === 'checked' ? [...(cfg.auth.users ? ['basic'] : []), ...(cfg.auth.token ? ['token'] : [])] : cfg.auth.kind }, 'OHIF viewer served; DICOMweb reads forwarded to the PACS');
   await new Promise<void>((resolve) => {
     const stop = (): void => void server.close(() => resolve());
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  return 0;
+}
+
+/** `ainode viewer add-user <name>`: reads the password from stdin, prints the users-file line. */
+function viewerAddUser(args: string[]): number {
+  const [name, ...more] = args;
+  if (!name || more.length) throw new UsageError('viewer add-user needs one <name>; the password is read from stdin');
+  const password = fs.readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+  process.stdout.write(`${hashUserLine(name, password)}\n`);
   return 0;
 }
 

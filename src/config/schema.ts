@@ -42,8 +42,8 @@ export interface Config {
   stableSeconds: number;
   modelsDir: string;
   rulesFile: string;
-  /** Admin API: port and bearer token (no default token: without one the admin API is off). */
-  admin: { port: number; token: string | undefined };
+  /** Admin API: bind address (default loopback), port and bearer token (no default token: without one the admin API is off). */
+  admin: { host: string; port: number; token: string | undefined };
   workerConcurrency: number;
   /** BullMQ job lock; a worker that dies (kill -9) loses its job after this and another takes it. */
   jobLockMs: number;
@@ -84,7 +84,7 @@ export type Env = Record<string, string | undefined>;
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** Variables that hold secrets; each may instead be read from a file named by `<NAME>_FILE`. */
-export const SECRET_VARIABLES = ['AINODE_DICOMWEB_PASSWORD', 'AINODE_DICOMWEB_TOKEN', 'AINODE_ADMIN_TOKEN', 'AINODE_REDIS_URL'] as const;
+export const SECRET_VARIABLES = ['AINODE_DICOMWEB_PASSWORD', 'AINODE_DICOMWEB_TOKEN', 'AINODE_ADMIN_TOKEN', 'AINODE_REDIS_URL', 'AINODE_VIEWER_TOKEN'] as const;
 
 /**
  * Secrets from files (Docker and Kubernetes secrets are mounted as files): AINODE_ADMIN_TOKEN_FILE
@@ -177,6 +177,14 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return v;
 }
 
+/** An address to listen on: an IPv4 or IPv6 literal or a host name (0.0.0.0: every interface). */
+function bindAddress(env: Env, name: string, def: string): string {
+  const v = env[name]?.trim();
+  if (!v) return def;
+  if (!/^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]{2,39}|[A-Za-z0-9.-]{1,253})$/.test(v)) throw new ConfigError(name, `"${v.slice(0, 60)}" is not an address to listen on (e.g. 127.0.0.1, or 0.0.0.0 in a container)`);
+  return v;
+}
+
 function adminToken(env: Env): string | undefined {
   const t = env.AINODE_ADMIN_TOKEN;
   if (t === undefined || t === '') return undefined;
@@ -224,7 +232,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     stableSeconds: int(env, 'AINODE_STABLE_SECONDS', 60, 1, 86_400),
     modelsDir: path.resolve(env.AINODE_MODELS_DIR?.trim() || path.join(REPO_ROOT, 'models')),
     rulesFile: path.resolve(env.AINODE_RULES_FILE?.trim() || path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml')),
-    admin: { port: int(env, 'AINODE_ADMIN_PORT', 8787, 0, 65535), token: adminToken(env) },
+    admin: { host: bindAddress(env, 'AINODE_ADMIN_HOST', '127.0.0.1'), port: int(env, 'AINODE_ADMIN_PORT', 8787, 0, 65535), token: adminToken(env) },
     workerConcurrency: int(env, 'AINODE_WORKER_CONCURRENCY', 1, 1, 64),
     jobLockMs: int(env, 'AINODE_JOB_LOCK_MS', 30_000, 1000, 3_600_000),
     stalledIntervalMs: int(env, 'AINODE_STALLED_INTERVAL_MS', 15_000, 500, 3_600_000),

@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { QueueEvents, type Queue } from 'bullmq';
 import type { InferenceJob } from '../queue/jobs';
+import type { Redis } from '../queue/redis';
 
 const STATES = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'] as const;
 
@@ -18,13 +19,21 @@ export class QueueMetrics {
   private readonly inference = new Histogram({ name: 'ainode_inference_seconds', help: 'Model run time', labelNames: ['model'], buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
   private readonly errors = new Counter({ name: 'ainode_job_errors_total', help: 'Failed jobs by error code', labelNames: ['code'], registers: [this.registry] });
   private events: QueueEvents | undefined;
+  private connection: Redis | undefined;
 
   constructor(private readonly queue: Queue<InferenceJob>) {}
 
-  /** Subscribes to the queue's events (its own Redis connection). */
+  /**
+   * Subscribes to the queue's events, on a Redis connection of its own: QueueEvents blocks on
+   * XREAD, which BullMQ allows only on a connection with maxRetriesPerRequest null (the queue's
+   * shared connection has a limit, so that admin requests fail instead of hanging). Sharing it
+   * kept `ainode start --role admin` from ever listening.
+   */
   async start(): Promise<void> {
     const opts = this.queue.opts;
-    this.events = new QueueEvents(this.queue.name, { connection: opts.connection, prefix: opts.prefix });
+    const shared = opts.connection as unknown as Redis;
+    this.connection = typeof shared.duplicate === 'function' ? shared.duplicate({ maxRetriesPerRequest: null }) : undefined;
+    this.events = new QueueEvents(this.queue.name, { connection: this.connection ?? { ...(opts.connection as object), maxRetriesPerRequest: null }, prefix: opts.prefix });
     this.events.on('completed', ({ jobId, returnvalue }) => void this.onCompleted(jobId, returnvalue));
     this.events.on('failed', ({ failedReason }) => this.errors.inc({ code: /^([A-Z_]+):/.exec(failedReason ?? '')?.[1] ?? 'UNKNOWN' }));
     await this.events.waitUntilReady();
@@ -32,6 +41,7 @@ export class QueueMetrics {
 
   async stop(): Promise<void> {
     await this.events?.close();
+    this.connection?.disconnect();
   }
 
   private async onCompleted(jobId: string, returnvalue: unknown): Promise<void> {

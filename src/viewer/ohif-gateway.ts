@@ -1,22 +1,31 @@
 /**
  * A same-origin gateway for the OHIF viewer: serves OHIF's prebuilt `dist/` (npm `@ohif/app`)
  * with an SPA fallback and an `app-config.js` pointing at `/dicom-web` on the same origin, and
- * proxies `/dicom-web/*` to the PACS's DICOMweb root with ainode's own PACS credentials (the
- * browser never sees them). Every response carries the cross-origin isolation headers OHIF needs
- * for SharedArrayBuffer (COOP same-origin, COEP require-corp).
+ * forwards DICOMweb reads to the PACS with ainode's own PACS credentials (the browser never sees
+ * them). Every response carries the cross-origin isolation headers OHIF needs for
+ * SharedArrayBuffer (COOP same-origin, COEP require-corp, CORP same-origin).
  *
- * The proxy is read-only (GET/HEAD): the viewer shows results; it does not write to the PACS.
- * It has no login of its own: bind it to localhost (default) or put it behind the site's SSO.
- * Sites that serve OHIF themselves behind their own proxy can start from orthanc/ohif-app-config.js
- * (the same configuration, kept equal to ohifAppConfig() by a test).
+ * Safe by construction (docs/security.md):
+ * - Only DICOMweb read routes pass, each parsed and rebuilt from an allow-list
+ *   (dicomweb-routes.ts); anything else gets a coded 400 before a byte goes to the PACS.
+ * - The PACS's origin and root path come from configuration only; the request names the route,
+ *   never the host. The credentials go only there.
+ * - DICOMweb requests from another site (Sec-Fetch-Site other than same-origin) are refused, so
+ *   a page elsewhere cannot use a radiologist's browser session against the gateway.
+ * - Users sign in (viewer-auth.ts), or the site's proxy does; open access is loopback only.
+ * - Responses carry the PACS's data and nothing about it: no address, server header, version
+ *   or error body; PACS errors become coded errors of the gateway.
  */
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
 import * as path from 'path';
 import { ConfigError } from '../errors';
 import { secretFileLayer } from '../config/schema';
+import type { Logger } from '../observability/logger';
+import { checkAppTarget, GatewayRefusal, parseGatewayRequest } from './dicomweb-routes';
+import { authorizer, parseUsersFile, type ViewerAuth } from './viewer-auth';
 
 export interface ViewerConfig {
   /** OHIF's dist/ folder (holds index.html). */
@@ -29,6 +38,12 @@ export interface ViewerConfig {
   caFile?: string;
   host: string;
   port: number;
+  /** Who may use the gateway (viewer-auth.ts). */
+  auth: ViewerAuth;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Reads the viewer's settings from the same variables the node uses (docs/configuration.md). */
@@ -38,22 +53,45 @@ export function loadViewerConfig(processEnv: NodeJS.ProcessEnv, distDir: string 
   if (!dist) throw new ConfigError('AINODE_OHIF_DIST', "is required: OHIF's dist/ folder (bash scripts/fetch-ohif.sh prints it)");
   if (!fs.existsSync(path.join(dist, 'index.html'))) throw new ConfigError('AINODE_OHIF_DIST', `${dist} has no index.html (is it the dist/ folder of @ohif/app?)`);
   const url = env.AINODE_DICOMWEB_URL;
-  if (!url || !/^https?:\/\//.test(url)) throw new ConfigError('AINODE_DICOMWEB_URL', 'must be the http(s) DICOMweb root of the PACS');
+  let parsed: URL | undefined;
+  try {
+    parsed = url ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.username || parsed.password || parsed.search || parsed.hash) {
+    throw new ConfigError('AINODE_DICOMWEB_URL', 'must be the http(s) DICOMweb root of the PACS, without credentials, query or fragment');
+  }
   const port = Number(env.AINODE_VIEWER_PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('AINODE_VIEWER_PORT', 'must be a port number');
   const username = env.AINODE_DICOMWEB_USERNAME || undefined;
   const password = env.AINODE_DICOMWEB_PASSWORD || undefined;
   if ((username === undefined) !== (password === undefined)) throw new ConfigError('AINODE_DICOMWEB_PASSWORD', 'set both AINODE_DICOMWEB_USERNAME and AINODE_DICOMWEB_PASSWORD, or neither');
+  const host = env.AINODE_VIEWER_HOST || '127.0.0.1';
   return {
     distDir: path.resolve(dist),
-    dicomwebUrl: url.replace(/\/+$/, ''),
+    dicomwebUrl: `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`,
     username,
     password,
     token: env.AINODE_DICOMWEB_TOKEN || undefined,
     caFile: env.AINODE_DICOMWEB_CA_FILE || undefined,
-    host: env.AINODE_VIEWER_HOST || '127.0.0.1',
+    host,
     port,
+    auth: viewerAuth(env, host),
   };
+}
+
+function viewerAuth(env: NodeJS.ProcessEnv, host: string): ViewerAuth {
+  const mode = env.AINODE_VIEWER_AUTH || undefined;
+  if (mode !== undefined && mode !== 'proxy' && mode !== 'none') throw new ConfigError('AINODE_VIEWER_AUTH', 'must be "proxy" (the site\'s proxy or SSO authenticates) or "none" (loopback only); leave it unset to use AINODE_VIEWER_USERS_FILE or AINODE_VIEWER_TOKEN');
+  const token = env.AINODE_VIEWER_TOKEN || undefined;
+  const usersFile = env.AINODE_VIEWER_USERS_FILE || undefined;
+  if (token !== undefined && token.length < 16) throw new ConfigError('AINODE_VIEWER_TOKEN', 'must be at least 16 characters (use a random secret)');
+  if (mode && (token || usersFile)) throw new ConfigError('AINODE_VIEWER_AUTH', `is "${mode}" but AINODE_VIEWER_TOKEN or AINODE_VIEWER_USERS_FILE is set too; choose one`);
+  if (mode === 'proxy') return { kind: 'proxy' };
+  if (token || usersFile) return { kind: 'checked', ...(token ? { token } : {}), ...(usersFile ? { users: parseUsersFile(usersFile) } : {}) };
+  if (!isLoopback(host)) throw new ConfigError('AINODE_VIEWER_HOST', `is ${host}, reachable from the network, but no one signs in: set AINODE_VIEWER_USERS_FILE or AINODE_VIEWER_TOKEN, or AINODE_VIEWER_AUTH=proxy behind the site's SSO`);
+  return { kind: 'none' };
 }
 
 /**
@@ -101,53 +139,125 @@ function isolationHeaders(res: Response): void {
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
   res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
 }
 
-export function createViewerApp(cfg: ViewerConfig): express.Express {
+type GatewayCode = 'GATEWAY_REQUEST_REFUSED' | 'GATEWAY_CROSS_SITE' | 'GATEWAY_AUTH_REQUIRED' | 'GATEWAY_NOT_FOUND' | 'PACS_UNREACHABLE' | 'PACS_REFUSED_GATEWAY' | 'PACS_ERROR' | 'GATEWAY_ERROR';
+
+function fail(res: Response, status: number, code: GatewayCode, message: string, extra: Record<string, unknown> = {}): void {
+  if (res.headersSent) return void res.destroy();
+  res.status(status).setHeader('Cache-Control', 'no-store');
+  res.json({ code, message, ...extra });
+}
+
+/** Response headers of the PACS that a viewer needs; all others (Server, its cookies, ...) stay behind. */
+const PASSED_HEADERS = ['content-type', 'content-length', 'etag', 'last-modified', 'cache-control', 'content-range', 'accept-ranges', 'content-encoding'];
+/** Request headers passed on, each printable and short. */
+const FORWARDED_REQUEST_HEADERS = ['accept', 'if-none-match', 'if-modified-since', 'accept-encoding'];
+
+/** The host the browser used, when it is a plain host[:port] (for the PACS's BulkDataURIs). */
+function publicHost(req: Request): string | undefined {
+  const h = req.headers.host;
+  return h && /^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?$/.test(h) ? h : undefined;
+}
+
+export function createViewerApp(cfg: ViewerConfig, log?: Logger): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use((_req, res, next) => (isolationHeaders(res), next()));
+  app.disable('etag');
+  app.set('query parser', false); // the gateway parses queries itself; nothing else reads them
   const upstream = new URL(cfg.dicomwebUrl);
-  const ca = cfg.caFile ? fs.readFileSync(cfg.caFile) : undefined;
-  const auth = cfg.token ? `Bearer ${cfg.token}` : cfg.username ? `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString('base64')}` : undefined;
+  const basePath = upstream.pathname.replace(/\/+$/, '');
+  const send = upstream.protocol === 'https:' ? https.request : http.request;
+  const agent = upstream.protocol === 'https:' ? new https.Agent({ keepAlive: true, ...(cfg.caFile ? { ca: fs.readFileSync(cfg.caFile) } : {}) }) : new http.Agent({ keepAlive: true });
+  const pacsAuth = cfg.token ? `Bearer ${cfg.token}` : cfg.username ? `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString('base64')}` : undefined;
+  const allowed = authorizer(cfg.auth);
 
-  app.use('/dicom-web', (req: Request, res: Response) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.status(405).setHeader('Allow', 'GET, HEAD');
-      res.json({ code: 'VIEWER_READ_ONLY', message: 'the viewer gateway only reads from the PACS' });
-      return;
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    isolationHeaders(res);
+    try {
+      checkAppTarget(req.url);
+    } catch (e) {
+      return fail(res, 400, 'GATEWAY_REQUEST_REFUSED', (e as Error).message, { reason: (e as GatewayRefusal).reason });
     }
-    const target = new URL(upstream.pathname.replace(/\/$/, '') + req.url, upstream);
+    // Liveness for probes: no sign-in, and nothing in it but that the gateway runs.
+    if (req.url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return void res.setHeader('Cache-Control', 'no-store').json({ status: 'ok' });
+    if (allowed(req.headers.authorization) === undefined) {
+      res.setHeader('WWW-Authenticate', cfg.auth.kind === 'checked' && cfg.auth.users ? 'Basic realm="ainode viewer", charset="UTF-8"' : 'Bearer');
+      return fail(res, 401, 'GATEWAY_AUTH_REQUIRED', 'sign in to use the viewer');
+    }
+    next();
+  });
+
+  const dicomweb = (req: Request, res: Response): void => {
+    // A page elsewhere must not drive a signed-in browser against the PACS's data (CSRF, and
+    // reading images into another site). OHIF's own requests are same-origin; a link to the viewer
+    // from another site still opens it (its pages are not behind this check).
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return fail(res, 403, 'GATEWAY_CROSS_SITE', 'DICOMweb requests from other sites are refused');
+    let parsed;
+    try {
+      parsed = parseGatewayRequest(req.method, req.originalUrl);
+    } catch (e) {
+      if (!(e instanceof GatewayRefusal)) throw e;
+      if (req.method !== 'GET' && req.method !== 'HEAD') res.setHeader('Allow', 'GET, HEAD');
+      return fail(res, req.method !== 'GET' && req.method !== 'HEAD' ? 405 : 400, 'GATEWAY_REQUEST_REFUSED', e.message, { reason: e.reason });
+    }
     const headers: http.OutgoingHttpHeaders = {};
-    for (const h of ['accept', 'range', 'if-none-match', 'if-modified-since']) if (req.headers[h]) headers[h] = req.headers[h];
-    if (auth) headers.authorization = auth;
-    const send = target.protocol === 'https:' ? https.request : http.request;
-    const up = send(target, { method: req.method, headers, ...(ca ? { ca } : {}) }, (r) => {
-      res.status(r.statusCode ?? 502);
-      for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !['connection', 'transfer-encoding', 'www-authenticate'].includes(k)) res.setHeader(k, v);
-      isolationHeaders(res);
+    for (const h of FORWARDED_REQUEST_HEADERS) {
+      const v = req.headers[h];
+      if (typeof v === 'string' && v.length <= 1024 && /^[\x20-\x7e]*$/.test(v)) headers[h] = v;
+    }
+    if (pacsAuth) headers.authorization = pacsAuth;
+    // So the PACS writes this gateway, not itself, into BulkDataURIs (Orthanc reads RFC 7239 Forwarded).
+    const host = publicHost(req);
+    if (host) headers.forwarded = `host=${host};proto=${req.socket && 'encrypted' in req.socket ? 'https' : 'http'}`;
+    const target = `${basePath}${parsed.path}${parsed.query ? `?${parsed.query}` : ''}`;
+    const up = send({ protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port || undefined, path: target, method: req.method, headers, agent, timeout: 120_000 }, (r) => {
+      const status = r.statusCode ?? 502;
+      if (status >= 400) {
+        r.resume();
+        log?.warn({ status, route: parsed.kind }, 'the PACS answered a viewer request with an error');
+        if (status === 404) return fail(res, 404, 'GATEWAY_NOT_FOUND', 'not found in the PACS');
+        if (status === 401 || status === 403) return fail(res, 502, 'PACS_REFUSED_GATEWAY', "the PACS refused the gateway's credentials; ask the administrator to check AINODE_DICOMWEB_USERNAME/PASSWORD");
+        if (status < 500) return fail(res, 400, 'GATEWAY_REQUEST_REFUSED', 'the PACS refused the request', { reason: 'pacs-refused' });
+        return fail(res, 502, 'PACS_ERROR', 'the PACS failed to answer; try again, or ask the administrator to look at the PACS');
+      }
+      res.status(status);
+      for (const k of PASSED_HEADERS) if (r.headers[k] !== undefined) res.setHeader(k, r.headers[k] as string);
       r.pipe(res);
     });
+    up.on('timeout', () => up.destroy(new Error('timeout')));
     up.on('error', (e) => {
-      if (!res.headersSent) res.status(502).json({ code: 'DICOMWEB_UNREACHABLE', message: `the PACS did not answer: ${e.message}` });
-      else res.destroy();
+      log?.warn({ err: { code: (e as NodeJS.ErrnoException).code, message: e.message } }, 'the PACS did not answer a viewer request');
+      fail(res, 502, 'PACS_UNREACHABLE', 'the PACS did not answer; try again, or ask the administrator to check that it runs');
     });
-    req.on('aborted', () => up.destroy());
+    res.on('close', () => up.destroy());
     up.end();
-  });
+  };
+  app.all(/^\/dicom-web(\/.*)?$/, dicomweb);
 
   app.get('/app-config.js', (_req, res) => {
     res.type('application/javascript').setHeader('Cache-Control', 'no-store');
     res.send(ohifAppConfig());
   });
-  app.use(express.static(cfg.distDir, { index: 'index.html', fallthrough: true }));
+  app.use(express.static(cfg.distDir, { index: 'index.html', fallthrough: true, dotfiles: 'deny' }));
   // SPA fallback: OHIF routes (/viewer, /segmentation, ...) are client-side.
-  app.get(/^\/(?!dicom-web\/).*/, (_req, res) => res.sendFile(path.join(cfg.distDir, 'index.html')));
+  app.get(/^\/(?!dicom-web(\/|$)).*/, (_req, res) => res.sendFile(path.join(cfg.distDir, 'index.html')));
+  app.use((_req: Request, res: Response) => fail(res, 404, 'GATEWAY_NOT_FOUND', 'no such page'));
+  // One error handler: a coded error, never a stack or a path.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
+    if (status >= 500) log?.error({ err: { message: (err as Error).message } }, 'viewer gateway request failed');
+    if (status === 404) return fail(res, 404, 'GATEWAY_NOT_FOUND', 'no such page');
+    if (status < 500) return fail(res, status, 'GATEWAY_REQUEST_REFUSED', 'the request could not be read', { reason: 'bad-request' });
+    fail(res, 500, 'GATEWAY_ERROR', 'the gateway failed; try again');
+  });
   return app;
 }
 
-export async function startViewer(cfg: ViewerConfig): Promise<{ server: http.Server; url: string }> {
-  const app = createViewerApp(cfg);
+export async function startViewer(cfg: ViewerConfig, log?: Logger): Promise<{ server: http.Server; url: string }> {
+  const app = createViewerApp(cfg, log);
   const server = await new Promise<http.Server>((resolve, reject) => {
     const s = app.listen(cfg.port, cfg.host, () => resolve(s)).on('error', reject);
   });

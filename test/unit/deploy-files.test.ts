@@ -10,6 +10,7 @@ import * as path from 'path';
 import { parseAllDocuments, parse } from 'yaml';
 import { loadConfig, SECRET_VARIABLES } from '../../src/config/schema';
 import { loadViewerConfig, ohifAppConfig } from '../../src/viewer/ohif-gateway';
+import { hashUserLine } from '../../src/viewer/viewer-auth';
 import { parseRules } from '../../src/rules/schema';
 import { REPO_ROOT } from '../support/ainode-process';
 import { tempDir } from '../support/env';
@@ -50,6 +51,13 @@ function withSecretFiles(env: Record<string, string>, dir: string): Record<strin
     expect(v, `${k} points into a secrets mount`).to.match(/^\/run\/secrets\//);
     out[k] = f;
   }
+  if (env.AINODE_VIEWER_USERS_FILE) {
+    // The viewer's users are a file of their own (ainode viewer add-user), mounted as a secret.
+    expect(env.AINODE_VIEWER_USERS_FILE, 'AINODE_VIEWER_USERS_FILE points into a secrets mount').to.match(/^\/run\/secrets\//);
+    const f = path.join(dir, `viewer-users-${Object.keys(out).length}`);
+    fs.writeFileSync(f, `${hashUserLine('reader', 'a long test password')}\n`);
+    out.AINODE_VIEWER_USERS_FILE = f;
+  }
   return out;
 }
 
@@ -87,7 +95,7 @@ describe('deployment: compose file for a complete site', () => {
       const env = envOf(s);
       for (const k of Object.keys(env)) expect(known.has(k), `${name}: ${k} is not read by ainode`).to.equal(true);
       const resolved = withSecretFiles(env, dir);
-      for (const k of Object.keys(env).filter((k) => SECRET_FILE_VARIABLES.has(k))) {
+      for (const k of Object.keys(env).filter((k) => SECRET_FILE_VARIABLES.has(k) || k === 'AINODE_VIEWER_USERS_FILE')) {
         const secret = `/run/secrets/${(s.secrets as string[]).find((x) => env[k] === `/run/secrets/${x}`)}`;
         expect(secret, `${name}: ${k} names a secret the service mounts`).to.equal(env[k]);
       }
@@ -96,6 +104,7 @@ describe('deployment: compose file for a complete site', () => {
         fs.writeFileSync(path.join(dir, 'index.html'), '<html></html>');
         const v = loadViewerConfig(resolved, dir);
         expect(v.host).to.equal('0.0.0.0');
+        expect(v.auth.kind, 'users sign in to the viewer').to.equal('checked');
         expect(s.ports).to.deep.equal([`127.0.0.1:${v.port}:${v.port}`]);
       } else {
         expect(cmd).to.equal('start');
@@ -253,6 +262,7 @@ describe('deployment: Kubernetes manifests (kubectl apply -k deploy/)', () => {
         const resolved = withSecretFiles(env, dir);
         if (c.args[0] === 'viewer') {
           const v = loadViewerConfig(resolved, dir);
+          expect(v.auth.kind, 'users sign in to the viewer').to.equal('checked');
           expect(c.ports.map((p: Obj) => p.containerPort)).to.deep.equal([v.port]);
         } else {
           expect(c.args.slice(0, 2)).to.deep.equal(['start', '--role']);
