@@ -57,7 +57,7 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
   let worker: Worker | undefined;
   // Series are retrieved on a thread of their own, so that decoding overlaps the transfer.
   const retriever = roles.includes('worker') ? new RetrieveThread(cfg.dicomweb) : undefined;
-  if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, retriever, ledger, models: packages, log, maxVoxels: cfg.maxVoxels, rules }, log);
+  if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, retriever, ledger, models: packages, log, maxVoxels: cfg.maxVoxels, maxFramePixels: cfg.maxFramePixels, rules }, log);
   if (roles.includes('listener')) listener = await startListener(cfg, redis, { client, queue, ledger, models: packages, rules, log, redis, prefix: cfg.redisPrefix }, log, opts.intakeStart ?? 'now');
 
   return {

@@ -56,6 +56,8 @@ export interface Config {
   retryDelayMs: number;
   /** Refuse a series claiming more voxels than this (a header can claim anything). */
   maxVoxels: number;
+  /** Pixels of one frame (Rows x Columns) an input may declare; larger ones are refused before decoding. */
+  maxFramePixels: number;
   executionProviders: string[];
   runtime: RuntimeOptions;
   logLevel: string;
@@ -241,6 +243,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     retryAttempts: int(env, 'AINODE_RETRY_ATTEMPTS', 8, 1, 100),
     retryDelayMs: int(env, 'AINODE_RETRY_DELAY_MS', 5000, 10, 3_600_000),
     maxVoxels: int(env, 'AINODE_MAX_VOXELS', 1024 * 1024 * 1200, 1024, 2 ** 40),
+    maxFramePixels: int(env, 'AINODE_MAX_FRAME_PIXELS', 8192 * 8192, 1024, 2 ** 32),
     executionProviders: providers,
     runtime: {
       intraOpThreads: int(env, 'AINODE_ORT_INTRA_OP_THREADS', 0, 0, 1024),

@@ -18,6 +18,7 @@
  * Values are returned the way dcmjs "naturalizes" them (one value: a scalar; several: an array;
  * DS/IS as numbers), so `pixelFormat`, `decodeFrame` and the volume builder read either.
  */
+import { MAX_SEQUENCE_DEPTH } from './structure';
 import { TransferSyntax, type ParsedPart10 } from './part10';
 
 /** The attributes decoded, with the VR used where the transfer syntax is implicit. */
@@ -39,6 +40,7 @@ const WANTED: Record<number, [keyword: string, vr: string]> = {
   0x00280030: ['PixelSpacing', 'DS'],
   0x00280100: ['BitsAllocated', 'US'],
   0x00280101: ['BitsStored', 'US'],
+  0x00280102: ['HighBit', 'US'],
   0x00280103: ['PixelRepresentation', 'US'],
   // US or SS: in an implicit-VR file the VR follows PixelRepresentation (read before it).
   0x00280120: ['PixelPaddingValue', 'US|SS'],
@@ -61,6 +63,7 @@ class NotLean extends Error {}
 
 class Walker {
   private readonly view: DataView;
+  private depth = 0;
 
   constructor(private readonly bytes: Uint8Array, public explicit: boolean) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -98,6 +101,8 @@ class Walker {
   skipUndefinedSequence(pos: number, explicit: boolean): number {
     const outer = this.explicit;
     this.explicit = explicit;
+    // Deeply nested input goes to the full reader, which refuses it with a code (structure.ts).
+    if (++this.depth > MAX_SEQUENCE_DEPTH) throw new NotLean();
     try {
       for (;;) {
         const h = this.header(pos);
@@ -120,6 +125,7 @@ class Walker {
       }
     } finally {
       this.explicit = outer;
+      this.depth--;
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import * as dcmjs from 'dcmjs';
 import { AinodeError } from '../errors';
+import { DEFAULT_INPUT_LIMITS, declaredPixelBytes, inflateDataset, scanDataset, type InputLimits } from './structure';
 
 // dcmjs writes to the console through loglevel loggers (an unknown private tag, the "OB or OW"
 // VR of implicit-VR PixelData). It would flood the node's structured logs; what matters surfaces
@@ -74,8 +75,69 @@ function normalisePart10(bytes: Buffer | Uint8Array): Uint8Array {
   return out;
 }
 
-export function readPart10(input: Buffer | Uint8Array): ParsedPart10 {
-  const bytes = normalisePart10(input);
+function isSequenceTag(tag: number): boolean {
+  const key = `(${(tag >>> 16).toString(16).padStart(4, '0').toUpperCase()},${(tag & 0xffff).toString(16).padStart(4, '0').toUpperCase()})`;
+  return dcmjs.data.DicomMetaDictionary.dictionary[key]?.vr === 'SQ';
+}
+
+/** The file meta elements after "DICM" (without the group length) and where the dataset starts. */
+function fileMeta(bytes: Uint8Array): { elements: Uint8Array; transferSyntaxUid: string; datasetAt: number } {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 144 || dv.getUint32(132, true) !== 0x00000002) throw new AinodeError('DICOM_PARSE_FAILED', 'not a DICOM Part 10 object (no file meta information)', { retryable: false });
+  const datasetAt = 144 + dv.getUint32(140, true);
+  if (datasetAt > bytes.length) throw new AinodeError('DICOM_PARSE_FAILED', 'the file meta information runs past the end of the object', { retryable: false });
+  let transferSyntaxUid = '';
+  for (let pos = 144; pos + 8 <= datasetAt; ) {
+    const group = dv.getUint16(pos, true);
+    const element = dv.getUint16(pos + 2, true);
+    const vr = String.fromCharCode(bytes[pos + 4], bytes[pos + 5]);
+    const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN'].includes(vr);
+    const length = long ? dv.getUint32(pos + 8, true) : dv.getUint16(pos + 6, true);
+    const at = pos + (long ? 12 : 8);
+    if (group !== 0x0002 || at + length > datasetAt) throw new AinodeError('DICOM_PARSE_FAILED', 'the file meta information is malformed', { retryable: false });
+    if (element === 0x0010) transferSyntaxUid = Buffer.from(bytes.buffer, bytes.byteOffset + at, length).toString('latin1').replace(/[\0 ]+$/, '');
+    pos = at + length;
+  }
+  return { elements: bytes.subarray(144, datasetAt), transferSyntaxUid, datasetAt };
+}
+
+/** File meta elements with the transfer syntax replaced (the group length is recomputed by normalisePart10). */
+function withTransferSyntax(elements: Uint8Array, uid: string): Uint8Array {
+  const dv = new DataView(elements.buffer, elements.byteOffset, elements.byteLength);
+  const parts: Uint8Array[] = [];
+  for (let pos = 0; pos + 8 <= elements.length; ) {
+    const vr = String.fromCharCode(elements[pos + 4], elements[pos + 5]);
+    const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN'].includes(vr);
+    const end = pos + (long ? 12 + dv.getUint32(pos + 8, true) : 8 + dv.getUint16(pos + 6, true));
+    if (dv.getUint16(pos + 2, true) === 0x0010) {
+      const value = Buffer.from(uid.length % 2 ? `${uid}\0` : uid, 'latin1');
+      parts.push(Buffer.from([0x02, 0x00, 0x10, 0x00, 0x55, 0x49, value.length, 0x00]), value);
+    } else parts.push(elements.subarray(pos, end));
+    pos = end;
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Reads a Part 10 object, within `limits`: its structure is walked first (lengths that fit,
+ * sequence nesting, the declared pixel size against the limits) and a deflated dataset is
+ * inflated only as far as it declares (src/dicom/structure.ts), before dcmjs reads anything.
+ * The transfer syntax reported is the object's own (a deflated one stays deflated: its
+ * inflated pixel data is native little endian).
+ */
+export function readPart10(input: Buffer | Uint8Array, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedPart10 {
+  let bytes = normalisePart10(input);
+  const meta = fileMeta(bytes);
+  const ts = meta.transferSyntaxUid;
+  if (ts === TransferSyntax.DeflatedExplicitVRLittleEndian) {
+    const inflated = inflateDataset(bytes.subarray(meta.datasetAt), limits);
+    checkStructure(inflated, 0, true, false, limits);
+    const head = new Uint8Array(132);
+    head.set(DICM, 128);
+    bytes = normalisePart10(Buffer.concat([head, withTransferSyntax(meta.elements, TransferSyntax.ExplicitVRLittleEndian), inflated]));
+  } else {
+    checkStructure(bytes, meta.datasetAt, ts !== TransferSyntax.ImplicitVRLittleEndian, ts === TransferSyntax.ExplicitVRBigEndian, limits);
+  }
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let dict;
   try {
@@ -83,9 +145,21 @@ export function readPart10(input: Buffer | Uint8Array): ParsedPart10 {
   } catch (e) {
     throw new AinodeError('DICOM_PARSE_FAILED', `not a readable DICOM Part 10 object: ${(e as Error).message}`, { retryable: false });
   }
-  const meta = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.meta);
-  const dataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
-  return { transferSyntaxUid: String(meta.TransferSyntaxUID ?? ''), dataset };
+  let dataset: NaturalDataset;
+  let fileMetaDataset: NaturalDataset;
+  try {
+    fileMetaDataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.meta);
+    dataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
+  } catch (e) {
+    throw new AinodeError('DICOM_PARSE_FAILED', `the object's attributes cannot be read: ${(e as Error).message}`, { retryable: false });
+  }
+  return { transferSyntaxUid: ts || String(fileMetaDataset.TransferSyntaxUID ?? ''), dataset };
+}
+
+function checkStructure(bytes: Uint8Array, start: number, explicit: boolean, bigEndian: boolean, limits: InputLimits): void {
+  const scan = scanDataset(bytes, start, explicit, { bigEndian, isSequenceTag });
+  // An image's declared size within the limits before anything is decoded or copied.
+  if (scan.pixelData && scan.rows !== undefined) declaredPixelBytes(scan, limits);
 }
 
 /**

@@ -11,6 +11,7 @@ declare module 'dcmjs' {
     DicomDict: new (meta: Record<string, unknown>) => DicomDictLike;
     DicomMetaDictionary: {
       nameMap: Record<string, { tag: string; vr: string; name: string }>;
+      dictionary: Record<string, { tag: string; vr: string; name: string } | undefined>;
       naturalizeDataset(dict: Record<string, unknown>): Record<string, unknown>;
       denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown>;
     };

@@ -1,7 +1,8 @@
 /**
  * Who may use the viewer gateway. Three ways, chosen by configuration (docs/configuration.md):
- * - basic: users from a file (AINODE_VIEWER_USERS_FILE), one `name:scrypt$N$salt$hash` line each,
- *   written by `ainode viewer add-user <name>` (the password is read from stdin). The browser
+ * - basic: users from a file (AINODE_VIEWER_USERS_FILE), one `name:scrypt$N$salt$hash` entry
+ *   each, separated by new lines or spaces, written by `ainode viewer add-user <name>` (the
+ *   password is read from stdin). The browser
  *   asks once and sends the credentials with every same-origin request, OHIF's included.
  * - token: a bearer token (AINODE_VIEWER_TOKEN), for scripts and for sites whose proxy adds it.
  * - proxy: the site's reverse proxy or SSO authenticates and only it can reach the gateway
@@ -39,12 +40,12 @@ export function parseUsersFile(file: string): Map<string, ViewerUser> {
     throw new ConfigError('AINODE_VIEWER_USERS_FILE', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   const users = new Map<string, ViewerUser>();
-  text.split('\n').forEach((line, i) => {
-    const l = line.trim();
-    if (l === '' || l.startsWith('#')) return;
+  const entries = text.split('\n').flatMap((line) => (line.trim().startsWith('#') ? [] : line.trim().split(/\s+/)));
+  entries.forEach((l, i) => {
+    if (l === '') return;
     const m = /^([A-Za-z0-9._@-]{1,64}):scrypt\$([0-9]{4,7})\$([A-Za-z0-9+/=]{16,})\$([A-Za-z0-9+/=]{40,})$/.exec(l);
     const n = m ? Number(m[2]) : 0;
-    if (!m || n < 1024 || n > 1 << 20 || (n & (n - 1)) !== 0) throw new ConfigError('AINODE_VIEWER_USERS_FILE', `line ${i + 1} is not "name:scrypt$N$salt$hash" (write lines with \`ainode viewer add-user <name>\`)`);
+    if (!m || n < 1024 || n > 1 << 20 || (n & (n - 1)) !== 0) throw new ConfigError('AINODE_VIEWER_USERS_FILE', `entry ${i + 1} is not "name:scrypt$N$salt$hash" (write lines with \`ainode viewer add-user <name>\`)`);
     users.set(m[1], { name: m[1], n, salt: Buffer.from(m[3], 'base64'), hash: Buffer.from(m[4], 'base64') });
   });
   if (users.size === 0) throw new ConfigError('AINODE_VIEWER_USERS_FILE', `${file} holds no users`);

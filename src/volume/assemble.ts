@@ -23,13 +23,14 @@ import { readPart10, type NaturalDataset } from '../dicom/part10';
 import { readImageHeader } from '../dicom/image-header';
 import { pickPatientStudy, type PatientStudyAttributes } from '../dicom/study-attributes';
 import { cross, dot, norm, sub, type Vec3 } from './geometry';
-import { decodeFrame, initCodecs, isSupportedTransferSyntax, pixelFormat, modalityValues, type PixelFormat } from './pixel-data';
+import { checkPixelModule, decodeFrame, initCodecs, isSupportedTransferSyntax, pixelFormat, modalityValues, rescaleValue, type PixelFormat } from './pixel-data';
+import { DEFAULT_MAX_FRAME_PIXELS, DEFAULT_MAX_VOXELS, type InputLimits } from '../dicom/structure';
 import type { ScalarVolume, SliceSource } from './volume';
 
 const SPACING_TOLERANCE = 0.01;
 const ORIENTATION_TOLERANCE = 1e-3;
 /** Frames beyond this many voxels in one series are refused before any allocation. */
-export const DEFAULT_MAX_VOXELS = 1024 * 1024 * 1200;
+export { DEFAULT_MAX_VOXELS };
 
 interface Frame {
   source: SliceSource;
@@ -135,12 +136,16 @@ export class VolumeBuilder {
   private voxels = 0;
   private staging: { voxels: Float32Array<ArrayBuffer>; rows: number; columns: number; slots: number } | undefined;
 
-  private constructor(private readonly seriesInstanceUid: string, private readonly maxVoxels: number) {}
+  private readonly limits: InputLimits;
+
+  private constructor(private readonly seriesInstanceUid: string, private readonly maxVoxels: number, maxFramePixels: number) {
+    this.limits = { maxVoxels, maxFramePixels };
+  }
 
   /** A builder; loads the codecs first (once per process). */
-  static async create(seriesInstanceUid: string, maxVoxels = DEFAULT_MAX_VOXELS): Promise<VolumeBuilder> {
+  static async create(seriesInstanceUid: string, maxVoxels = DEFAULT_MAX_VOXELS, maxFramePixels = DEFAULT_MAX_FRAME_PIXELS): Promise<VolumeBuilder> {
     await initCodecs();
-    return new VolumeBuilder(seriesInstanceUid, maxVoxels);
+    return new VolumeBuilder(seriesInstanceUid, maxVoxels, maxFramePixels);
   }
 
   get frameCount(): number {
@@ -153,13 +158,13 @@ export class VolumeBuilder {
    * lean image-header reader where they are the common case, else in full as well.
    */
   add(part10: Buffer): void {
-    const { transferSyntaxUid, dataset: ds } = (this.patientStudy && readImageHeader(part10)) || readPart10(part10);
+    const { transferSyntaxUid, dataset: ds } = (this.patientStudy && readImageHeader(part10)) || readPart10(part10, this.limits);
     if (!isSupportedTransferSyntax(transferSyntaxUid)) {
       throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `transfer syntax ${transferSyntaxUid || '(none)'} is not supported`, { retryable: false });
     }
     if (ds.PixelData === undefined) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'the instance has no pixel data (not an image)', { retryable: false });
     const f = pixelFormat(ds);
-    if (f.samplesPerPixel !== 1) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `only grey images make volumes (SamplesPerPixel ${f.samplesPerPixel})`, { retryable: false });
+    checkPixelModule(ds, f, transferSyntaxUid, this.limits.maxFramePixels);
     // Refuse absurd sizes before allocating anything (a header can claim anything).
     const claimed = f.rows * f.columns * f.frames;
     if (this.voxels + claimed > this.maxVoxels) {
@@ -185,11 +190,13 @@ export class VolumeBuilder {
       const spacing = numbers(enhanced ? group('PixelMeasuresSequence', 'PixelSpacing') : ds.PixelSpacing, 'PixelSpacing', 2) as [number, number];
       const slopeRaw = enhanced ? group('PixelValueTransformationSequence', 'RescaleSlope') ?? ds.RescaleSlope : ds.RescaleSlope;
       const interRaw = enhanced ? group('PixelValueTransformationSequence', 'RescaleIntercept') ?? ds.RescaleIntercept : ds.RescaleIntercept;
-      const slope = slopeRaw === undefined || slopeRaw === '' ? 1 : Number(slopeRaw);
-      const intercept = interRaw === undefined || interRaw === '' ? 0 : Number(interRaw);
-      if (!Number.isFinite(slope) || !Number.isFinite(intercept)) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'RescaleSlope/RescaleIntercept are not numbers', { retryable: false });
+      const slope = rescaleValue(slopeRaw, 'RescaleSlope');
+      const intercept = rescaleValue(interRaw, 'RescaleIntercept');
       const padding = paddingValue(ds.PixelPaddingValue, f);
+      // Padding becomes the lowest modality value the stored range reaches: with a negative
+      // slope (applied exactly, like any other) that is the highest stored value's.
       const lowest = f.pixelRepresentation === 1 ? -(2 ** (f.bitsStored - 1)) : 0;
+      const highest = f.pixelRepresentation === 1 ? 2 ** (f.bitsStored - 1) - 1 : 2 ** f.bitsStored - 1;
       const frame: Frame = {
         source: { sopClassUid, sopInstanceUid, imagePositionPatient: ipp, ...(enhanced || f.frames > 1 ? { frameNumber: i + 1 } : {}) },
         orientation: iop,
@@ -200,7 +207,7 @@ export class VolumeBuilder {
         stack: enhanced ? String(group('FrameContentSequence', 'StackID') ?? '') : '',
         stored: decodeFrame(ds, transferSyntaxUid, f, i),
         format: f,
-        rescale: { slope, intercept, padding, paddingOut: lowest * slope + intercept },
+        rescale: { slope, intercept, padding, paddingOut: Math.min(lowest * slope, highest * slope) + intercept },
       };
       this.stage(frame);
       this.frames.push(frame);

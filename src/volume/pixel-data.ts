@@ -1,14 +1,14 @@
 /**
  * Pixel data of any transfer syntax a PACS may hold, decoded in the node (instances are retrieved
  * as stored: Orthanc 1.10 cannot transcode JPEG 2000). Native: implicit/explicit little endian,
- * deflate (inflated by dcmjs), explicit big endian (byte-swapped here). Encapsulated, through the
+ * deflate (inflated within its declared size, src/dicom/structure.ts), explicit big endian (byte-swapped here). Encapsulated, through the
  * WebAssembly codecs of dcmjs-codecs: RLE, JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000,
  * HTJ2K. Output: one little-endian byte buffer per frame in native layout, and typed stored values.
  */
-import * as zlib from 'zlib';
 import { Context, NativeCodecs } from 'dcmjs-codecs';
 import { AinodeError } from '../errors';
 import type { NaturalDataset } from '../dicom/part10';
+import { inflateFrame } from '../dicom/structure';
 
 const NATIVE_LE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99']);
 const BIG_ENDIAN = '1.2.840.10008.1.2.2';
@@ -81,6 +81,58 @@ export function pixelFormat(ds: NaturalDataset): PixelFormat {
   return f;
 }
 
+const CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2';
+const ENHANCED_CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2.1';
+const MR_IMAGE = '1.2.840.10008.5.1.4.1.1.4';
+
+function moduleInvalid(message: string): AinodeError {
+  return new AinodeError('PIXEL_MODULE_INVALID', message, { retryable: false, hint: 'the image pixel module contradicts itself or the data; the series was not given to any model' });
+}
+
+/**
+ * The Image Pixel module of one instance checked against itself and its data before anything is
+ * decoded for a grey volume (PS3.3 C.7.6.3, C.8.2.1, C.8.3.1): one sample, MONOCHROME1/2,
+ * BitsAllocated 8 or 16 (16 for CT and MR images), BitsStored within it and HighBit =
+ * BitsStored - 1, PixelRepresentation 0 or 1, a frame within `maxFramePixels`, and native pixel
+ * data exactly as long as Rows x Columns x frames x samples x BitsAllocated say (one byte of
+ * padding to an even length allowed). Anything else could be decoded into a wrong volume.
+ */
+export function checkPixelModule(ds: NaturalDataset, f: PixelFormat, transferSyntaxUid: string, maxFramePixels: number): void {
+  if (f.rows > 65535 || f.columns > 65535 || !Number.isInteger(f.rows) || !Number.isInteger(f.columns)) throw moduleInvalid(`Rows ${f.rows} / Columns ${f.columns} are not valid US values`);
+  if (f.rows * f.columns > maxFramePixels) {
+    throw new AinodeError('DICOM_INPUT_TOO_LARGE', `a frame of ${f.rows} x ${f.columns} pixels is more than the limit of ${maxFramePixels}`, { retryable: false, hint: 'refused before decoding; raise AINODE_MAX_FRAME_PIXELS if this is a genuine image' });
+  }
+  if (f.samplesPerPixel !== 1) throw moduleInvalid(`SamplesPerPixel ${f.samplesPerPixel}: only grey images make volumes`);
+  if (f.photometricInterpretation !== 'MONOCHROME2' && f.photometricInterpretation !== 'MONOCHROME1') throw moduleInvalid(`PhotometricInterpretation ${f.photometricInterpretation}: only MONOCHROME1 and MONOCHROME2 images make volumes`);
+  if (f.bitsAllocated !== 8 && f.bitsAllocated !== 16) throw moduleInvalid(`BitsAllocated ${f.bitsAllocated}: a grey image for a model has 8 or 16`);
+  const sop = String(ds.SOPClassUID ?? '');
+  if ((sop === CT_IMAGE || sop === ENHANCED_CT_IMAGE || sop === MR_IMAGE) && f.bitsAllocated !== 16) throw moduleInvalid(`BitsAllocated ${f.bitsAllocated} on a ${sop === MR_IMAGE ? 'MR' : 'CT'} image, which must have 16`);
+  if (!Number.isInteger(f.bitsStored) || f.bitsStored < 1 || f.bitsStored > f.bitsAllocated) throw moduleInvalid(`BitsStored ${f.bitsStored} does not fit BitsAllocated ${f.bitsAllocated}`);
+  const highBit = Array.isArray(ds.HighBit) ? ds.HighBit[0] : ds.HighBit;
+  if (highBit !== undefined && highBit !== '' && Number(highBit) !== f.bitsStored - 1) throw moduleInvalid(`HighBit ${String(highBit)} is not BitsStored - 1 (${f.bitsStored - 1})`);
+  if (f.pixelRepresentation !== 0 && f.pixelRepresentation !== 1) throw moduleInvalid(`PixelRepresentation ${f.pixelRepresentation} is neither 0 (unsigned) nor 1 (signed)`);
+  if (NATIVE_LE.has(transferSyntaxUid) || transferSyntaxUid === BIG_ENDIAN) {
+    const pd = ds.PixelData;
+    const parts = (Array.isArray(pd) ? pd : [pd]).filter((x) => x !== undefined).map(asBytes);
+    const length = parts.reduce((n, p) => n + p.length, 0);
+    const expected = frameBytes(f) * f.frames;
+    if (length !== expected && length !== expected + (expected % 2)) throw moduleInvalid(`PixelData holds ${length} bytes; Rows ${f.rows} x Columns ${f.columns} x ${f.frames} frames x ${f.bitsAllocated} bits say ${expected}`);
+  }
+}
+
+/**
+ * A rescale value (RescaleSlope or RescaleIntercept) as a number; absent: the default. dcmjs
+ * reads a DS that is not a number ("NaN", "1,5") as null, which Number() would turn into 0.
+ */
+export function rescaleValue(raw: unknown, name: 'RescaleSlope' | 'RescaleIntercept'): number {
+  const v = Array.isArray(raw) ? (raw.length === 1 ? raw[0] : raw) : raw;
+  if (v === undefined || v === '') return name === 'RescaleSlope' ? 1 : 0;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isFinite(n)) throw moduleInvalid(`${name} is not a finite number`);
+  if (name === 'RescaleSlope' && n === 0) throw moduleInvalid('RescaleSlope is 0: every pixel would have the same value');
+  return n;
+}
+
 export function frameBytes(f: PixelFormat): number {
   return f.bitsAllocated === 1 ? Math.ceil((f.rows * f.columns * f.samplesPerPixel) / 8) : (f.rows * f.columns * f.samplesPerPixel * f.bitsAllocated) / 8;
 }
@@ -129,7 +181,7 @@ export function decodeFrame(ds: NaturalDataset, transferSyntaxUid: string, f: Pi
     // Deflated Image Frame Compression: each frame is raw-deflated native data.
     const enc = parts.length === f.frames ? parts[index] : f.frames === 1 ? Buffer.concat(parts) : undefined;
     if (!enc) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `${parts.length} fragments for ${f.frames} frames`, { retryable: false });
-    const raw = zlib.inflateRawSync(enc);
+    const raw = inflateFrame(enc, size, index + 1);
     if (raw.length < size) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `deflated frame ${index + 1} inflated to ${raw.length} bytes, ${size} expected`, { retryable: false });
     return new Uint8Array(raw.buffer, raw.byteOffset, size);
   }
@@ -140,6 +192,12 @@ export function decodeFrame(ds: NaturalDataset, transferSyntaxUid: string, f: Pi
   if (parts.length === f.frames) encoded = parts[index];
   else if (f.frames === 1) encoded = Buffer.concat(parts);
   else throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `${parts.length} fragments for ${f.frames} frames without a usable offset table`, { retryable: false });
+  // The codec allocates what the codestream says, not what the DICOM header says: a frame whose
+  // codestream claims another size is refused before it is decoded.
+  const coded = codestreamSize(encoded);
+  if (coded && (coded.width !== f.columns || coded.height !== f.rows)) {
+    throw new AinodeError('PIXEL_MODULE_INVALID', `${decoder[0]} frame ${index + 1} is coded as ${coded.width} x ${coded.height}, the header says ${f.columns} x ${f.rows}`, { retryable: false });
+  }
   const ctx = new Context({
     width: f.columns,
     height: f.rows,
@@ -165,6 +223,34 @@ export function decodeFrame(ds: NaturalDataset, transferSyntaxUid: string, f: Pi
     return interleavePlanes(frame, f);
   }
   return frame;
+}
+
+/**
+ * Width and height a JPEG, JPEG-LS or JPEG 2000 / HTJ2K codestream declares (its SOF or SIZ
+ * marker), or undefined for other data (RLE) or when no such marker is found.
+ */
+export function codestreamSize(code: Uint8Array): { width: number; height: number } | undefined {
+  const u16 = (i: number): number => (code[i] << 8) | code[i + 1];
+  const u32 = (i: number): number => ((code[i] << 24) | (code[i + 1] << 16) | (code[i + 2] << 8) | code[i + 3]) >>> 0;
+  if (code.length < 4 || code[0] !== 0xff) return undefined;
+  if (code[1] === 0x4f && code[2] === 0xff && code[3] === 0x51 && code.length >= 4 + 2 + 2 + 16) {
+    // JPEG 2000 SOC then SIZ: Lsiz, Rsiz, Xsiz, Ysiz, XOsiz, YOsiz.
+    return { width: u32(8) - u32(16), height: u32(12) - u32(20) };
+  }
+  if (code[1] !== 0xd8) return undefined;
+  for (let i = 2; i + 9 <= code.length; ) {
+    if (code[i] !== 0xff) return undefined;
+    const marker = code[i + 1];
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    const sof = (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) || marker === 0xf7;
+    if (sof) return { width: u16(i + 7), height: u16(i + 5) };
+    if (marker === 0xda) return undefined; // scan data before any frame header
+    i += 2 + u16(i + 2);
+  }
+  return undefined;
 }
 
 /** Ns (components in the first scan) of a JPEG-LS codestream, or undefined. */

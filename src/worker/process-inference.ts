@@ -32,6 +32,8 @@ export interface WorkerDeps {
   log: Logger;
   /** Refuse series claiming more voxels than this, before allocating. */
   maxVoxels?: number;
+  /** Refuse frames declaring more pixels than this, before decoding. */
+  maxFramePixels?: number;
   /** The rules in force, for named result destinations. */
   rules?: RulesStore;
 }
@@ -104,7 +106,7 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   // No collection here: the previous job's garbage was collected when it was reported.
   // Retrieve and decode overlap: each instance is decoded, and rescaled into the volume, as soon
   // as it has arrived (the worker role's retriever reads the response on a thread of its own).
-  const builder = await VolumeBuilder.create(job.seriesInstanceUid, deps.maxVoxels);
+  const builder = await VolumeBuilder.create(job.seriesInstanceUid, deps.maxVoxels, deps.maxFramePixels);
   const instances = await (deps.retriever ?? deps.client).retrieveSeriesStreaming(job.studyInstanceUid, job.seriesInstanceUid, (part10) => builder.add(part10));
   t0 = mark('retrieveDecode', t0);
 

@@ -66,20 +66,21 @@ describe('issue 5: admin API', function () {
     return fetch(`${base}${p}`, { ...init, headers });
   };
 
-  it('every request without a valid token gets 401 and nothing else', async () => {
-    for (const p of ['/health', '/ready', '/jobs', '/rules', '/models', '/metrics', '/audit', '/queues', '/queue/depth', '/studies/1.2.3/status']) {
+  it('every request without a valid token gets a coded 401 and nothing else; the probes say only up and ready', async () => {
+    for (const p of ['/status', '/jobs', '/rules', '/models', '/metrics', '/audit', '/queues', '/queue/depth', '/studies/1.2.3/status']) {
       for (const token of [null, 'wrong-token-wrong-token']) {
         const r = await call(p, { token });
         expect(r.status, `${p} ${token}`).to.equal(401);
-        expect(await r.text(), p).to.equal('');
+        expect(await r.json(), p).to.deep.equal({ code: 'ADMIN_AUTH_REQUIRED', message: 'send Authorization: Bearer <admin token>' });
       }
     }
     expect((await call('/rules', { method: 'PUT', token: null, body: 'x', headers: { 'Content-Type': 'text/yaml' } })).status).to.equal(401);
+    expect(await (await call('/health', { token: null })).json()).to.deep.equal({ status: 'ok' });
+    expect(await (await call('/ready', { token: null })).json()).to.deep.equal({ ready: true });
   });
 
-  it('with the token: health, readiness (PACS, Redis, rules, models), models', async () => {
-    expect((await call('/health')).status).to.equal(200);
-    const ready = (await (await call('/ready')).json()) as { ready: boolean; checks: Record<string, { ok: boolean }> };
+  it('with the token: status (PACS, Redis, rules, models), models', async () => {
+    const ready = (await (await call('/status')).json()) as { ready: boolean; checks: Record<string, { ok: boolean }> };
     expect(ready.ready).to.equal(true);
     expect(Object.keys(ready.checks).sort()).to.deep.equal(['models', 'pacs', 'redis', 'rules']);
     const models = (await (await call('/models')).json()) as { loaded: { id: string }[] };

@@ -5,7 +5,7 @@
  * JPEG 2000, Deflated Image Frame Compression). Each frame comes back with its segment, its source
  * reference and position, and one byte per pixel.
  */
-import * as zlib from 'zlib';
+import { inflateFrame } from '../structure';
 import { AinodeError } from '../../errors';
 import { readPart10, type NaturalDataset } from '../part10';
 import { decodeFrame, initCodecs, pixelFormat, type PixelFormat } from '../../volume/pixel-data';
@@ -80,12 +80,12 @@ function framePixels(ds: NaturalDataset, ts: string, f: PixelFormat, index: numb
     const parts = (Array.isArray(ds.PixelData) ? ds.PixelData : [ds.PixelData]) as ArrayBuffer[];
     if (parts.length !== f.frames) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `${parts.length} fragments for ${f.frames} frames`, { retryable: false });
     const enc = new Uint8Array(parts[index]);
-    const packed = ts === RLE ? decodeRleFrame(enc, Math.ceil(n / 8)) : zlib.inflateRawSync(enc);
+    const packed = ts === RLE ? decodeRleFrame(enc, Math.ceil(n / 8)) : inflateFrame(enc, Math.ceil(n / 8), index + 1);
     return unpackBits(packed, n);
   }
   if (ts === DEFLATED_FRAMES) {
     const parts = (Array.isArray(ds.PixelData) ? ds.PixelData : [ds.PixelData]) as ArrayBuffer[];
-    const raw = zlib.inflateRawSync(new Uint8Array(parts[index]));
+    const raw = inflateFrame(new Uint8Array(parts[index]), n * (f.bitsAllocated / 8), index + 1);
     return f.bitsAllocated === 16 ? new Uint16Array(raw.buffer, raw.byteOffset, n) : raw.subarray(0, n);
   }
   if (f.bitsAllocated === 1 && ts !== '1.2.840.10008.1.2' && ts !== '1.2.840.10008.1.2.1' && ts !== '1.2.840.10008.1.2.2' && ts !== '1.2.840.10008.1.2.1.99') {
