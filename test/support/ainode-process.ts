@@ -13,9 +13,15 @@ export interface AinodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** The process runs as the deployment files run it: with MALLOC_TUNING (a test's `env` may override it). */
-export function spawnAinode(args: string[], env: Record<string, string>): AinodeProcess {
-  const child = spawn(process.execPath, [AINODE_BIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...mallocTuningEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * The process runs as the deployment files run it: with MALLOC_TUNING (a test's `env` may override
+ * it). `via: 'npx'` starts it the way the README does (`npx ainode ...` in the checkout).
+ */
+export function spawnAinode(args: string[], env: Record<string, string>, opts: { via?: 'node' | 'npx' } = {}): AinodeProcess {
+  const [cmd, argv] = opts.via === 'npx' ? ['npx', ['--no-install', 'ainode', ...args]] : [process.execPath, [AINODE_BIN, ...args]];
+  const child = spawn(cmd, argv, { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...mallocTuningEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.via === 'npx' });
+  // npx runs ainode as its own child: signals go to the whole group.
+  const kill = (signal: NodeJS.Signals): void => void (opts.via === 'npx' && child.pid ? process.kill(-child.pid, signal) : child.kill(signal));
   const lines: string[] = [];
   const waiters: { pattern: RegExp; resolve: (l: string) => void }[] = [];
   const onData = (buf: Buffer): void => {
@@ -44,8 +50,8 @@ export function spawnAinode(args: string[], env: Record<string, string>): Ainode
     },
     async stop(signal = 'SIGTERM') {
       if (exitCode !== undefined) return exitCode;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      kill(signal);
+      const timer = setTimeout(() => kill('SIGKILL'), 30_000);
       const code = await exited;
       clearTimeout(timer);
       return code;
