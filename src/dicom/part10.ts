@@ -64,8 +64,10 @@ function normalisePart10(bytes: Buffer | Uint8Array): Uint8Array {
     while (metaEnd + 8 <= bytes.length && dv.getUint16(metaEnd, true) === 0x0002) {
       const vr = String.fromCharCode(bytes[metaEnd + 4], bytes[metaEnd + 5]);
       const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN'].includes(vr);
+      if (long && metaEnd + 12 > bytes.length) break;
       metaEnd += long ? 12 + dv.getUint32(metaEnd + 8, true) : 8 + dv.getUint16(metaEnd + 6, true);
     }
+    if (metaEnd > bytes.length) throw new AinodeError('DICOM_PARSE_FAILED', 'the file meta information runs past the end of the object', { retryable: false });
   }
   const groupLength = hasGroupLength ? new Uint8Array(0) : Uint8Array.from([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00, ...new Uint8Array(new Uint32Array([metaEnd - start]).buffer)]);
   const out = new Uint8Array(132 + groupLength.length + bytes.length - start);
@@ -126,6 +128,16 @@ function withTransferSyntax(elements: Uint8Array, uid: string): Uint8Array {
  * inflated pixel data is native little endian).
  */
 export function readPart10(input: Buffer | Uint8Array, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedPart10 {
+  try {
+    return readChecked(input, limits);
+  } catch (e) {
+    if (e instanceof AinodeError) throw e;
+    // A bound the checks above missed (a view past the end): still a coded refusal, never a crash.
+    throw new AinodeError('DICOM_PARSE_FAILED', `not a readable DICOM Part 10 object: ${(e as Error).message}`, { retryable: false });
+  }
+}
+
+function readChecked(input: Buffer | Uint8Array, limits: InputLimits): ParsedPart10 {
   let bytes = normalisePart10(input);
   const meta = fileMeta(bytes);
   const ts = meta.transferSyntaxUid;
