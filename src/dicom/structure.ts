@@ -18,7 +18,7 @@ import { AinodeError } from '../errors';
 /** Sequences inside sequences: SR content trees nest about ten deep; dcmjs recurses per level. */
 export const MAX_SEQUENCE_DEPTH = 64;
 /** Inflated bytes of a deflated dataset's attributes other than the pixel data. */
-export const MAX_ATTRIBUTE_BYTES = 64 * 1024 * 1024;
+export const MAX_ATTRIBUTE_BYTES = 32 * 1024 * 1024;
 /** Pixels of one frame (Rows x Columns): 8192^2, above any radiograph or mammogram. */
 export const DEFAULT_MAX_FRAME_PIXELS = 8192 * 8192;
 /** Voxels of a whole series (AINODE_MAX_VOXELS); shared with volume assembly. */
