@@ -168,7 +168,7 @@ export class VolumeBuilder {
     // Refuse absurd sizes before allocating anything (a header can claim anything).
     const claimed = f.rows * f.columns * f.frames;
     if (this.voxels + claimed > this.maxVoxels) {
-      throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `the series claims ${this.voxels + claimed} voxels, more than the limit ${this.maxVoxels}`, { retryable: false, hint: 'raise AINODE_MAX_VOXELS if this is a genuine series' });
+      throw new AinodeError('DICOM_INPUT_TOO_LARGE', `the series claims ${this.voxels + claimed} voxels, more than the limit ${this.maxVoxels}`, { retryable: false, hint: 'raise AINODE_MAX_VOXELS if this is a genuine series' });
     }
     this.patientStudy ??= pickPatientStudy(ds);
     const imageType = (Array.isArray(ds.ImageType) ? ds.ImageType : [ds.ImageType]).map((v) => String(v ?? '').toUpperCase());

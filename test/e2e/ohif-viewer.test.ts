@@ -162,7 +162,7 @@ describe('issue 8: results in the OHIF viewer (headless Chromium), chest CT and 
     const before = (await client.search(`/studies/${ct[0].studyInstanceUid}/series`)).length;
     const post = await fetch(`${viewerUrl}/dicom-web/studies/${ct[0].studyInstanceUid}`, { method: 'POST', body: 'x', headers: { 'Content-Type': 'application/dicom' } });
     expect(post.status).to.equal(405);
-    expect(((await post.json()) as { code: string }).code).to.equal('VIEWER_READ_ONLY');
+    expect(((await post.json()) as { code: string }).code).to.equal('GATEWAY_REQUEST_REFUSED');
     const del = await fetch(`${viewerUrl}/dicom-web/studies/${ct[0].studyInstanceUid}`, { method: 'DELETE' });
     expect(del.status).to.equal(405);
     expect((await client.search(`/studies/${ct[0].studyInstanceUid}/series`)).length).to.equal(before);
