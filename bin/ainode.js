@@ -9,6 +9,11 @@ if (!fs.existsSync(entry)) {
   process.exit(2);
 }
 require(entry).main(process.argv.slice(2)).then(
-  (code) => { if (typeof code === 'number') process.exitCode = code; },
-  (err) => { process.stderr.write('ainode: ' + (err && err.stack ? err.stack : String(err)) + '\n'); process.exit(1); },
+  (code) => {
+    if (typeof code !== 'number') return;
+    process.exitCode = code;
+    // A command that failed exits now, whatever connections its failed start had opened.
+    if (code !== 0) process.stderr.write('', () => process.exit(code));
+  },
+  (err) => { process.stderr.write('ainode: ' + (err && err.message ? err.name + ': ' + err.message : String(err)) + '\n', () => process.exit(1)); },
 );

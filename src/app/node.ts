@@ -14,7 +14,7 @@ import { DeliveryLedger } from '../results/ledger';
 import { startWorker } from '../worker/inference-worker';
 import { RulesStore } from '../rules/rules-store';
 import { createAdminApp } from '../admin/app';
-import { ConfigError } from '../errors';
+import { ConfigError, listenError } from '../errors';
 import type * as http from 'http';
 
 export type NodeRole = 'listener' | 'worker' | 'admin';
@@ -47,10 +47,20 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
     const adminApp = createAdminApp({ token: cfg.admin.token, queue, redis, prefix: cfg.redisPrefix, ledger, rules, models: packages, refused, client, log: log.child({ stage: 'admin' }) });
     await adminApp.start();
     stopAdmin = () => adminApp.close();
-    admin = await new Promise<http.Server>((resolve, reject) => {
-      const srv = adminApp.app.listen(cfg.admin.port, cfg.admin.host, () => resolve(srv));
-      srv.once('error', reject);
-    });
+    try {
+      admin = await new Promise<http.Server>((resolve, reject) => {
+        // Express 5 calls back with the error when the server cannot listen.
+        const srv = adminApp.app.listen(cfg.admin.port, cfg.admin.host, (e?: Error) => (e ? reject(listenError(e, cfg.admin.host, cfg.admin.port, 'AINODE_ADMIN_HOST / AINODE_ADMIN_PORT')) : resolve(srv)));
+      });
+    } catch (e) {
+      // Nothing of this start may keep the process alive: it exits with the coded error.
+      stopWatching();
+      await adminApp.close();
+      await queue.close();
+      redis.disconnect();
+      workerConnection.disconnect();
+      throw e;
+    }
     log.info({ host: cfg.admin.host, port: (admin.address() as { port: number }).port }, 'admin API listening');
   }
   let listener: Listener | undefined;

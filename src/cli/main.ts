@@ -211,7 +211,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`ainode: configuration error: ${e.message}\n  Set ${e.variable} correctly (see docs/configuration.md) and start again.\n`);
+      process.stderr.write(`ainode: configuration error: ${e.message}\n  Set ${e.variable} correctly (see docs/configuration.md) and start again. (code ${e.code})\n`);
       return 2;
     }
     if (e instanceof UsageError) {

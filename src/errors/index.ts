@@ -6,6 +6,7 @@
  */
 export type ErrorCode =
   | 'CONFIG_INVALID'
+  | 'LISTEN_FAILED'
   | 'DICOMWEB_UNREACHABLE'
   | 'DICOMWEB_HTTP_ERROR'
   | 'DICOMWEB_BAD_RESPONSE'
@@ -65,4 +66,10 @@ export function describeError(e: unknown): string {
   if (e instanceof AinodeError) return e.oneLine();
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return String(e);
+}
+
+/** A server that cannot listen (port taken, address not on this machine): coded, with what to change. */
+export function listenError(e: unknown, host: string, port: number, variables: string): AinodeError {
+  const code = (e as NodeJS.ErrnoException).code ?? 'error';
+  return new AinodeError('LISTEN_FAILED', `cannot listen on ${host}:${port} (${code})`, { retryable: false, hint: `free the port or change ${variables}` });
 }

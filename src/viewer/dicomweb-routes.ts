@@ -54,14 +54,19 @@ function uid(s: string | undefined): boolean {
   return s !== undefined && s.length <= 64 && UID.test(s);
 }
 
-/** Checks the raw path (before any decoding) for what could change its meaning upstream. */
-function checkRawPath(raw: string): void {
+/** What could make a raw path (before any decoding) mean another place once decoded or resolved. */
+function checkPathShape(raw: string): void {
   if (!raw.startsWith('/')) throw new GatewayRefusal('absolute-form', 'the request target must be a path (origin form)');
   if (raw.includes('\\')) throw new GatewayRefusal('backslash', 'a backslash in the path');
   const lower = raw.toLowerCase();
   if (lower.includes('%2f') || lower.includes('%5c')) throw new GatewayRefusal('encoded-separator', 'an encoded slash or backslash in the path');
   if (lower.includes('%2e') || raw.split('/').some((s) => s === '..' || s === '.')) throw new GatewayRefusal('path-traversal', 'a dot segment in the path');
   if (raw.includes('//')) throw new GatewayRefusal('empty-segment', 'an empty path segment');
+}
+
+/** A DICOMweb path: the shape checks, and nothing but the characters such paths hold. */
+function checkRawPath(raw: string): void {
+  checkPathShape(raw);
   if (raw.includes('%')) throw new GatewayRefusal('encoded-path', 'a %-escape in the path');
   if (!/^[A-Za-z0-9/.,_-]*$/.test(raw)) throw new GatewayRefusal('bad-character', 'a character no DICOMweb path holds');
 }
@@ -166,11 +171,5 @@ export function parseGatewayRequest(method: string, rawTarget: string, mount = '
 export function checkAppTarget(rawTarget: string): void {
   if (rawTarget.length > MAX_URL) throw new GatewayRefusal('bad-query', 'the request target is too long');
   const q = rawTarget.indexOf('?');
-  const rawPath = q < 0 ? rawTarget : rawTarget.slice(0, q);
-  if (!rawPath.startsWith('/')) throw new GatewayRefusal('absolute-form', 'the request target must be a path (origin form)');
-  if (rawPath.includes('\\')) throw new GatewayRefusal('backslash', 'a backslash in the path');
-  const lower = rawPath.toLowerCase();
-  if (lower.includes('%2f') || lower.includes('%5c')) throw new GatewayRefusal('encoded-separator', 'an encoded slash or backslash in the path');
-  if (lower.includes('%2e') || rawPath.split('/').some((s) => s === '..' || s === '.')) throw new GatewayRefusal('path-traversal', 'a dot segment in the path');
-  if (rawPath.includes('//')) throw new GatewayRefusal('empty-segment', 'an empty path segment');
+  checkPathShape(q < 0 ? rawTarget : rawTarget.slice(0, q));
 }

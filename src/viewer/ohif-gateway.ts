@@ -21,7 +21,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
 import * as path from 'path';
-import { ConfigError } from '../errors';
+import { ConfigError, listenError } from '../errors';
 import { secretFileLayer } from '../config/schema';
 import type { Logger } from '../observability/logger';
 import { checkAppTarget, GatewayRefusal, parseGatewayRequest } from './dicomweb-routes';
@@ -259,7 +259,8 @@ export function createViewerApp(cfg: ViewerConfig, log?: Logger): express.Expres
 export async function startViewer(cfg: ViewerConfig, log?: Logger): Promise<{ server: http.Server; url: string }> {
   const app = createViewerApp(cfg, log);
   const server = await new Promise<http.Server>((resolve, reject) => {
-    const s = app.listen(cfg.port, cfg.host, () => resolve(s)).on('error', reject);
+    // Express 5 calls back with the error when the server cannot listen.
+    const s = app.listen(cfg.port, cfg.host, (e?: Error) => (e ? reject(listenError(e, cfg.host, cfg.port, 'AINODE_VIEWER_HOST / AINODE_VIEWER_PORT')) : resolve(s)));
   });
   const addr = server.address() as { port: number };
   return { server, url: `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${addr.port}` };

@@ -168,7 +168,14 @@ describe('as deployed: every role starts with its documented command and environ
     expect(openViewer.stderr).to.match(/configuration error: AINODE_VIEWER_HOST: is 0.0.0.0, reachable from the network, but no one signs in/);
     const badHost = run(['start', '--role', 'admin'], { ...base, AINODE_ADMIN_TOKEN: ADMIN_TOKEN, AINODE_ADMIN_HOST: 'not a host!' });
     expect(badHost.status).to.equal(2);
-    expect(badHost.stderr).to.match(/AINODE_ADMIN_HOST/);
+    expect(badHost.stderr).to.match(/AINODE_ADMIN_HOST/).and.match(/\(code CONFIG_INVALID\)/);
+    // A port another process holds: exit 1, coded, saying what to change.
+    const taken = run(['start', '--role', 'admin'], { ...base, AINODE_ADMIN_TOKEN: ADMIN_TOKEN, AINODE_ADMIN_PORT: String(orthanc.httpPort) });
+    expect(taken.status).to.equal(1);
+    expect(taken.stderr).to.match(/LISTEN_FAILED: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\) \(next: free the port or change AINODE_ADMIN_HOST \/ AINODE_ADMIN_PORT\)/);
+    const viewerTaken = run(['viewer', '--ohif-dist', ohifDist()], { ...base, AINODE_VIEWER_PORT: String(orthanc.httpPort) });
+    expect(viewerTaken.status).to.equal(1);
+    expect(viewerTaken.stderr).to.match(/LISTEN_FAILED: .*AINODE_VIEWER_HOST \/ AINODE_VIEWER_PORT/);
   });
 
   describe('the admin API as the compose file starts it, attacked', () => {
