@@ -27,14 +27,22 @@ const arg = (name: string): string | undefined => {
 
 async function ctVolume(): Promise<ScalarVolume> {
   const dir = path.join(REPO, 'deploy', 'demo', 'data', 'tcia-lung-pet-ct-dx-A0001', 'series');
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.dcm')).map((f) => fs.readFileSync(path.join(dir, f)));
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.dcm'))
+    .map((f) => fs.readFileSync(path.join(dir, f)));
   return (await assembleVolume('bench', files)).volume;
 }
 
 async function brainVolume(): Promise<ScalarVolume> {
   const bytes = fs.readFileSync(path.join(REPO, 'deploy', 'demo', 'data', 'brain-t1-niivue', 't1_crop.nii.gz'));
   const s = niftiToMrSeries(bytes, readNifti(bytes));
-  return (await assembleVolume(s.seriesInstanceUid, s.instances.map((i) => i.part10))).volume;
+  return (
+    await assembleVolume(
+      s.seriesInstanceUid,
+      s.instances.map((i) => i.part10),
+    )
+  ).volume;
 }
 
 async function main(): Promise<void> {
@@ -42,7 +50,10 @@ async function main(): Promise<void> {
   const runs = Number(arg('--runs') ?? 5);
   const log = createLogger({ level: 'warn' });
   const results = [];
-  for (const [id, load] of [['ct-lung', ctVolume], ['mr-brain-tissue', brainVolume]] as const) {
+  for (const [id, load] of [
+    ['ct-lung', ctVolume],
+    ['mr-brain-tissue', brainVolume],
+  ] as const) {
     const pkg = loadModelPackage(path.join(REPO, 'models', id));
     const volume = await load();
     const { grid, voxels } = toModelGrid(volume, pkg.manifest.preprocess);
@@ -71,12 +82,27 @@ async function main(): Promise<void> {
     });
   }
   const head = ['model', 'provider', 'input', 'session ms', 'first run ms', 'steady median ms', 'steady max ms'];
-  process.stdout.write(textTable(head, results.map((r) => [r.model, r.provider, r.inputShape.join('x'), r.sessionCreateMs, r.firstRunMs, r.steadyMedianMs, r.steadyMaxMs])));
+  process.stdout.write(
+    textTable(
+      head,
+      results.map((r) => [
+        r.model,
+        r.provider,
+        r.inputShape.join('x'),
+        r.sessionCreateMs,
+        r.firstRunMs,
+        r.steadyMedianMs,
+        r.steadyMaxMs,
+      ]),
+    ),
+  );
   const out = arg('--out');
-  if (out) fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2));
+  if (out)
+    fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2));
 }
 
-if (!rerunUnderMallocTuning()) main().catch((e) => {
-  process.stderr.write(`bench failed: ${(e as Error).message}\n`);
-  process.exit(1);
-});
+if (!rerunUnderMallocTuning())
+  main().catch((e) => {
+    process.stderr.write(`bench failed: ${(e as Error).message}\n`);
+    process.exit(1);
+  });

@@ -38,7 +38,16 @@ async function main(): Promise<void> {
     outputMb = Object.values(out).reduce((a, t) => a + (t.data as Float32Array).byteLength, 0) / 1048576;
   }
   const peakMb = beforeMb + sessionMb + workingMb;
-  process.stdout.write(JSON.stringify({ beforeMb: Math.round(beforeMb), sessionMb: Math.round(sessionMb), peakMb: Math.round(peakMb), workingMb: Math.round(workingMb), inputMb: Math.round(bytes.length / 1048576), outputMb: Math.round(outputMb) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      beforeMb: Math.round(beforeMb),
+      sessionMb: Math.round(sessionMb),
+      peakMb: Math.round(peakMb),
+      workingMb: Math.round(workingMb),
+      inputMb: Math.round(bytes.length / 1048576),
+      outputMb: Math.round(outputMb),
+    }) + '\n',
+  );
 }
 
 main().catch((e) => {

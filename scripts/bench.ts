@@ -54,11 +54,28 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 const COLD_GAP_MS = 4000;
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
-const p95 = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.ceil(a.length * 0.95) - 1)];
+const p95 = (a: number[]): number =>
+  [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.ceil(a.length * 0.95) - 1)];
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 
 /** The stages of a turnaround as the report lists them; `otherMs` is what they leave of it. */
-const STAGES = ['detectionMs', 'routingMs', 'queueWaitMs', 'checkMs', 'retrieveDecodeMs', 'volumeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'measureMs', 'segEncodeMs', 'srEncodeMs', 'storeMs', 'visibleLagMs', 'otherMs'] as const;
+const STAGES = [
+  'detectionMs',
+  'routingMs',
+  'queueWaitMs',
+  'checkMs',
+  'retrieveDecodeMs',
+  'volumeMs',
+  'preprocessMs',
+  'inferenceMs',
+  'postprocessMs',
+  'measureMs',
+  'segEncodeMs',
+  'srEncodeMs',
+  'storeMs',
+  'visibleLagMs',
+  'otherMs',
+] as const;
 
 interface Proc {
   child: ChildProcess;
@@ -72,7 +89,10 @@ function startAinode(role: string, env: Record<string, string>, logDir: string):
   // comparable with others.
   const profile = arg('--profile');
   const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO, 'bin', 'ainode.js'), 'start', '--role', role], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO, 'bin', 'ainode.js'), 'start', '--role', role], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const log = fs.createWriteStream(path.join(logDir, `${role}-${child.pid}.log`));
   const on = (b: Buffer): void => {
     log.write(b);
@@ -91,7 +111,8 @@ async function waitLine(p: Proc, re: RegExp, ms: number): Promise<void> {
   }
 }
 
-const vmHwmMb = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const vmHwmMb = (pid: number): number =>
+  Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 function resetHwm(pid: number): void {
   try {
     fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -100,12 +121,21 @@ function resetHwm(pid: number): void {
   }
 }
 
-async function stableAt(orthanc: OrthancProcess, studyUid: string, since: number): Promise<{ at: number; seq: number }> {
-  const ids = (await (await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', body: studyUid })).json()) as { ID: string }[];
+async function stableAt(
+  orthanc: OrthancProcess,
+  studyUid: string,
+  since: number,
+): Promise<{ at: number; seq: number }> {
+  const ids = (await (await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', body: studyUid })).json()) as {
+    ID: string;
+  }[];
   const id = ids[0]?.ID;
   let seq = since;
   for (;;) {
-    const page = (await (await fetch(`${orthanc.url}/changes?since=${seq}&limit=1000`)).json()) as { Changes: { ChangeType: string; ID: string; Seq: number }[]; Last: number };
+    const page = (await (await fetch(`${orthanc.url}/changes?since=${seq}&limit=1000`)).json()) as {
+      Changes: { ChangeType: string; ID: string; Seq: number }[];
+      Last: number;
+    };
     const hit = page.Changes.find((c) => c.ChangeType === 'StableStudy' && c.ID === id);
     if (hit) return { at: Date.now(), seq: hit.Seq };
     seq = page.Last;
@@ -137,20 +167,31 @@ function finished(job: JobRef): Promise<void> {
  * first version did every 50 ms, made it compete on this 2-core machine with the worker being
  * measured, and reading the job's state every 20 ms, as a second did, added 10-20 ms on average.
  */
-async function visible(client: DicomwebClient, study: string, job?: JobRef): Promise<{ at: number; seg: string; sr: string }> {
+async function visible(
+  client: DicomwebClient,
+  study: string,
+  job?: JobRef,
+): Promise<{ at: number; seg: string; sr: string }> {
   if (job) await finished(job);
   for (;;) {
     const s = await client.search(`/studies/${study}/series`);
     const seg = s.find((x) => jsonString(x, Tag.Modality) === 'SEG');
     const sr = s.find((x) => jsonString(x, Tag.Modality) === 'SR');
-    if (seg && sr) return { at: Date.now(), seg: jsonString(seg, Tag.SeriesInstanceUID)!, sr: jsonString(sr, Tag.SeriesInstanceUID)! };
+    if (seg && sr)
+      return {
+        at: Date.now(),
+        seg: jsonString(seg, Tag.SeriesInstanceUID)!,
+        sr: jsonString(sr, Tag.SeriesInstanceUID)!,
+      };
     await sleep(job ? 10 : 50);
   }
 }
 
 async function rawRetrieveMs(orthanc: OrthancProcess, study: string, series: string): Promise<number> {
   const t = performance.now();
-  const res = await fetch(`${orthanc.dicomwebUrl}/studies/${study}/series/${series}`, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+  const res = await fetch(`${orthanc.dicomwebUrl}/studies/${study}/series/${series}`, {
+    headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+  });
   for await (const _chunk of res.body as unknown as AsyncIterable<Uint8Array>) void _chunk; // to /dev/null
   return performance.now() - t;
 }
@@ -162,26 +203,49 @@ async function main(): Promise<void> {
   say(`ainode benchmark: ${runs} runs per study, work folder ${work}`);
   const orthanc = await startOrthanc({ dir: path.join(work, 'orthanc'), stableAge: 2 });
   const redis = await startRedis(path.join(work, 'redis'));
-  const client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 120_000 });
+  const client = new DicomwebClient({
+    url: orthanc.dicomwebUrl,
+    username: undefined,
+    password: undefined,
+    timeoutMs: 120_000,
+  });
   const prefix = 'bench';
   // The processes run as deployed: the deployment files set MALLOC_TUNING (see memory.ts).
-  const env = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redis.url, AINODE_REDIS_PREFIX: prefix, AINODE_LOG_LEVEL: 'info', ...mallocTuningEnv() };
+  const env = {
+    AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+    AINODE_REDIS_URL: redis.url,
+    AINODE_REDIS_PREFIX: prefix,
+    AINODE_LOG_LEVEL: 'info',
+    ...mallocTuningEnv(),
+  };
   const listener = startAinode('listener', env, work);
-  let workers = [startAinode('worker', env, work)];
+  const workers = [startAinode('worker', env, work)];
   await waitLine(listener, /listening to the Orthanc change feed/, 30_000);
   await waitLine(workers[0], /worker ready/, 30_000);
   const conn = new IORedis(redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue<InferenceJob>(INFERENCE_QUEUE, { connection: conn, prefix });
-  const events = new QueueEvents(INFERENCE_QUEUE, { connection: new IORedis(redis.url, { maxRetriesPerRequest: null }), prefix });
+  const events = new QueueEvents(INFERENCE_QUEUE, {
+    connection: new IORedis(redis.url, { maxRetriesPerRequest: null }),
+    prefix,
+  });
   await events.waitUntilReady();
 
   const ct = readDicomFolder(path.join(REPO, 'deploy', 'demo', 'data', 'tcia-lung-pet-ct-dx-A0001', 'series'));
   const niiBytes = fs.readFileSync(path.join(REPO, 'deploy', 'demo', 'data', 'brain-t1-niivue', 't1_crop.nii.gz'));
   const mrSeries = niftiToMrSeries(niiBytes, readNifti(niiBytes), { seriesDescription: 'T1 MPRAGE (bench)' });
-  const mr: DicomFile[] = mrSeries.instances.map((i) => ({ studyInstanceUid: mrSeries.studyInstanceUid, seriesInstanceUid: mrSeries.seriesInstanceUid, sopInstanceUid: i.sopInstanceUid, part10: i.part10 }));
+  const mr: DicomFile[] = mrSeries.instances.map((i) => ({
+    studyInstanceUid: mrSeries.studyInstanceUid,
+    seriesInstanceUid: mrSeries.seriesInstanceUid,
+    sopInstanceUid: i.sopInstanceUid,
+    part10: i.part10,
+  }));
 
   const ctPkg = loadModelPackage(path.join(REPO, 'models', 'ct-lung'));
-  const ctJob = (studyInstanceUid: string): JobRef => ({ queue, events, id: inferenceJobId({ studyInstanceUid, modelId: ctPkg.manifest.id, modelVersion: ctPkg.manifest.version }) });
+  const ctJob = (studyInstanceUid: string): JobRef => ({
+    queue,
+    events,
+    id: inferenceJobId({ studyInstanceUid, modelId: ctPkg.manifest.id, modelVersion: ctPkg.manifest.version }),
+  });
   // --only ct|mr measures one study kind; --no-throughput skips the bursts (quicker iterations).
   const only = arg('--only');
   const kinds = [
@@ -192,21 +256,46 @@ async function main(): Promise<void> {
   let seq = ((await (await fetch(`${orthanc.url}/changes?last`)).json()) as { Last: number }).Last;
   for (const kind of kinds) {
     const pkg = loadModelPackage(path.join(REPO, 'models', kind.model));
-    const { volume } = await assembleVolume('bench', kind.files.map((f) => f.part10));
+    const { volume } = await assembleVolume(
+      'bench',
+      kind.files.map((f) => f.part10),
+    );
     const { grid, voxels } = toModelGrid(volume, pkg.manifest.preprocess);
     const input = prepareIntensities(voxels, pkg.manifest.preprocess);
     // The same session options as a worker with default settings (no CPU memory arena).
-    const session = await ort.InferenceSession.create(pkg.modelPath, { ...sessionOptions(), executionProviders: ['cpu'] });
-    const tensor = new ort.Tensor('float32', input, [1, pkg.manifest.input.channels, grid.slices, grid.rows, grid.columns]);
+    const session = await ort.InferenceSession.create(pkg.modelPath, {
+      ...sessionOptions(),
+      executionProviders: ['cpu'],
+    });
+    const tensor = new ort.Tensor('float32', input, [
+      1,
+      pkg.manifest.input.channels,
+      grid.slices,
+      grid.rows,
+      grid.columns,
+    ]);
     await session.run({ [pkg.manifest.input.name]: tensor }); // warm
     // The model's own working memory, in a process of its own on the same input.
     const inputFile = path.join(work, `${kind.model}-input.f32`);
     fs.writeFileSync(inputFile, Buffer.from(input.buffer, input.byteOffset, input.byteLength));
     const modelMemory = JSON.parse(
-      execFileSync(process.execPath, ['--expose-gc', path.join(REPO, 'dist', 'scripts', 'bench-model-memory.js'), pkg.modelPath, pkg.manifest.input.name, [1, pkg.manifest.input.channels, grid.slices, grid.rows, grid.columns].join(','), inputFile], { encoding: 'utf8' }),
+      execFileSync(
+        process.execPath,
+        [
+          '--expose-gc',
+          path.join(REPO, 'dist', 'scripts', 'bench-model-memory.js'),
+          pkg.modelPath,
+          pkg.manifest.input.name,
+          [1, pkg.manifest.input.channels, grid.slices, grid.rows, grid.columns].join(','),
+          inputFile,
+        ],
+        { encoding: 'utf8' },
+      ),
     ) as { beforeMb: number; peakMb: number; workingMb: number; inputMb: number; outputMb: number };
     fs.rmSync(inputFile);
-    const workerIdleMb = Math.round(Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${workers[0].child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+    const workerIdleMb = Math.round(
+      Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${workers[0].child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
+    );
     const rows: Record<string, number>[] = [];
     for (let r = 0; r < runs; r++) {
       const files = reUid(kind.files, `bench-${kind.model}-${r}-${Date.now()}`);
@@ -215,16 +304,29 @@ async function main(): Promise<void> {
       await stowFiles(client, files, 32);
       const stable = await stableAt(orthanc, study, seq);
       seq = stable.seq;
-      const jobId = inferenceJobId({ studyInstanceUid: study, modelId: pkg.manifest.id, modelVersion: pkg.manifest.version });
+      const jobId = inferenceJobId({
+        studyInstanceUid: study,
+        modelId: pkg.manifest.id,
+        modelVersion: pkg.manifest.version,
+      });
       const vis = await visible(client, study, { queue, events, id: jobId });
       const job = await queue.getJob(jobId);
       // The worker resets and reads its own high-water mark per stage (peakRssMb in the job's
       // result); the whole-process mark is the fallback where that is not available.
       const stagePeaks = (job?.returnvalue as { peakRssMb?: Record<string, number> } | undefined)?.peakRssMb ?? {};
-      const peakMb = Object.keys(stagePeaks).length ? Math.max(...Object.values(stagePeaks)) : vmHwmMb(workers[0].child.pid!);
+      const peakMb = Object.keys(stagePeaks).length
+        ? Math.max(...Object.values(stagePeaks))
+        : vmHwmMb(workers[0].child.pid!);
       const peakStage = Object.entries(stagePeaks).sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
-      const t = ((job?.returnvalue as { timingsMs?: Record<string, number> } | undefined)?.timingsMs ?? {}) as Record<string, number>;
-      const routing = Number(/"routingMs":(\d+)/.exec(listener.lines.find((l) => l.includes(study) && l.includes('study enqueued')) ?? '')?.[1] ?? 0);
+      const t = ((job?.returnvalue as { timingsMs?: Record<string, number> } | undefined)?.timingsMs ?? {}) as Record<
+        string,
+        number
+      >;
+      const routing = Number(
+        /"routingMs":(\d+)/.exec(
+          listener.lines.find((l) => l.includes(study) && l.includes('study enqueued')) ?? '',
+        )?.[1] ?? 0,
+      );
       const raw = await rawRetrieveMs(orthanc, study, files[0].seriesInstanceUid);
       let bare = performance.now();
       await session.run({ [pkg.manifest.input.name]: tensor });
@@ -253,11 +355,21 @@ async function main(): Promise<void> {
         detectionMs: job ? job.timestamp - routing - stable.at : NaN,
         routingMs: routing,
         queueWaitMs: job?.processedOn && job.timestamp ? job.processedOn - job.timestamp : NaN,
-        checkMs: t.check, retrieveDecodeMs: t.retrieveDecode, volumeMs: t.volume, preprocessMs: t.preprocess, inferenceMs: t.model, postprocessMs: t.postprocess,
-        measureMs: t.measure, segEncodeMs: t.segEncode, srEncodeMs: t.srEncode, storeMs: t.store,
+        checkMs: t.check,
+        retrieveDecodeMs: t.retrieveDecode,
+        volumeMs: t.volume,
+        preprocessMs: t.preprocess,
+        inferenceMs: t.model,
+        postprocessMs: t.postprocess,
+        measureMs: t.measure,
+        segEncodeMs: t.segEncode,
+        srEncodeMs: t.srEncode,
+        storeMs: t.store,
         visibleLagMs: job?.finishedOn ? vis.at - job.finishedOn : NaN,
         otherMs: NaN,
-        rawRetrieveMs: Math.round(raw), bareInferenceMs: Math.round(bare), rawStoreMs: Math.round(store),
+        rawRetrieveMs: Math.round(raw),
+        bareInferenceMs: Math.round(bare),
+        rawStoreMs: Math.round(store),
         overheadRatio: Number((turnaround / (raw + bare + store)).toFixed(2)),
         bareInferenceColdMs: Math.round(bareCold),
         overheadRatioCold: Number((turnaround / (raw + bareCold + store)).toFixed(2)),
@@ -269,7 +381,9 @@ async function main(): Promise<void> {
       // bookkeeping around the model run and the post-processing.
       row.otherMs = turnaround - STAGES.filter((k) => k !== 'otherMs').reduce((sum, k) => sum + (row[k] || 0), 0);
       rows.push(row);
-      say(`  ${kind.name} run ${r + 1}: turnaround ${turnaround} ms, overhead ratio ${row.overheadRatio}, worker peak ${row.peakRssMb} MB${peakStage ? ` (in ${peakStage})` : ''}`);
+      say(
+        `  ${kind.name} run ${r + 1}: turnaround ${turnaround} ms, overhead ratio ${row.overheadRatio}, worker peak ${row.peakRssMb} MB${peakStage ? ` (in ${peakStage})` : ''}`,
+      );
     }
     const agg = (k: string): number => Math.round(median(rows.map((x) => x[k])));
     results.push({
@@ -279,7 +393,12 @@ async function main(): Promise<void> {
       turnaroundP50Ms: median(rows.map((x) => x.turnaroundMs)),
       turnaroundP95Ms: p95(rows.map((x) => x.turnaroundMs)),
       stagesMedianMs: Object.fromEntries(STAGES.map((k) => [k, agg(k)])),
-      physicalMedianMs: { rawRetrieve: agg('rawRetrieveMs'), bareInference: agg('bareInferenceMs'), rawStore: agg('rawStoreMs'), bareInferenceCold: agg('bareInferenceColdMs') },
+      physicalMedianMs: {
+        rawRetrieve: agg('rawRetrieveMs'),
+        bareInference: agg('bareInferenceMs'),
+        rawStore: agg('rawStoreMs'),
+        bareInferenceCold: agg('bareInferenceColdMs'),
+      },
       overheadRatio: Number(median(rows.map((x) => x.overheadRatio)).toFixed(2)),
       overheadRatios: rows.map((x) => x.overheadRatio),
       coldGapMs: COLD_GAP_MS,
@@ -292,8 +411,12 @@ async function main(): Promise<void> {
       // Node, the runtime, the sessions of the models used so far, allocator pages kept.
       workerRssAtJobStartMb: agg('peakRssMb_check'),
       // Target: the job adds at most 3 x float32 volume + the model's working memory to that.
-      memoryBudgetMb: Math.round(3 * ((volume.voxels.length * 4) / 1048576) + modelMemory.workingMb + (agg('peakRssMb_check') || workerIdleMb)),
-      modelGridFloat32Mb: Math.round((grid.columns * grid.rows * grid.slices * 4 * (1 + pkg.manifest.output.channels)) / 1048576),
+      memoryBudgetMb: Math.round(
+        3 * ((volume.voxels.length * 4) / 1048576) + modelMemory.workingMb + (agg('peakRssMb_check') || workerIdleMb),
+      ),
+      modelGridFloat32Mb: Math.round(
+        (grid.columns * grid.rows * grid.slices * 4 * (1 + pkg.manifest.output.channels)) / 1048576,
+      ),
       runsDetail: rows,
     });
   }
@@ -303,7 +426,8 @@ async function main(): Promise<void> {
   let leak: Record<string, unknown> | undefined;
   if (leakRuns > 0) {
     const rss: number[] = [];
-    const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const rssMb = (pid: number): number =>
+      Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
     for (let i = 0; i < leakRuns; i++) {
       const s = reUid(ct, `leak-${i}-${Date.now()}`);
       await stowFiles(client, s, 64);
@@ -343,26 +467,99 @@ async function main(): Promise<void> {
     throughput[`studiesPerMinute_${n}worker`] = Number((20 / minutes).toFixed(2));
     say(`  burst of 20 chest CTs with ${n} worker(s): ${(minutes * 60).toFixed(1)} s`);
   }
-  if (throughput.studiesPerMinute_1worker) throughput.scalingRatio = Number((throughput.studiesPerMinute_2worker / throughput.studiesPerMinute_1worker).toFixed(2));
+  if (throughput.studiesPerMinute_1worker)
+    throughput.scalingRatio = Number(
+      (throughput.studiesPerMinute_2worker / throughput.studiesPerMinute_1worker).toFixed(2),
+    );
 
   const segOut = path.join(work, 'seg.json');
-  execFileSync(process.execPath, [path.join(REPO, 'dist', 'scripts', 'bench-seg.js'), '--runs', '3', '--out', segOut], { stdio: 'ignore' });
+  execFileSync(process.execPath, [path.join(REPO, 'dist', 'scripts', 'bench-seg.js'), '--runs', '3', '--out', segOut], {
+    stdio: 'ignore',
+  });
   const segEncoding = JSON.parse(fs.readFileSync(segOut, 'utf8')) as Record<string, unknown>;
 
-  const report = { leak, date: new Date().toISOString(), machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, provider: 'cpu', node: process.version, environment: MALLOC_TUNING, studies: results, throughput, segEncoding };
-  type StudyResult = { study: string; turnaroundP50Ms: number; turnaroundP95Ms: number; overheadRatio: number; overheadRatioCold: number; stagesMedianMs: Record<string, number>; physicalMedianMs: Record<string, number>; workerPeakRssMb: number; float32VolumeMb: number; workerRssBeforeStudiesMb: number; workerRssAtJobStartMb: number; memoryBudgetMb: number; modelMemory: { workingMb: number } };
+  const report = {
+    leak,
+    date: new Date().toISOString(),
+    machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    provider: 'cpu',
+    node: process.version,
+    environment: MALLOC_TUNING,
+    studies: results,
+    throughput,
+    segEncoding,
+  };
+  type StudyResult = {
+    study: string;
+    turnaroundP50Ms: number;
+    turnaroundP95Ms: number;
+    overheadRatio: number;
+    overheadRatioCold: number;
+    stagesMedianMs: Record<string, number>;
+    physicalMedianMs: Record<string, number>;
+    workerPeakRssMb: number;
+    float32VolumeMb: number;
+    workerRssBeforeStudiesMb: number;
+    workerRssAtJobStartMb: number;
+    memoryBudgetMb: number;
+    modelMemory: { workingMb: number };
+  };
   const rs = results as StudyResult[];
   if (rs.length) {
-    process.stdout.write(`\n${textTable(
-      ['study', 'p50 ms', 'p95 ms', 'raw retrieve', 'bare model', `bare model, ${COLD_GAP_MS / 1000} s idle`, 'raw store', 'overhead ratio', 'ratio vs idle run', 'worker peak MB', 'budget MB', 'float32 volume MB'],
-      rs.map((r) => [r.study, r.turnaroundP50Ms, r.turnaroundP95Ms, r.physicalMedianMs.rawRetrieve, r.physicalMedianMs.bareInference, r.physicalMedianMs.bareInferenceCold, r.physicalMedianMs.rawStore, r.overheadRatio, r.overheadRatioCold, r.workerPeakRssMb, r.memoryBudgetMb, r.float32VolumeMb]),
-    )}`);
-    process.stdout.write(`\n${textTable(['stage (median ms)', ...rs.map((r) => r.study)], STAGES.map((k) => [k.replace(/Ms$/, ''), ...rs.map((r) => r.stagesMedianMs[k])]))}`);
-    for (const r of rs) process.stdout.write(`${r.study}: memory budget = worker at job start ${r.workerRssAtJobStartMb} MB + 3 x float32 volume ${r.float32VolumeMb} MB + model working memory ${r.modelMemory.workingMb} MB (idle before these studies ${r.workerRssBeforeStudiesMb} MB)\n`);
+    process.stdout.write(
+      `\n${textTable(
+        [
+          'study',
+          'p50 ms',
+          'p95 ms',
+          'raw retrieve',
+          'bare model',
+          `bare model, ${COLD_GAP_MS / 1000} s idle`,
+          'raw store',
+          'overhead ratio',
+          'ratio vs idle run',
+          'worker peak MB',
+          'budget MB',
+          'float32 volume MB',
+        ],
+        rs.map((r) => [
+          r.study,
+          r.turnaroundP50Ms,
+          r.turnaroundP95Ms,
+          r.physicalMedianMs.rawRetrieve,
+          r.physicalMedianMs.bareInference,
+          r.physicalMedianMs.bareInferenceCold,
+          r.physicalMedianMs.rawStore,
+          r.overheadRatio,
+          r.overheadRatioCold,
+          r.workerPeakRssMb,
+          r.memoryBudgetMb,
+          r.float32VolumeMb,
+        ]),
+      )}`,
+    );
+    process.stdout.write(
+      `\n${textTable(
+        ['stage (median ms)', ...rs.map((r) => r.study)],
+        STAGES.map((k) => [k.replace(/Ms$/, ''), ...rs.map((r) => r.stagesMedianMs[k])]),
+      )}`,
+    );
+    for (const r of rs)
+      process.stdout.write(
+        `${r.study}: memory budget = worker at job start ${r.workerRssAtJobStartMb} MB + 3 x float32 volume ${r.float32VolumeMb} MB + model working memory ${r.modelMemory.workingMb} MB (idle before these studies ${r.workerRssBeforeStudiesMb} MB)\n`,
+      );
   }
-  if (throughput.scalingRatio) process.stdout.write(`\nthroughput: ${throughput.studiesPerMinute_1worker} studies/min with 1 worker, ${throughput.studiesPerMinute_2worker} with 2 (scaling ${throughput.scalingRatio})\n`);
-  process.stdout.write(`SEG encoding: ainode ${segEncoding.oursMedianMs} ms vs dcmjs ${segEncoding.dcmjsMedianMs} ms (ratio ${segEncoding.ratioOursToDcmjs})\n`);
-  if (leak) process.stdout.write(`leak check over ${leak.studies} studies: worker RSS first tenth ${leak.firstTenthAvgRssMb} MB, last tenth ${leak.lastTenthAvgRssMb} MB, max ${leak.maxRssMb} MB, median per tenth ${(leak.tenthMediansMb as number[]).join(' ')} MB, lowest per tenth ${(leak.tenthFloorsMb as number[]).join(' ')} MB\n`);
+  if (throughput.scalingRatio)
+    process.stdout.write(
+      `\nthroughput: ${throughput.studiesPerMinute_1worker} studies/min with 1 worker, ${throughput.studiesPerMinute_2worker} with 2 (scaling ${throughput.scalingRatio})\n`,
+    );
+  process.stdout.write(
+    `SEG encoding: ainode ${segEncoding.oursMedianMs} ms vs dcmjs ${segEncoding.dcmjsMedianMs} ms (ratio ${segEncoding.ratioOursToDcmjs})\n`,
+  );
+  if (leak)
+    process.stdout.write(
+      `leak check over ${leak.studies} studies: worker RSS first tenth ${leak.firstTenthAvgRssMb} MB, last tenth ${leak.lastTenthAvgRssMb} MB, max ${leak.maxRssMb} MB, median per tenth ${(leak.tenthMediansMb as number[]).join(' ')} MB, lowest per tenth ${(leak.tenthFloorsMb as number[]).join(' ')} MB\n`,
+    );
   const out = arg('--out');
   if (out) fs.writeFileSync(out, JSON.stringify(report, null, 2));
 
@@ -370,17 +567,20 @@ async function main(): Promise<void> {
   await events.close();
   conn.disconnect();
   // The processes finish on SIGTERM (and write their profiles with --profile) before Redis goes.
-  const exits = [listener, ...workers].map((p) => (p.child.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => p.child.once('exit', () => r()))));
+  const exits = [listener, ...workers].map((p) =>
+    p.child.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => p.child.once('exit', () => r())),
+  );
   for (const p of [listener, ...workers]) p.child.kill('SIGTERM');
   await Promise.race([Promise.all(exits), sleep(10_000)]);
   await orthanc.stop();
   await redis.stop();
 }
 
-if (!rerunUnderMallocTuning()) main().then(
-  () => process.exit(0),
-  (e) => {
-    process.stderr.write(`bench failed: ${(e as Error).stack}\n`);
-    process.exit(1);
-  },
-);
+if (!rerunUnderMallocTuning())
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      process.stderr.write(`bench failed: ${(e as Error).stack}\n`);
+      process.exit(1);
+    },
+  );

@@ -20,7 +20,17 @@ export const AIR_THRESHOLD_HU = -400;
 
 function pool(name: string, input: string, output: string, k: number): NodeSpec {
   const p = (k - 1) / 2;
-  return { op: 'MaxPool', name, inputs: [input], outputs: [output], attributes: [{ name: 'kernel_shape', ints: [1, k, k] }, { name: 'pads', ints: [0, p, p, 0, p, p] }, { name: 'strides', ints: [1, 1, 1] }] };
+  return {
+    op: 'MaxPool',
+    name,
+    inputs: [input],
+    outputs: [output],
+    attributes: [
+      { name: 'kernel_shape', ints: [1, k, k] },
+      { name: 'pads', ints: [0, p, p, 0, p, p] },
+      { name: 'strides', ints: [1, 1, 1] },
+    ],
+  };
 }
 
 function dilate(name: string, input: string, output: string, k: number): NodeSpec[] {
@@ -39,12 +49,24 @@ export function buildCtLungModel(): Uint8Array {
   const dims = [1, 1, 'slices', 'rows', 'columns'];
   const nodes: NodeSpec[] = [
     { op: 'Less', name: 'threshold', inputs: ['ct_hu', 'air_threshold'], outputs: ['air_bool'] },
-    { op: 'Cast', name: 'to_float', inputs: ['air_bool'], outputs: ['air'], attributes: [{ name: 'to', int: DataType.FLOAT }] },
+    {
+      op: 'Cast',
+      name: 'to_float',
+      inputs: ['air_bool'],
+      outputs: ['air'],
+      attributes: [{ name: 'to', int: DataType.FLOAT }],
+    },
     ...erode('open_erode', 'air', 'open_eroded', 3),
     ...dilate('open_dilate', 'open_eroded', 'opened', 3),
     ...dilate('close_dilate', 'opened', 'close_dilated', 5),
     ...erode('close_erode', 'close_dilated', 'closed', 5),
-    { op: 'Cast', name: 'to_uint8', inputs: ['closed'], outputs: ['air_mask'], attributes: [{ name: 'to', int: DataType.UINT8 }] },
+    {
+      op: 'Cast',
+      name: 'to_uint8',
+      inputs: ['closed'],
+      outputs: ['air_mask'],
+      attributes: [{ name: 'to', int: DataType.UINT8 }],
+    },
   ];
   return encodeModel({
     graphName: 'ct_lung_air',

@@ -34,13 +34,18 @@ function srGroups(part10: Buffer): { name: string; values: string[] }[] {
       const meaning = String(seq(it, 'ConceptNameCodeSequence')[0]?.CodeMeaning ?? '');
       if (it.ValueType === 'CONTAINER' && meaning === 'Measurement Group') {
         const kids = seq(it, 'ContentSequence');
-        const name = String(kids.find((k) => seq(k, 'ConceptNameCodeSequence')[0]?.CodeMeaning === 'Tracking Identifier')?.TextValue ?? '?');
+        const name = String(
+          kids.find((k) => seq(k, 'ConceptNameCodeSequence')[0]?.CodeMeaning === 'Tracking Identifier')?.TextValue ??
+            '?',
+        );
         const values = kids
           .filter((k) => k.ValueType === 'NUM')
           .map((k) => {
             const mv = seq(k, 'MeasuredValueSequence')[0] ?? {};
             const unit = String(seq(mv, 'MeasurementUnitsCodeSequence')[0]?.CodeValue ?? '');
-            const label = String(seq(k, 'ConceptNameCodeSequence')[0]?.CodeMeaning).replace('Attenuation Coefficient', 'Mean density').replace('Lung volume below -950 HU, percent of lung volume', '%LAA-950');
+            const label = String(seq(k, 'ConceptNameCodeSequence')[0]?.CodeMeaning)
+              .replace('Attenuation Coefficient', 'Mean density')
+              .replace('Lung volume below -950 HU, percent of lung volume', '%LAA-950');
             return `${label} ${Number(mv.NumericValue).toFixed(unit === '%' ? 2 : 1)} ${unit === "[hnsf'U]" ? 'HU' : unit === 'cm3' ? 'mL' : unit}`;
           });
         out.push({ name, values });
@@ -73,9 +78,20 @@ async function main(): Promise<number> {
   const log = fs.openSync(logFile, 'a');
   // The default rules, asking for both SR profiles so the results also show in OHIF's panel.
   const rulesFile = path.join(runDir, 'rules.yaml');
-  fs.writeFileSync(rulesFile, fs.readFileSync(path.join(REPO, 'deploy', 'rules', 'default.yaml'), 'utf8').replace(/^(\s+)priority: routine$/gm, '$1priority: routine\n$1srProfiles: [standard, viewer]'));
+  fs.writeFileSync(
+    rulesFile,
+    fs
+      .readFileSync(path.join(REPO, 'deploy', 'rules', 'default.yaml'), 'utf8')
+      .replace(/^(\s+)priority: routine$/gm, '$1priority: routine\n$1srProfiles: [standard, viewer]'),
+  );
   const node = spawn(process.execPath, [path.join(REPO, 'bin', 'ainode.js'), 'start'], {
-    env: { ...process.env, ...mallocTuningEnv(), AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redisUrl, AINODE_RULES_FILE: rulesFile },
+    env: {
+      ...process.env,
+      ...mallocTuningEnv(),
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_REDIS_URL: redisUrl,
+      AINODE_RULES_FILE: rulesFile,
+    },
     stdio: ['ignore', log, log],
   });
   const ohifDist = arg('--ohif-dist');
@@ -110,14 +126,21 @@ async function main(): Promise<number> {
   }
   say(`    ainode is running; its JSON log: ${logFile}`);
 
-  const client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 60_000 });
+  const client = new DicomwebClient({
+    url: orthanc.dicomwebUrl,
+    username: undefined,
+    password: undefined,
+    timeoutMs: 60_000,
+  });
   const files = readDicomFolder(CT_DIR);
   const study = files[0].studyInstanceUid;
   say(`3/5 storing the chest CT (${files.length} slices, TCIA Lung-PET-CT-Dx A0001, CC BY 4.0) by STOW-RS`);
   const t0 = Date.now();
   await stowFiles(client, files);
 
-  say('4/5 waiting for ainode to find the study and write its results (Orthanc calls a study stable 3 s after its last image)');
+  say(
+    '4/5 waiting for ainode to find the study and write its results (Orthanc calls a study stable 3 s after its last image)',
+  );
   let seg: string | undefined;
   let sr: string | undefined;
   let lastStage = '';
@@ -130,12 +153,18 @@ async function main(): Promise<number> {
     const series = await client.search(`/studies/${study}/series`);
     // The standard SR (the key-slice SR for OHIF is stored beside it).
     const uidOf = (modality: string): string | undefined => {
-      const s = series.find((x) => jsonString(x, Tag.Modality) === modality && !/key slices/.test(jsonString(x, Tag.SeriesDescription) ?? ''));
+      const s = series.find(
+        (x) =>
+          jsonString(x, Tag.Modality) === modality && !/key slices/.test(jsonString(x, Tag.SeriesDescription) ?? ''),
+      );
       return s && jsonString(s, Tag.SeriesInstanceUID);
     };
     seg = uidOf('SEG');
     sr = uidOf('SR');
-    const stage = /"msg":"(study enqueued|results stored)"/.exec(fs.readFileSync(logFile, 'utf8').split('\n').reverse().join('\n'))?.[1] ?? '';
+    const stage =
+      /"msg":"(study enqueued|results stored)"/.exec(
+        fs.readFileSync(logFile, 'utf8').split('\n').reverse().join('\n'),
+      )?.[1] ?? '';
     if (stage && stage !== lastStage) say(`    ${((Date.now() - t0) / 1000).toFixed(1)} s: ${stage}`);
     lastStage = stage;
   }
@@ -147,12 +176,19 @@ async function main(): Promise<number> {
   say(`SEG series (lungs)  ${seg}`);
   say(`SR series           ${sr}  (and the key-slice SR for OHIF)`);
   for (const g of srGroups(srBytes)) say(`  ${g.name.padEnd(11)} ${g.values.join(', ')}`);
-  const orthancStudy = (await (await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', body: study })).json()) as { ID: string }[];
+  const orthancStudy = (await (await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', body: study })).json()) as {
+    ID: string;
+  }[];
   say('\nWhere to look:');
   say(`  Orthanc Explorer  ${orthanc.url}/app/explorer.html#study?uuid=${orthancStudy[0]?.ID ?? ''}`);
-  if (viewer) say(`  OHIF viewer       http://127.0.0.1:${viewerPort}/viewer?StudyInstanceUIDs=${study}\n                    (double-click the SEG, then the "key slices" SR, and confirm)`);
+  if (viewer)
+    say(
+      `  OHIF viewer       http://127.0.0.1:${viewerPort}/viewer?StudyInstanceUIDs=${study}\n                    (double-click the SEG, then the "key slices" SR, and confirm)`,
+    );
   say(`  DICOMweb (any viewer)  ${orthanc.dicomwebUrl}`);
-  say(`  dciodvfy / dsrdump: download with  curl -H 'Accept: multipart/related; type="application/dicom"' ${orthanc.dicomwebUrl}/studies/${study}/series/${sr}`);
+  say(
+    `  dciodvfy / dsrdump: download with  curl -H 'Accept: multipart/related; type="application/dicom"' ${orthanc.dicomwebUrl}/studies/${study}/series/${sr}`,
+  );
   if (keep) {
     say('\nOrthanc and ainode keep running; press Ctrl-C to stop them.');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));

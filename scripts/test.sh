@@ -23,6 +23,8 @@ export TMPDIR="$run_dir"
 # Tests run the model in-process too: with the allocator settings a deployed worker has
 # (MALLOC_TUNING in src/observability/memory.ts; the ainode processes the tests start get them too).
 export MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1"
+# Format, lint and types first: a style or type error fails the run before any test starts.
+npm run --silent lint >&2
 npx mocha "$@"
 # Passed: the Orthanc storages of this run are no longer needed (on failure they stay for a look).
 rm -rf "$run_dir"

@@ -8,7 +8,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
 
-const ROOT = path.resolve(__dirname, '..', '..', ...(path.basename(path.resolve(__dirname, '..', '..')) === 'dist' ? ['..'] : []));
+const ROOT = path.resolve(
+  __dirname,
+  '..',
+  '..',
+  ...(path.basename(path.resolve(__dirname, '..', '..')) === 'dist' ? ['..'] : []),
+);
 
 export function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -42,7 +47,12 @@ export function importGraph(src = path.join(ROOT, 'src')): Map<string, string[]>
       if (hit) targets.push(hit);
     };
     sf.forEachChild((n) => {
-      if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) add(n.moduleSpecifier.text);
+      if (
+        (ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) &&
+        n.moduleSpecifier &&
+        ts.isStringLiteral(n.moduleSpecifier)
+      )
+        add(n.moduleSpecifier.text);
     });
     graph.set(file, targets);
   }
@@ -101,7 +111,13 @@ export function functionLengths(files: string[]): { where: string; lines: number
   for (const file of files) {
     const sf = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
     const visit = (n: ts.Node): void => {
-      if (ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n) || ts.isArrowFunction(n) || ts.isFunctionExpression(n) || ts.isConstructorDeclaration(n)) {
+      if (
+        ts.isFunctionDeclaration(n) ||
+        ts.isMethodDeclaration(n) ||
+        ts.isArrowFunction(n) ||
+        ts.isFunctionExpression(n) ||
+        ts.isConstructorDeclaration(n)
+      ) {
         const start = sf.getLineAndCharacterOfPosition(n.getStart(sf)).line;
         const end = sf.getLineAndCharacterOfPosition(n.getEnd()).line;
         const name = (n as ts.FunctionDeclaration).name?.getText(sf) ?? '(anonymous)';
@@ -129,12 +145,33 @@ export function longLines(files: string[], limit = 120): { count: number; longes
 if (require.main === module) {
   const graph = importGraph();
   const folders = folderGraph(graph);
-  const files = [...sourceFiles(path.join(ROOT, 'src')), ...sourceFiles(path.join(ROOT, 'test')), ...sourceFiles(path.join(ROOT, 'scripts'))];
-  const fileCycles = cycles(new Map([...graph].map(([k, v]) => [path.relative(ROOT, k), v.map((t) => path.relative(ROOT, t))])));
-  process.stdout.write(`folder imports:\n${[...folders].map(([f, to]) => `  ${f} -> ${[...to].sort().join(', ') || '(none)'}`).join('\n')}\n`);
-  process.stdout.write(`folder cycles: ${cycles(folders).map((c) => c.join(' <-> ')).join('; ') || 'none'}\n`);
-  process.stdout.write(`file cycles: ${fileCycles.length}${fileCycles.length ? ` (${fileCycles.map((c) => c.join(' <-> ')).join('; ')})` : ''}\n`);
+  const files = [
+    ...sourceFiles(path.join(ROOT, 'src')),
+    ...sourceFiles(path.join(ROOT, 'test')),
+    ...sourceFiles(path.join(ROOT, 'scripts')),
+  ];
+  const fileCycles = cycles(
+    new Map([...graph].map(([k, v]) => [path.relative(ROOT, k), v.map((t) => path.relative(ROOT, t))])),
+  );
+  process.stdout.write(
+    `folder imports:\n${[...folders].map(([f, to]) => `  ${f} -> ${[...to].sort().join(', ') || '(none)'}`).join('\n')}\n`,
+  );
+  process.stdout.write(
+    `folder cycles: ${
+      cycles(folders)
+        .map((c) => c.join(' <-> '))
+        .join('; ') || 'none'
+    }\n`,
+  );
+  process.stdout.write(
+    `file cycles: ${fileCycles.length}${fileCycles.length ? ` (${fileCycles.map((c) => c.join(' <-> ')).join('; ')})` : ''}\n`,
+  );
   const ll = longLines(files);
   process.stdout.write(`lines over 120 characters (src, test, scripts): ${ll.count}, the longest ${ll.longest}\n`);
-  process.stdout.write(`longest functions in src/:\n${functionLengths(sourceFiles(path.join(ROOT, 'src'))).slice(0, 8).map((f) => `  ${f.lines} lines  ${f.where}`).join('\n')}\n`);
+  process.stdout.write(
+    `longest functions in src/:\n${functionLengths(sourceFiles(path.join(ROOT, 'src')))
+      .slice(0, 8)
+      .map((f) => `  ${f.lines} lines  ${f.where}`)
+      .join('\n')}\n`,
+  );
 }

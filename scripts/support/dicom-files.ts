@@ -19,7 +19,12 @@ export function readDicomFolder(dir: string): DicomFile[] {
     .map((f) => {
       const part10 = fs.readFileSync(path.join(dir, f));
       const { dataset } = readPart10(part10);
-      return { studyInstanceUid: String(dataset.StudyInstanceUID), seriesInstanceUid: String(dataset.SeriesInstanceUID), sopInstanceUid: String(dataset.SOPInstanceUID), part10 };
+      return {
+        studyInstanceUid: String(dataset.StudyInstanceUID),
+        seriesInstanceUid: String(dataset.SeriesInstanceUID),
+        sopInstanceUid: String(dataset.SOPInstanceUID),
+        part10,
+      };
     });
 }
 

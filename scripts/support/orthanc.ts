@@ -37,7 +37,9 @@ export async function freePort(): Promise<number> {
 const ORTHANC_BIN = process.env.ORTHANC_BIN ?? '/usr/sbin/Orthanc';
 
 export async function startOrthanc(opts: OrthancOptions): Promise<OrthancProcess> {
-  const template = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'orthanc', 'orthanc.json'), 'utf8')) as Record<string, unknown>;
+  const template = JSON.parse(
+    fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'orthanc', 'orthanc.json'), 'utf8'),
+  ) as Record<string, unknown>;
   delete template._comment;
   const storage = path.join(opts.dir, 'storage');
   fs.mkdirSync(storage, { recursive: true });
@@ -58,7 +60,9 @@ export async function startOrthanc(opts: OrthancOptions): Promise<OrthancProcess
   const child = spawn(ORTHANC_BIN, [confDir + '/'], { stdio: ['ignore', log, log] });
   fs.closeSync(log);
   const url = `http://127.0.0.1:${httpPort}`;
-  const auth = opts.users ? { Authorization: 'Basic ' + Buffer.from(Object.entries(opts.users)[0].join(':')).toString('base64') } : undefined;
+  const auth = opts.users
+    ? { Authorization: 'Basic ' + Buffer.from(Object.entries(opts.users)[0].join(':')).toString('base64') }
+    : undefined;
   const deadline = Date.now() + 20_000;
   let exited = false;
   child.once('exit', () => (exited = true));
@@ -70,7 +74,8 @@ export async function startOrthanc(opts: OrthancOptions): Promise<OrthancProcess
     } catch {
       /* not up yet */
     }
-    if (Date.now() > deadline) throw new Error(`Orthanc did not answer on ${url} within 20 s; see ${path.join(opts.dir, 'orthanc.log')}`);
+    if (Date.now() > deadline)
+      throw new Error(`Orthanc did not answer on ${url} within 20 s; see ${path.join(opts.dir, 'orthanc.log')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return {

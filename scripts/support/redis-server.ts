@@ -26,7 +26,24 @@ export async function startRedis(dir: string): Promise<RedisProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: ['ignore', fs.openSync(path.join(dir, 'redis.log'), 'a'), 'ignore'] });
+    child = spawn(
+      'redis-server',
+      [
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--dir',
+        dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+      ],
+      { stdio: ['ignore', fs.openSync(path.join(dir, 'redis.log'), 'a'), 'ignore'] },
+    );
     for (let i = 0; i < 100 && !(await ping(port)); i++) await new Promise((r) => setTimeout(r, 100));
     if (!(await ping(port))) throw new Error(`redis-server did not start on ${port}`);
   };

@@ -12,6 +12,11 @@ export function reUid(files: DicomFile[], seed: string): DicomFile[] {
     dataset.StudyInstanceUID = study;
     dataset.SeriesInstanceUID = series;
     dataset.SOPInstanceUID = sop;
-    return { studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop, part10: writePart10(dataset, { PixelData: Number(dataset.BitsAllocated) > 8 ? 'OW' : 'OB' }) };
+    return {
+      studyInstanceUid: study,
+      seriesInstanceUid: series,
+      sopInstanceUid: sop,
+      part10: writePart10(dataset, { PixelData: Number(dataset.BitsAllocated) > 8 ? 'OW' : 'OB' }),
+    };
   });
 }

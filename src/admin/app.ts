@@ -50,7 +50,15 @@ const JOB_ID = /^[0-9][0-9.]{0,63}_[a-z0-9][a-z0-9-]{0,62}_[0-9A-Za-z.+-]{1,32}(
 const MODEL_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const MAX_JSON_DEPTH = 32;
 
-export type AdminErrorCode = 'ADMIN_AUTH_REQUIRED' | 'ADMIN_BAD_REQUEST' | 'ADMIN_BODY_TOO_LARGE' | 'ADMIN_UNSUPPORTED_MEDIA_TYPE' | 'ADMIN_NOT_FOUND' | 'ADMIN_CONFLICT' | 'RULES_INVALID' | 'ADMIN_INTERNAL';
+export type AdminErrorCode =
+  | 'ADMIN_AUTH_REQUIRED'
+  | 'ADMIN_BAD_REQUEST'
+  | 'ADMIN_BODY_TOO_LARGE'
+  | 'ADMIN_UNSUPPORTED_MEDIA_TYPE'
+  | 'ADMIN_NOT_FOUND'
+  | 'ADMIN_CONFLICT'
+  | 'RULES_INVALID'
+  | 'ADMIN_INTERNAL';
 
 /** A coded error answered by the one error handler. */
 class HttpError extends Error {
@@ -112,7 +120,9 @@ function jobView(j: Job<InferenceJob>, state: string): Record<string, unknown> {
     attemptsMade: j.attemptsMade,
     createdAt: j.timestamp ? new Date(j.timestamp).toISOString() : undefined,
     finishedAt: j.finishedOn ? new Date(j.finishedOn).toISOString() : undefined,
-    ...(j.failedReason ? { failure: { code: failure?.[1] ?? 'UNKNOWN', message: failure?.[2] ?? j.failedReason } } : {}),
+    ...(j.failedReason
+      ? { failure: { code: failure?.[1] ?? 'UNKNOWN', message: failure?.[2] ?? j.failedReason } }
+      : {}),
   };
 }
 
@@ -132,7 +142,8 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   // The session cookie holds an expiry and its HMAC under a key derived from the token, never the
   // token itself; a new token ends every session.
   const sessionKey = crypto.createHmac('sha256', deps.token).update('ainode admin session v1').digest();
-  const session = (until: number): string => `${until}.${crypto.createHmac('sha256', sessionKey).update(String(until)).digest('base64url')}`;
+  const session = (until: number): string =>
+    `${until}.${crypto.createHmac('sha256', sessionKey).update(String(until)).digest('base64url')}`;
   const validSession = (value: string): boolean => {
     const m = /^([0-9]{13})\.([A-Za-z0-9_-]{43})$/.exec(value);
     return !!m && Number(m[1]) > Date.now() && safeEqual(session(Number(m[1])), value);
@@ -160,7 +171,10 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
       checks.pacs = { ok: false, detail: describeError(e) };
     }
     const rs = deps.rules.status();
-    checks.rules = { ok: rs.rules > 0 && !rs.error, ...(rs.error ? { detail: `file invalid, previous rules in force: ${rs.error}` } : {}) };
+    checks.rules = {
+      ok: rs.rules > 0 && !rs.error,
+      ...(rs.error ? { detail: `file invalid, previous rules in force: ${rs.error}` } : {}),
+    };
     checks.models = { ok: deps.models.size > 0, detail: `${deps.models.size} loaded, ${deps.refused.length} refused` };
     return { ok: Object.values(checks).every((c) => c.ok), checks };
   };
@@ -170,13 +184,21 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   // The dashboard's sign-in: a form posting the token (never in a URL), answered with the cookie.
   app.get('/login', (_req, res) => {
-    res.type('html').send('<!doctype html><meta charset="utf-8"><title>ainode admin</title><form method="post" action="/login"><label>Admin token <input type="password" name="token" autocomplete="current-password" autofocus></label> <button>Sign in</button></form>\n');
+    res
+      .type('html')
+      .send(
+        '<!doctype html><meta charset="utf-8"><title>ainode admin</title><form method="post" action="/login"><label>Admin token <input type="password" name="token" autocomplete="current-password" autofocus></label> <button>Sign in</button></form>\n',
+      );
   });
   app.post('/login', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 4 }), (req, res) => {
     const token = (req.body as Record<string, unknown> | undefined)?.token;
-    if (typeof token !== 'string' || !safeEqual(token, deps.token)) throw new HttpError(401, 'ADMIN_AUTH_REQUIRED', 'wrong token');
+    if (typeof token !== 'string' || !safeEqual(token, deps.token))
+      throw new HttpError(401, 'ADMIN_AUTH_REQUIRED', 'wrong token');
     const secure = (req.socket as { encrypted?: boolean }).encrypted || req.headers['x-forwarded-proto'] === 'https';
-    res.setHeader('Set-Cookie', `${COOKIE}=${session(Date.now() + SESSION_HOURS * 3600_000)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_HOURS * 3600}${secure ? '; Secure' : ''}`);
+    res.setHeader(
+      'Set-Cookie',
+      `${COOKIE}=${session(Date.now() + SESSION_HOURS * 3600_000)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_HOURS * 3600}${secure ? '; Secure' : ''}`,
+    );
     res.redirect(303, '/queues');
   });
 
@@ -186,7 +208,8 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     // The session cookie is for the dashboard only (a browser), not for the API's actions.
     const cookie = /(?:^|;\s*)ainode_admin=([^;]{1,100})/.exec(req.headers.cookie ?? '')?.[1];
     if (cookie && req.path.startsWith('/queues') && validSession(cookie)) return next();
-    if (req.path.startsWith('/queues') && req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')) return void res.redirect(303, '/login');
+    if (req.path.startsWith('/queues') && req.method === 'GET' && (req.headers.accept ?? '').includes('text/html'))
+      return void res.redirect(303, '/login');
     res.setHeader('WWW-Authenticate', 'Bearer');
     next(new HttpError(401, 'ADMIN_AUTH_REQUIRED', 'send Authorization: Bearer <admin token>'));
   };
@@ -195,7 +218,8 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   app.use(express.json({ limit: '64kb', strict: true }));
   app.use(express.text({ type: ['text/plain', 'application/yaml', 'application/x-yaml', 'text/yaml'], limit: '1mb' }));
   app.use((req, _res, next) => {
-    if (req.body !== undefined && typeof req.body === 'object' && depth(req.body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) return next(bad(`the JSON body is nested deeper than ${MAX_JSON_DEPTH}`));
+    if (req.body !== undefined && typeof req.body === 'object' && depth(req.body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH)
+      return next(bad(`the JSON body is nested deeper than ${MAX_JSON_DEPTH}`));
     next();
   });
 
@@ -225,7 +249,12 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     '/queue/depth',
     wrap(async (_req, res) => {
       const c = await deps.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed');
-      res.json({ queue: deps.queue.name, backlog: (c.waiting ?? 0) + (c.prioritized ?? 0), paused: await deps.queue.isPaused(), ...c });
+      res.json({
+        queue: deps.queue.name,
+        backlog: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        paused: await deps.queue.isPaused(),
+        ...c,
+      });
     }),
   );
 
@@ -245,9 +274,11 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     '/jobs',
     wrap(async (req, res) => {
       const state = queryParam(req, 'state');
-      if (state !== undefined && !(ALL_STATES as readonly string[]).includes(state)) throw bad(`state must be one of ${ALL_STATES.join(', ')}`);
+      if (state !== undefined && !(ALL_STATES as readonly string[]).includes(state))
+        throw bad(`state must be one of ${ALL_STATES.join(', ')}`);
       const rawLimit = queryParam(req, 'limit');
-      if (rawLimit !== undefined && !/^[1-9][0-9]{0,3}$/.test(rawLimit)) throw bad('limit must be a whole number from 1 to 1000');
+      if (rawLimit !== undefined && !/^[1-9][0-9]{0,3}$/.test(rawLimit))
+        throw bad('limit must be a whole number from 1 to 1000');
       const limit = rawLimit === undefined ? 100 : Number(rawLimit);
       if (limit > 1000) throw bad('limit must be a whole number from 1 to 1000');
       const model = queryParam(req, 'model');
@@ -277,7 +308,10 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     '/jobs/:id',
     wrap(async (req, res) => {
       const f = await findJob(jobIdParam(req));
-      res.json({ ...jobView(f.job, f.state), timingsMs: (f.job.returnvalue as { timingsMs?: unknown } | undefined)?.timingsMs });
+      res.json({
+        ...jobView(f.job, f.state),
+        timingsMs: (f.job.returnvalue as { timingsMs?: unknown } | undefined)?.timingsMs,
+      });
     }),
   );
 
@@ -286,7 +320,8 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     wrap(async (req, res) => {
       const id = jobIdParam(req);
       const f = await findJob(id);
-      if (f.state !== 'failed') throw new HttpError(409, 'ADMIN_CONFLICT', `only failed jobs can be retried (this one is ${f.state})`);
+      if (f.state !== 'failed')
+        throw new HttpError(409, 'ADMIN_CONFLICT', `only failed jobs can be retried (this one is ${f.state})`);
       await f.job.retry('failed');
       await audit(req, 'job.retry', id, 'retried');
       res.json({ id, state: await f.job.getState() });
@@ -298,7 +333,12 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     wrap(async (req, res) => {
       const id = jobIdParam(req);
       const f = await findJob(id);
-      if (f.state === 'active') throw new HttpError(409, 'ADMIN_CONFLICT', 'the job is running; it cannot be cancelled (stop its worker or wait for it)');
+      if (f.state === 'active')
+        throw new HttpError(
+          409,
+          'ADMIN_CONFLICT',
+          'the job is running; it cannot be cancelled (stop its worker or wait for it)',
+        );
       await f.job.remove();
       await audit(req, 'job.cancel', id, `removed (was ${f.state})`);
       res.json({ id, cancelled: true });
@@ -311,8 +351,15 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
       const uid = String(req.params.uid);
       if (!isValidUid(uid)) throw bad('not a UID');
       const jobs: Record<string, unknown>[] = [];
-      for (const s of ALL_STATES) for (const j of await deps.queue.getJobs([s], 0, 9999)) if (j && j.data.studyInstanceUid === uid) jobs.push(jobView(j, s));
-      const delivered = await Promise.all([...deps.models.values()].map(async (p) => ({ model: `${p.manifest.id}@${p.manifest.version}`, delivered: (await deps.ledger.get(uid, p.manifest.id, p.manifest.version)) ?? null })));
+      for (const s of ALL_STATES)
+        for (const j of await deps.queue.getJobs([s], 0, 9999))
+          if (j && j.data.studyInstanceUid === uid) jobs.push(jobView(j, s));
+      const delivered = await Promise.all(
+        [...deps.models.values()].map(async (p) => ({
+          model: `${p.manifest.id}@${p.manifest.version}`,
+          delivered: (await deps.ledger.get(uid, p.manifest.id, p.manifest.version)) ?? null,
+        })),
+      );
       res.json({ studyInstanceUid: uid, jobs, delivered });
     }),
   );
@@ -320,7 +367,8 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   app.get('/rules', (_req, res) => void res.json({ status: deps.rules.status(), source: deps.rules.source }));
 
   const rulesText = (req: Request): string => {
-    if (typeof req.body !== 'string') throw new HttpError(415, 'ADMIN_UNSUPPORTED_MEDIA_TYPE', 'send the rules as text/yaml');
+    if (typeof req.body !== 'string')
+      throw new HttpError(415, 'ADMIN_UNSUPPORTED_MEDIA_TYPE', 'send the rules as text/yaml');
     return req.body;
   };
   app.post('/rules/validate', (req, res) => {
@@ -329,7 +377,10 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
       const parsed = parseRules(text, 'rules');
       res.json({ valid: true, rules: parsed.rules.map((r) => r.name) });
     } catch (e) {
-      throw new HttpError(422, 'RULES_INVALID', 'the rules are invalid', { valid: false, problems: e instanceof RulesError ? e.problems : [describeError(e)] });
+      throw new HttpError(422, 'RULES_INVALID', 'the rules are invalid', {
+        valid: false,
+        problems: e instanceof RulesError ? e.problems : [describeError(e)],
+      });
     }
   });
 
@@ -343,7 +394,10 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
         res.json({ valid: true, rules: set.rules.map((r) => r.name) });
       } catch (e) {
         await audit(req, 'rules.replace', deps.rules.file, 'refused: invalid');
-        throw new HttpError(422, 'RULES_INVALID', 'the rules are invalid; the previous rules stay in force', { valid: false, problems: e instanceof RulesError ? e.problems : [describeError(e)] });
+        throw new HttpError(422, 'RULES_INVALID', 'the rules are invalid; the previous rules stay in force', {
+          valid: false,
+          problems: e instanceof RulesError ? e.problems : [describeError(e)],
+        });
       }
     }),
   );
@@ -357,11 +411,19 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     }),
   );
 
-  app.get('/models', (_req, res) =>
-    void res.json({
-      loaded: [...deps.models.values()].map((p) => ({ id: p.manifest.id, version: p.manifest.version, task: p.manifest.task, description: p.manifest.description, sha256: p.manifest.sha256 })),
-      refused: deps.refused,
-    }),
+  app.get(
+    '/models',
+    (_req, res) =>
+      void res.json({
+        loaded: [...deps.models.values()].map((p) => ({
+          id: p.manifest.id,
+          version: p.manifest.version,
+          task: p.manifest.task,
+          description: p.manifest.description,
+          sha256: p.manifest.sha256,
+        })),
+        refused: deps.refused,
+      }),
   );
 
   app.get(
@@ -385,10 +447,22 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   const board = new ExpressAdapter();
   board.setBasePath('/queues');
   createBullBoard({ queues: [new BullMQAdapter(deps.queue, { readOnlyMode: true })], serverAdapter: board });
-  app.use('/queues', (req, _res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : next(new HttpError(405, 'ADMIN_BAD_REQUEST', 'the queue dashboard is read-only; use POST /queue/pause, /queue/resume, /jobs/:id/retry or /jobs/:id/cancel'))));
+  app.use('/queues', (req, _res, next) =>
+    req.method === 'GET' || req.method === 'HEAD'
+      ? next()
+      : next(
+          new HttpError(
+            405,
+            'ADMIN_BAD_REQUEST',
+            'the queue dashboard is read-only; use POST /queue/pause, /queue/resume, /jobs/:id/retry or /jobs/:id/cancel',
+          ),
+        ),
+  );
   app.use('/queues', board.getRouter());
 
-  app.use((_req, _res, next) => next(new HttpError(404, 'ADMIN_NOT_FOUND', 'no such route (docs/admin-api.md lists them)')));
+  app.use((_req, _res, next) =>
+    next(new HttpError(404, 'ADMIN_NOT_FOUND', 'no such route (docs/admin-api.md lists them)')),
+  );
   // The one error handler: coded JSON, never a stack, whatever failed.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     let e: HttpError;
@@ -396,11 +470,16 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     else {
       const status = (err as { status?: unknown }).status;
       const type = (err as { type?: unknown }).type;
-      if (type === 'entity.too.large') e = new HttpError(413, 'ADMIN_BODY_TOO_LARGE', 'the body is too large (JSON 64 kB, rules 1 MB)');
+      if (type === 'entity.too.large')
+        e = new HttpError(413, 'ADMIN_BODY_TOO_LARGE', 'the body is too large (JSON 64 kB, rules 1 MB)');
       else if (type === 'entity.parse.failed') e = bad('the body is not valid JSON');
-      else if (err instanceof URIError || (typeof status === 'number' && status >= 400 && status < 500)) e = bad('the request could not be read (malformed path, query or body)');
+      else if (err instanceof URIError || (typeof status === 'number' && status >= 400 && status < 500))
+        e = bad('the request could not be read (malformed path, query or body)');
       else {
-        deps.log.error({ err: { name: (err as Error).name, message: (err as Error).message }, route: req.route?.path }, `admin request failed: ${describeError(err)}`);
+        deps.log.error(
+          { err: { name: (err as Error).name, message: (err as Error).message }, route: req.route?.path },
+          `admin request failed: ${describeError(err)}`,
+        );
         e = new HttpError(500, 'ADMIN_INTERNAL', 'the request failed; the admin log has the details');
       }
     }

@@ -23,13 +23,21 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opts: { intakeStart?: 'now' | 'beginning' } = {}): Promise<RunningNode> {
+export async function startNode(
+  cfg: Config,
+  roles: NodeRole[],
+  log: Logger,
+  opts: { intakeStart?: 'now' | 'beginning' } = {},
+): Promise<RunningNode> {
   const { packages, refused } = loadModelPackages(cfg.modelsDir);
   const rules = new RulesStore(cfg.rulesFile, log);
   rules.load(); // an invalid rules file stops the start with its problems
   const stopWatching = rules.watch();
   for (const r of refused) log.error({ dir: r.dir }, `model package refused: ${r.reason}`);
-  log.info({ models: [...packages.values()].map((p) => `${p.manifest.id}@${p.manifest.version}`), roles }, 'starting ainode');
+  log.info(
+    { models: [...packages.values()].map((p) => `${p.manifest.id}@${p.manifest.version}`), roles },
+    'starting ainode',
+  );
 
   const target = { url: cfg.redisUrl, ...(cfg.redisSentinels ? { sentinels: cfg.redisSentinels } : {}) };
   const redis = connectRedis(target);
@@ -38,19 +46,38 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
   workerConnection.on('error', (e) => log.warn({ err: e }, 'redis connection error'));
   const client = new DicomwebClient(cfg.dicomweb);
   const ledger = new DeliveryLedger(redis, cfg.redisPrefix);
-  const queue = createInferenceQueue(redis, cfg.redisPrefix, { attempts: cfg.retryAttempts, delayMs: cfg.retryDelayMs });
+  const queue = createInferenceQueue(redis, cfg.redisPrefix, {
+    attempts: cfg.retryAttempts,
+    delayMs: cfg.retryDelayMs,
+  });
 
   let admin: http.Server | undefined;
   let stopAdmin: () => Promise<void> = async () => undefined;
   if (roles.includes('admin')) {
-    if (!cfg.admin.token) throw new ConfigError('AINODE_ADMIN_TOKEN', 'is required to serve the admin API (there is no default token)');
-    const adminApp = createAdminApp({ token: cfg.admin.token, queue, redis, prefix: cfg.redisPrefix, ledger, rules, models: packages, refused, client, log: log.child({ stage: 'admin' }) });
+    if (!cfg.admin.token)
+      throw new ConfigError('AINODE_ADMIN_TOKEN', 'is required to serve the admin API (there is no default token)');
+    const adminApp = createAdminApp({
+      token: cfg.admin.token,
+      queue,
+      redis,
+      prefix: cfg.redisPrefix,
+      ledger,
+      rules,
+      models: packages,
+      refused,
+      client,
+      log: log.child({ stage: 'admin' }),
+    });
     await adminApp.start();
     stopAdmin = () => adminApp.close();
     try {
       admin = await new Promise<http.Server>((resolve, reject) => {
         // Express 5 calls back with the error when the server cannot listen.
-        const srv = adminApp.app.listen(cfg.admin.port, cfg.admin.host, (e?: Error) => (e ? reject(listenError(e, cfg.admin.host, cfg.admin.port, 'AINODE_ADMIN_HOST / AINODE_ADMIN_PORT')) : resolve(srv)));
+        const srv = adminApp.app.listen(cfg.admin.port, cfg.admin.host, (e?: Error) =>
+          e
+            ? reject(listenError(e, cfg.admin.host, cfg.admin.port, 'AINODE_ADMIN_HOST / AINODE_ADMIN_PORT'))
+            : resolve(srv),
+        );
       });
     } catch (e) {
       // Nothing of this start may keep the process alive: it exits with the coded error.
@@ -67,8 +94,30 @@ export async function startNode(cfg: Config, roles: NodeRole[], log: Logger, opt
   let worker: Worker | undefined;
   // Series are retrieved on a thread of their own, so that decoding overlaps the transfer.
   const retriever = roles.includes('worker') ? new RetrieveThread(cfg.dicomweb) : undefined;
-  if (roles.includes('worker')) worker = await startWorker(cfg, workerConnection, { client, retriever, ledger, models: packages, log, maxVoxels: cfg.maxVoxels, maxFramePixels: cfg.maxFramePixels, rules }, log);
-  if (roles.includes('listener')) listener = await startListener(cfg, redis, { client, queue, ledger, models: packages, rules, log, redis, prefix: cfg.redisPrefix }, log, opts.intakeStart ?? 'now');
+  if (roles.includes('worker'))
+    worker = await startWorker(
+      cfg,
+      workerConnection,
+      {
+        client,
+        retriever,
+        ledger,
+        models: packages,
+        log,
+        maxVoxels: cfg.maxVoxels,
+        maxFramePixels: cfg.maxFramePixels,
+        rules,
+      },
+      log,
+    );
+  if (roles.includes('listener'))
+    listener = await startListener(
+      cfg,
+      redis,
+      { client, queue, ledger, models: packages, rules, log, redis, prefix: cfg.redisPrefix },
+      log,
+      opts.intakeStart ?? 'now',
+    );
 
   return {
     async stop() {

@@ -71,12 +71,15 @@ async function start(args: string[]): Promise<number> {
   const known = new Set(['--role', '--intake-start']);
   for (let i = 0; i < args.length; i += 2) if (!known.has(args[i])) throw new UsageError(`unknown option ${args[i]}`);
   const role = flag(args, '--role');
-  if (role !== undefined && role !== 'listener' && role !== 'worker' && role !== 'admin') throw new UsageError(`--role must be listener, worker or admin (got "${role}")`);
+  if (role !== undefined && role !== 'listener' && role !== 'worker' && role !== 'admin')
+    throw new UsageError(`--role must be listener, worker or admin (got "${role}")`);
   const intakeStart = flag(args, '--intake-start') ?? 'now';
-  if (intakeStart !== 'now' && intakeStart !== 'beginning') throw new UsageError(`--intake-start must be now or beginning (got "${intakeStart}")`);
+  if (intakeStart !== 'now' && intakeStart !== 'beginning')
+    throw new UsageError(`--intake-start must be now or beginning (got "${intakeStart}")`);
   const cfg = loadConfig();
   const log = createLogger({ level: cfg.logLevel });
-  if (role === 'admin' && !cfg.admin.token) throw new ConfigError('AINODE_ADMIN_TOKEN', 'is required for --role admin (there is no default token)');
+  if (role === 'admin' && !cfg.admin.token)
+    throw new ConfigError('AINODE_ADMIN_TOKEN', 'is required for --role admin (there is no default token)');
   const roles: NodeRole[] = role ? [role] : ['listener', 'worker', ...(cfg.admin.token ? (['admin'] as const) : [])];
   if (!role && !cfg.admin.token) log.info('admin API is off (set AINODE_ADMIN_TOKEN to serve it on AINODE_ADMIN_PORT)');
   const node = await startNode(cfg, roles, log, { intakeStart });
@@ -87,7 +90,10 @@ async function start(args: string[]): Promise<number> {
       stopping = true;
       log.info({ signal: sig, deadlineMs: cfg.shutdownDeadlineMs }, 'stopping: no new jobs; finishing the current one');
       const deadline = setTimeout(() => {
-        log.warn({ deadlineMs: cfg.shutdownDeadlineMs }, 'shutdown deadline passed: exiting; the running job is handed back to the queue when its lock expires');
+        log.warn(
+          { deadlineMs: cfg.shutdownDeadlineMs },
+          'shutdown deadline passed: exiting; the running job is handed back to the queue when its lock expires',
+        );
         process.exit(0);
       }, cfg.shutdownDeadlineMs);
       deadline.unref();
@@ -104,9 +110,14 @@ async function start(args: string[]): Promise<number> {
 }
 
 function modelsList(): number {
-  const dir = process.env.AINODE_MODELS_DIR ? path.resolve(process.env.AINODE_MODELS_DIR) : path.resolve(__dirname, '..', '..', '..', 'models');
+  const dir = process.env.AINODE_MODELS_DIR
+    ? path.resolve(process.env.AINODE_MODELS_DIR)
+    : path.resolve(__dirname, '..', '..', '..', 'models');
   const { packages, refused } = loadModelPackages(dir);
-  for (const p of packages.values()) process.stdout.write(`loaded   ${p.manifest.id}@${p.manifest.version}  ${p.manifest.task}  ${p.manifest.description}\n`);
+  for (const p of packages.values())
+    process.stdout.write(
+      `loaded   ${p.manifest.id}@${p.manifest.version}  ${p.manifest.task}  ${p.manifest.description}\n`,
+    );
   for (const r of refused) process.stdout.write(`refused  ${r.dir}  ${r.reason}\n`);
   if (packages.size === 0 && refused.length === 0) process.stdout.write(`no model packages in ${dir}\n`);
   return refused.length ? 1 : 0;
@@ -136,7 +147,10 @@ async function rulesTest(args: string[]): Promise<number> {
   const store = new RulesStore(cfg.rulesFile, log);
   store.load();
   const { packages } = loadModelPackages(cfg.modelsDir);
-  const decision = await decideStudy({ client: new DicomwebClient(cfg.dicomweb), models: packages, rules: store }, study);
+  const decision = await decideStudy(
+    { client: new DicomwebClient(cfg.dicomweb), models: packages, rules: store },
+    study,
+  );
   if (args.includes('--json')) process.stdout.write(JSON.stringify(decision, null, 2) + '\n');
   else process.stdout.write(formatDecision(decision));
   return 0;
@@ -149,18 +163,33 @@ function convertNifti(args: string[]): number {
   const bytes = fs.readFileSync(input);
   const series = niftiToMrSeries(bytes, readNifti(bytes), seriesDescription ? { seriesDescription } : {});
   fs.mkdirSync(out, { recursive: true });
-  series.instances.forEach((inst, i) => fs.writeFileSync(path.join(out, `MR${String(i + 1).padStart(4, '0')}.dcm`), inst.part10));
-  process.stdout.write(`wrote ${series.instances.length} MR instances to ${out}\nStudyInstanceUID ${series.studyInstanceUid}\nSeriesInstanceUID ${series.seriesInstanceUid}\n`);
+  series.instances.forEach((inst, i) =>
+    fs.writeFileSync(path.join(out, `MR${String(i + 1).padStart(4, '0')}.dcm`), inst.part10),
+  );
+  process.stdout.write(
+    `wrote ${series.instances.length} MR instances to ${out}\nStudyInstanceUID ${series.studyInstanceUid}\nSeriesInstanceUID ${series.seriesInstanceUid}\n`,
+  );
   return 0;
 }
 
 async function viewer(args: string[]): Promise<number> {
   if (args[0] === 'add-user') return viewerAddUser(args.slice(1));
-  for (let i = 0; i < args.length; i += 2) if (args[i] !== '--ohif-dist') throw new UsageError(`unknown option ${args[i]}`);
+  for (let i = 0; i < args.length; i += 2)
+    if (args[i] !== '--ohif-dist') throw new UsageError(`unknown option ${args[i]}`);
   const cfg = loadViewerConfig(process.env, flag(args, '--ohif-dist'));
   const log = createLogger({ level: process.env.AINODE_LOG_LEVEL ?? 'info' });
   const { server, url } = await startViewer(cfg, log.child({ stage: 'viewer' }));
-  log.info({ url, dist: cfg.distDir, auth: cfg.auth.kind === 'checked' ? [...(cfg.auth.users ? ['basic'] : []), ...(cfg.auth.token ? ['token'] : [])] : cfg.auth.kind }, 'OHIF viewer served; DICOMweb reads forwarded to the PACS');
+  log.info(
+    {
+      url,
+      dist: cfg.distDir,
+      auth:
+        cfg.auth.kind === 'checked'
+          ? [...(cfg.auth.users ? ['basic'] : []), ...(cfg.auth.token ? ['token'] : [])]
+          : cfg.auth.kind,
+    },
+    'OHIF viewer served; DICOMweb reads forwarded to the PACS',
+  );
   await new Promise<void>((resolve) => {
     const stop = (): void => void server.close(() => resolve());
     process.once('SIGTERM', stop);
@@ -211,7 +240,9 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`ainode: configuration error: ${e.message}\n  Set ${e.variable} correctly (see docs/configuration.md) and start again. (code ${e.code})\n`);
+      process.stderr.write(
+        `ainode: configuration error: ${e.message}\n  Set ${e.variable} correctly (see docs/configuration.md) and start again. (code ${e.code})\n`,
+      );
       return 2;
     }
     if (e instanceof UsageError) {

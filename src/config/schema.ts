@@ -86,7 +86,13 @@ export type Env = Record<string, string | undefined>;
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** Variables that hold secrets; each may instead be read from a file named by `<NAME>_FILE`. */
-export const SECRET_VARIABLES = ['AINODE_DICOMWEB_PASSWORD', 'AINODE_DICOMWEB_TOKEN', 'AINODE_ADMIN_TOKEN', 'AINODE_REDIS_URL', 'AINODE_VIEWER_TOKEN'] as const;
+export const SECRET_VARIABLES = [
+  'AINODE_DICOMWEB_PASSWORD',
+  'AINODE_DICOMWEB_TOKEN',
+  'AINODE_ADMIN_TOKEN',
+  'AINODE_REDIS_URL',
+  'AINODE_VIEWER_TOKEN',
+] as const;
 
 /**
  * Secrets from files (Docker and Kubernetes secrets are mounted as files): AINODE_ADMIN_TOKEN_FILE
@@ -129,8 +135,10 @@ function readFileLayer(env: Env): Env {
   }
   const out: Env = {};
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    if (!k.startsWith('AINODE_')) throw new ConfigError(`AINODE_CONFIG_FILE`, `unknown key "${k}" in ${file} (keys are AINODE_* variable names)`);
-    if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(k, `must be a string or number in ${file}`);
+    if (!k.startsWith('AINODE_'))
+      throw new ConfigError(`AINODE_CONFIG_FILE`, `unknown key "${k}" in ${file} (keys are AINODE_* variable names)`);
+    if (typeof v !== 'string' && typeof v !== 'number')
+      throw new ConfigError(k, `must be a string or number in ${file}`);
     out[k] = String(v);
   }
   return out;
@@ -141,7 +149,11 @@ function url(env: Env, name: string, protocols: string[], required: false): stri
 function url(env: Env, name: string, protocols: string[], required: boolean): string | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') {
-    if (required) throw new ConfigError(name, `is required (e.g. ${protocols[0]}//127.0.0.1:${protocols[0].startsWith('redis') ? '6379' : '8042/dicom-web'})`);
+    if (required)
+      throw new ConfigError(
+        name,
+        `is required (e.g. ${protocols[0]}//127.0.0.1:${protocols[0].startsWith('redis') ? '6379' : '8042/dicom-web'})`,
+      );
     return undefined;
   }
   let u: URL;
@@ -150,7 +162,8 @@ function url(env: Env, name: string, protocols: string[], required: boolean): st
   } catch {
     throw new ConfigError(name, `"${raw}" is not a URL`);
   }
-  if (!protocols.includes(u.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')} (got ${u.protocol})`);
+  if (!protocols.includes(u.protocol))
+    throw new ConfigError(name, `must use ${protocols.join(' or ')} (got ${u.protocol})`);
   return raw.trim().replace(/\/+$/, '');
 }
 
@@ -183,14 +196,19 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 function bindAddress(env: Env, name: string, def: string): string {
   const v = env[name]?.trim();
   if (!v) return def;
-  if (!/^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]{2,39}|[A-Za-z0-9.-]{1,253})$/.test(v)) throw new ConfigError(name, `"${v.slice(0, 60)}" is not an address to listen on (e.g. 127.0.0.1, or 0.0.0.0 in a container)`);
+  if (!/^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]{2,39}|[A-Za-z0-9.-]{1,253})$/.test(v))
+    throw new ConfigError(
+      name,
+      `"${v.slice(0, 60)}" is not an address to listen on (e.g. 127.0.0.1, or 0.0.0.0 in a container)`,
+    );
   return v;
 }
 
 function adminToken(env: Env): string | undefined {
   const t = env.AINODE_ADMIN_TOKEN;
   if (t === undefined || t === '') return undefined;
-  if (t.length < 16) throw new ConfigError('AINODE_ADMIN_TOKEN', 'must be at least 16 characters (use a random secret)');
+  if (t.length < 16)
+    throw new ConfigError('AINODE_ADMIN_TOKEN', 'must be at least 16 characters (use a random secret)');
   return t;
 }
 
@@ -201,40 +219,71 @@ export function loadConfig(processEnv: Env = process.env): Config {
   const username = env.AINODE_DICOMWEB_USERNAME || undefined;
   const password = env.AINODE_DICOMWEB_PASSWORD || undefined;
   if ((username === undefined) !== (password === undefined)) {
-    throw new ConfigError(username ? 'AINODE_DICOMWEB_PASSWORD' : 'AINODE_DICOMWEB_USERNAME', 'set both AINODE_DICOMWEB_USERNAME and AINODE_DICOMWEB_PASSWORD, or neither');
+    throw new ConfigError(
+      username ? 'AINODE_DICOMWEB_PASSWORD' : 'AINODE_DICOMWEB_USERNAME',
+      'set both AINODE_DICOMWEB_USERNAME and AINODE_DICOMWEB_PASSWORD, or neither',
+    );
   }
   const token = env.AINODE_DICOMWEB_TOKEN || undefined;
-  if (token && username) throw new ConfigError('AINODE_DICOMWEB_TOKEN', 'set either a bearer token or AINODE_DICOMWEB_USERNAME/PASSWORD, not both');
+  if (token && username)
+    throw new ConfigError(
+      'AINODE_DICOMWEB_TOKEN',
+      'set either a bearer token or AINODE_DICOMWEB_USERNAME/PASSWORD, not both',
+    );
   const caFile = env.AINODE_DICOMWEB_CA_FILE?.trim() || undefined;
   if (caFile && !fs.existsSync(caFile)) throw new ConfigError('AINODE_DICOMWEB_CA_FILE', `${caFile} does not exist`);
   const redisUrl = url(env, 'AINODE_REDIS_URL', ['redis:', 'rediss:'], true);
   let redisSentinels: Config['redisSentinels'];
   if (env.AINODE_REDIS_SENTINELS?.trim()) {
-    const sentinels = env.AINODE_REDIS_SENTINELS.split(',').map((s) => s.trim()).filter(Boolean).map((hp) => {
-      const m = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(hp);
-      if (!m || Number(m[2]) > 65535) throw new ConfigError('AINODE_REDIS_SENTINELS', `"${hp}" is not host:port`);
-      return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
-    });
+    const sentinels = env.AINODE_REDIS_SENTINELS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((hp) => {
+        const m = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(hp);
+        if (!m || Number(m[2]) > 65535) throw new ConfigError('AINODE_REDIS_SENTINELS', `"${hp}" is not host:port`);
+        return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+      });
     redisSentinels = { sentinels, name: env.AINODE_REDIS_SENTINEL_NAME?.trim() || 'mymaster' };
   }
   const prefix = env.AINODE_REDIS_PREFIX?.trim() || 'ainode';
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) throw new ConfigError('AINODE_REDIS_PREFIX', 'letters, digits, "_" and "-" only, at most 64');
-  const orthancUrl = url(env, 'AINODE_ORTHANC_URL', ['http:', 'https:'], false) ?? dicomwebUrl.replace(/\/dicom-web$/i, '');
-  const providers = (env.AINODE_EXECUTION_PROVIDERS ?? 'cuda,cpu').split(',').map((s) => s.trim()).filter(Boolean);
-  for (const p of providers) if (p !== 'cuda' && p !== 'cpu') throw new ConfigError('AINODE_EXECUTION_PROVIDERS', `unknown provider "${p}" (cuda, cpu)`);
-  if (providers.length === 0) throw new ConfigError('AINODE_EXECUTION_PROVIDERS', 'name at least one provider (cuda, cpu)');
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix))
+    throw new ConfigError('AINODE_REDIS_PREFIX', 'letters, digits, "_" and "-" only, at most 64');
+  const orthancUrl =
+    url(env, 'AINODE_ORTHANC_URL', ['http:', 'https:'], false) ?? dicomwebUrl.replace(/\/dicom-web$/i, '');
+  const providers = (env.AINODE_EXECUTION_PROVIDERS ?? 'cuda,cpu')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const p of providers)
+    if (p !== 'cuda' && p !== 'cpu')
+      throw new ConfigError('AINODE_EXECUTION_PROVIDERS', `unknown provider "${p}" (cuda, cpu)`);
+  if (providers.length === 0)
+    throw new ConfigError('AINODE_EXECUTION_PROVIDERS', 'name at least one provider (cuda, cpu)');
   return {
-    dicomweb: { url: dicomwebUrl, username, password, token, caFile, timeoutMs: int(env, 'AINODE_DICOMWEB_TIMEOUT_MS', 120_000, 1000, 3_600_000) },
+    dicomweb: {
+      url: dicomwebUrl,
+      username,
+      password,
+      token,
+      caFile,
+      timeoutMs: int(env, 'AINODE_DICOMWEB_TIMEOUT_MS', 120_000, 1000, 3_600_000),
+    },
     redisUrl,
     ...(redisSentinels ? { redisSentinels } : {}),
     redisPrefix: prefix,
     pacsKind: oneOf(env, 'AINODE_PACS_KIND', ['auto', 'orthanc', 'dicomweb'] as const, 'auto'),
     orthancUrl,
-    pollIntervalMs: env.AINODE_POLL_INTERVAL_MS?.trim() ? int(env, 'AINODE_POLL_INTERVAL_MS', 0, 50, 600_000) : undefined,
+    pollIntervalMs: env.AINODE_POLL_INTERVAL_MS?.trim()
+      ? int(env, 'AINODE_POLL_INTERVAL_MS', 0, 50, 600_000)
+      : undefined,
     stableSeconds: int(env, 'AINODE_STABLE_SECONDS', 60, 1, 86_400),
     modelsDir: path.resolve(env.AINODE_MODELS_DIR?.trim() || path.join(REPO_ROOT, 'models')),
     rulesFile: path.resolve(env.AINODE_RULES_FILE?.trim() || path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml')),
-    admin: { host: bindAddress(env, 'AINODE_ADMIN_HOST', '127.0.0.1'), port: int(env, 'AINODE_ADMIN_PORT', 8787, 0, 65535), token: adminToken(env) },
+    admin: {
+      host: bindAddress(env, 'AINODE_ADMIN_HOST', '127.0.0.1'),
+      port: int(env, 'AINODE_ADMIN_PORT', 8787, 0, 65535),
+      token: adminToken(env),
+    },
     workerConcurrency: int(env, 'AINODE_WORKER_CONCURRENCY', 1, 1, 64),
     jobLockMs: int(env, 'AINODE_JOB_LOCK_MS', 30_000, 1000, 3_600_000),
     stalledIntervalMs: int(env, 'AINODE_STALLED_INTERVAL_MS', 15_000, 500, 3_600_000),
@@ -252,6 +301,11 @@ export function loadConfig(processEnv: Env = process.env): Config {
       memPattern: bool(env, 'AINODE_ORT_MEM_PATTERN', false),
       cudaDeviceId: int(env, 'AINODE_CUDA_DEVICE_ID', 0, 0, 64),
     },
-    logLevel: oneOf(env, 'AINODE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    logLevel: oneOf(
+      env,
+      'AINODE_LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      'info',
+    ),
   };
 }

@@ -28,19 +28,29 @@ export interface ConvertedInstance {
   part10: Buffer;
 }
 
-export function niftiToMrSeries(source: Buffer, img: NiftiImage, opts: ConversionOptions = {}): { studyInstanceUid: string; seriesInstanceUid: string; instances: ConvertedInstance[] } {
+export function niftiToMrSeries(
+  source: Buffer,
+  img: NiftiImage,
+  opts: ConversionOptions = {},
+): { studyInstanceUid: string; seriesInstanceUid: string; instances: ConvertedInstance[] } {
   const A = img.affineLps;
   const col = (c: number): Vec3 => [A[0][c], A[1][c], A[2][c]];
   const [ci, cj, ck] = [col(0), col(1), col(2)];
   const [si, sj, sk] = [norm(ci), norm(cj), norm(ck)];
-  if (!(si > 0 && sj > 0 && sk > 0)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'the NIfTI affine has a zero-length axis');
+  if (!(si > 0 && sj > 0 && sk > 0))
+    throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'the NIfTI affine has a zero-length axis');
   const rowDir = ci.map((v) => v / si) as Vec3;
   const colDir = cj.map((v) => v / sj) as Vec3;
   const normal = cross(rowDir, colDir);
   if (Math.abs(dot(rowDir, colDir)) > 1e-4 || Math.abs(Math.abs(dot(normal, ck) / sk) - 1) > 1e-4) {
-    throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'the NIfTI affine is sheared: it cannot be written as a DICOM slice stack');
+    throw new AinodeError(
+      'SERIES_GEOMETRY_INCONSISTENT',
+      'the NIfTI affine is sheared: it cannot be written as a DICOM slice stack',
+    );
   }
-  let lo = Infinity, hi = -Infinity, integral = true;
+  let lo = Infinity,
+    hi = -Infinity,
+    integral = true;
   for (const v of img.data) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;

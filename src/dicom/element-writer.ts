@@ -35,7 +35,8 @@ function attribute(keyword: string, vrOverride?: string): Attribute {
   if (!a) {
     const r = resolveAttribute(keyword);
     const vr = vrOverride ?? r?.vr ?? '';
-    if (!r || r.keyword !== keyword || !/^[A-Z]{2}$/.test(vr)) throw new Error(`element-writer: no single VR for "${keyword}"`);
+    if (!r || r.keyword !== keyword || !/^[A-Z]{2}$/.test(vr))
+      throw new Error(`element-writer: no single VR for "${keyword}"`);
     const tag = parseInt(r.tag, 16);
     a = { group: tag >>> 16, element: tag & 0xffff, vr, order: tag };
     cache.set(key, a);
@@ -103,8 +104,15 @@ function writeValue(out: Chunks, a: Attribute, value: unknown): void {
     return;
   }
   if (a.vr === 'OB') {
-    const parts = values.map((v) => (v instanceof ArrayBuffer ? Buffer.from(v) : ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : undefined));
-    if (parts.some((p) => p === undefined)) throw new Error(`element-writer: OB value of (${a.group.toString(16)},${a.element.toString(16)}) is not binary`);
+    const parts = values.map((v) =>
+      v instanceof ArrayBuffer
+        ? Buffer.from(v)
+        : ArrayBuffer.isView(v)
+          ? Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+          : undefined,
+    );
+    if (parts.some((p) => p === undefined))
+      throw new Error(`element-writer: OB value of (${a.group.toString(16)},${a.element.toString(16)}) is not binary`);
     const length = parts.reduce((n, p) => n + p!.length, 0);
     out.header(a, 'OB', length + (length % 2));
     out.parts.push(...(parts as Buffer[]));
@@ -145,7 +153,11 @@ export function tagOrder(keyword: string): number {
  * Part 10 bytes of `dataset` (as `writePart10` writes them): dcmjs writes the file meta and the
  * attributes whose tag is below `directFrom`'s, this module encodes the others.
  */
-export function writePart10Direct(dataset: NaturalDataset, directFrom: string, vrOverrides: Record<string, string> = {}): Buffer {
+export function writePart10Direct(
+  dataset: NaturalDataset,
+  directFrom: string,
+  vrOverrides: Record<string, string> = {},
+): Buffer {
   const from = tagOrder(directFrom);
   const head: NaturalDataset = {};
   const tail: NaturalDataset = {};

@@ -65,7 +65,10 @@ class Walker {
   private readonly view: DataView;
   private depth = 0;
 
-  constructor(private readonly bytes: Uint8Array, public explicit: boolean) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    public explicit: boolean,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -79,7 +82,8 @@ class Walker {
     const tag = this.tag(pos);
     this.need(pos, 8);
     // Items and delimiters have no VR in either encoding; implicit-VR elements have none either.
-    if (tag >>> 16 === 0xfffe || !this.explicit) return { tag, vr: '', length: this.view.getUint32(pos + 4, true), valueAt: pos + 8 };
+    if (tag >>> 16 === 0xfffe || !this.explicit)
+      return { tag, vr: '', length: this.view.getUint32(pos + 4, true), valueAt: pos + 8 };
     const vr = String.fromCharCode(this.bytes[pos + 4], this.bytes[pos + 5]);
     if (!/^[A-Z]{2}$/.test(vr)) throw new NotLean();
     if (LONG_VRS.has(vr)) {
@@ -132,7 +136,8 @@ class Walker {
   /** The position after the element whose header is `h`. */
   skipElement(h: { tag: number; vr: string; length: number; valueAt: number }): number {
     if (h.tag >>> 16 === 0xfffe) throw new NotLean();
-    if (h.length === UNDEFINED_LENGTH) return this.skipUndefinedSequence(h.valueAt, h.vr === 'UN' ? false : this.explicit);
+    if (h.length === UNDEFINED_LENGTH)
+      return this.skipUndefinedSequence(h.valueAt, h.vr === 'UN' ? false : this.explicit);
     this.need(h.valueAt, h.length);
     return h.valueAt + h.length;
   }
@@ -191,7 +196,8 @@ export function readImageHeader(bytes: Uint8Array): ParsedPart10 | undefined {
 }
 
 function walk(bytes: Uint8Array): ParsedPart10 | undefined {
-  if (bytes.length < 132 || bytes[128] !== 0x44 || bytes[129] !== 0x49 || bytes[130] !== 0x43 || bytes[131] !== 0x4d) return undefined;
+  if (bytes.length < 132 || bytes[128] !== 0x44 || bytes[129] !== 0x49 || bytes[130] !== 0x43 || bytes[131] !== 0x4d)
+    return undefined;
   // File meta information: always explicit VR little endian.
   const meta = new Walker(bytes, true);
   let pos = 132;

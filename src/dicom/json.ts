@@ -15,12 +15,15 @@ export function jsonValues(ds: DicomJson, tag: string): unknown[] {
 export function jsonString(ds: DicomJson, tag: string): string | undefined {
   const v = jsonValues(ds, tag)[0];
   if (v === undefined || v === null) return undefined;
-  if (typeof v === 'object' && v !== null && 'Alphabetic' in v) return String((v as { Alphabetic: unknown }).Alphabetic);
+  if (typeof v === 'object' && v !== null && 'Alphabetic' in v)
+    return String((v as { Alphabetic: unknown }).Alphabetic);
   return String(v);
 }
 
 export function jsonStrings(ds: DicomJson, tag: string): string[] {
-  return jsonValues(ds, tag).filter((v) => v !== null && v !== undefined).map((v) => String(v));
+  return jsonValues(ds, tag)
+    .filter((v) => v !== null && v !== undefined)
+    .map((v) => String(v));
 }
 
 export function jsonNumber(ds: DicomJson, tag: string): number | undefined {

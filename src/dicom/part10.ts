@@ -46,7 +46,10 @@ function normalisePart10(bytes: Buffer | Uint8Array): Uint8Array {
     const ts = /^[A-Z]{2}$/.test(vr) ? '1.2.840.10008.1.2.1' : '1.2.840.10008.1.2';
     const value = Buffer.from(ts.length % 2 ? `${ts}\0` : ts, 'latin1');
     const element = Buffer.concat([Buffer.from([0x02, 0x00, 0x10, 0x00, 0x55, 0x49, value.length, 0x00]), value]);
-    const groupLength = Buffer.concat([Buffer.from([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00]), Buffer.from(new Uint32Array([element.length]).buffer)]);
+    const groupLength = Buffer.concat([
+      Buffer.from([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00]),
+      Buffer.from(new Uint32Array([element.length]).buffer),
+    ]);
     const out = new Uint8Array(132 + groupLength.length + element.length + bytes.length);
     out.set(DICM, 128);
     out.set(groupLength, 132);
@@ -67,9 +70,24 @@ function normalisePart10(bytes: Buffer | Uint8Array): Uint8Array {
       if (long && metaEnd + 12 > bytes.length) break;
       metaEnd += long ? 12 + dv.getUint32(metaEnd + 8, true) : 8 + dv.getUint16(metaEnd + 6, true);
     }
-    if (metaEnd > bytes.length) throw new AinodeError('DICOM_PARSE_FAILED', 'the file meta information runs past the end of the object', { retryable: false });
+    if (metaEnd > bytes.length)
+      throw new AinodeError('DICOM_PARSE_FAILED', 'the file meta information runs past the end of the object', {
+        retryable: false,
+      });
   }
-  const groupLength = hasGroupLength ? new Uint8Array(0) : Uint8Array.from([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00, ...new Uint8Array(new Uint32Array([metaEnd - start]).buffer)]);
+  const groupLength = hasGroupLength
+    ? new Uint8Array(0)
+    : Uint8Array.from([
+        0x02,
+        0x00,
+        0x00,
+        0x00,
+        0x55,
+        0x4c,
+        0x04,
+        0x00,
+        ...new Uint8Array(new Uint32Array([metaEnd - start]).buffer),
+      ]);
   const out = new Uint8Array(132 + groupLength.length + bytes.length - start);
   out.set(DICM, 128);
   out.set(groupLength, 132);
@@ -85,19 +103,29 @@ function isSequenceTag(tag: number): boolean {
 /** The file meta elements after "DICM" (without the group length) and where the dataset starts. */
 function fileMeta(bytes: Uint8Array): { elements: Uint8Array; transferSyntaxUid: string; datasetAt: number } {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 144 || dv.getUint32(132, true) !== 0x00000002) throw new AinodeError('DICOM_PARSE_FAILED', 'not a DICOM Part 10 object (no file meta information)', { retryable: false });
+  if (bytes.length < 144 || dv.getUint32(132, true) !== 0x00000002)
+    throw new AinodeError('DICOM_PARSE_FAILED', 'not a DICOM Part 10 object (no file meta information)', {
+      retryable: false,
+    });
   const datasetAt = 144 + dv.getUint32(140, true);
-  if (datasetAt > bytes.length) throw new AinodeError('DICOM_PARSE_FAILED', 'the file meta information runs past the end of the object', { retryable: false });
+  if (datasetAt > bytes.length)
+    throw new AinodeError('DICOM_PARSE_FAILED', 'the file meta information runs past the end of the object', {
+      retryable: false,
+    });
   let transferSyntaxUid = '';
-  for (let pos = 144; pos + 8 <= datasetAt; ) {
+  for (let pos = 144; pos + 8 <= datasetAt;) {
     const group = dv.getUint16(pos, true);
     const element = dv.getUint16(pos + 2, true);
     const vr = String.fromCharCode(bytes[pos + 4], bytes[pos + 5]);
     const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN'].includes(vr);
     const length = long ? dv.getUint32(pos + 8, true) : dv.getUint16(pos + 6, true);
     const at = pos + (long ? 12 : 8);
-    if (group !== 0x0002 || at + length > datasetAt) throw new AinodeError('DICOM_PARSE_FAILED', 'the file meta information is malformed', { retryable: false });
-    if (element === 0x0010) transferSyntaxUid = Buffer.from(bytes.buffer, bytes.byteOffset + at, length).toString('latin1').replace(/[\0 ]+$/, '');
+    if (group !== 0x0002 || at + length > datasetAt)
+      throw new AinodeError('DICOM_PARSE_FAILED', 'the file meta information is malformed', { retryable: false });
+    if (element === 0x0010)
+      transferSyntaxUid = Buffer.from(bytes.buffer, bytes.byteOffset + at, length)
+        .toString('latin1')
+        .replace(/[\0 ]+$/, '');
     pos = at + length;
   }
   return { elements: bytes.subarray(144, datasetAt), transferSyntaxUid, datasetAt };
@@ -107,7 +135,7 @@ function fileMeta(bytes: Uint8Array): { elements: Uint8Array; transferSyntaxUid:
 function withTransferSyntax(elements: Uint8Array, uid: string): Uint8Array {
   const dv = new DataView(elements.buffer, elements.byteOffset, elements.byteLength);
   const parts: Uint8Array[] = [];
-  for (let pos = 0; pos + 8 <= elements.length; ) {
+  for (let pos = 0; pos + 8 <= elements.length;) {
     const vr = String.fromCharCode(elements[pos + 4], elements[pos + 5]);
     const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN'].includes(vr);
     const end = pos + (long ? 12 + dv.getUint32(pos + 8, true) : 8 + dv.getUint16(pos + 6, true));
@@ -133,7 +161,9 @@ export function readPart10(input: Buffer | Uint8Array, limits: InputLimits = DEF
   } catch (e) {
     if (e instanceof AinodeError) throw e;
     // A bound the checks above missed (a view past the end): still a coded refusal, never a crash.
-    throw new AinodeError('DICOM_PARSE_FAILED', `not a readable DICOM Part 10 object: ${(e as Error).message}`, { retryable: false });
+    throw new AinodeError('DICOM_PARSE_FAILED', `not a readable DICOM Part 10 object: ${(e as Error).message}`, {
+      retryable: false,
+    });
   }
 }
 
@@ -146,16 +176,26 @@ function readChecked(input: Buffer | Uint8Array, limits: InputLimits): ParsedPar
     checkStructure(inflated, 0, true, false, limits);
     const head = new Uint8Array(132);
     head.set(DICM, 128);
-    bytes = normalisePart10(Buffer.concat([head, withTransferSyntax(meta.elements, TransferSyntax.ExplicitVRLittleEndian), inflated]));
+    bytes = normalisePart10(
+      Buffer.concat([head, withTransferSyntax(meta.elements, TransferSyntax.ExplicitVRLittleEndian), inflated]),
+    );
   } else {
-    checkStructure(bytes, meta.datasetAt, ts !== TransferSyntax.ImplicitVRLittleEndian, ts === TransferSyntax.ExplicitVRBigEndian, limits);
+    checkStructure(
+      bytes,
+      meta.datasetAt,
+      ts !== TransferSyntax.ImplicitVRLittleEndian,
+      ts === TransferSyntax.ExplicitVRBigEndian,
+      limits,
+    );
   }
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let dict;
   try {
     dict = dcmjs.data.DicomMessage.readFile(ab, { ignoreErrors: false });
   } catch (e) {
-    throw new AinodeError('DICOM_PARSE_FAILED', `not a readable DICOM Part 10 object: ${(e as Error).message}`, { retryable: false });
+    throw new AinodeError('DICOM_PARSE_FAILED', `not a readable DICOM Part 10 object: ${(e as Error).message}`, {
+      retryable: false,
+    });
   }
   let dataset: NaturalDataset;
   let fileMetaDataset: NaturalDataset;
@@ -163,12 +203,20 @@ function readChecked(input: Buffer | Uint8Array, limits: InputLimits): ParsedPar
     fileMetaDataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.meta);
     dataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
   } catch (e) {
-    throw new AinodeError('DICOM_PARSE_FAILED', `the object's attributes cannot be read: ${(e as Error).message}`, { retryable: false });
+    throw new AinodeError('DICOM_PARSE_FAILED', `the object's attributes cannot be read: ${(e as Error).message}`, {
+      retryable: false,
+    });
   }
   return { transferSyntaxUid: ts || String(fileMetaDataset.TransferSyntaxUID ?? ''), dataset };
 }
 
-function checkStructure(bytes: Uint8Array, start: number, explicit: boolean, bigEndian: boolean, limits: InputLimits): void {
+function checkStructure(
+  bytes: Uint8Array,
+  start: number,
+  explicit: boolean,
+  bigEndian: boolean,
+  limits: InputLimits,
+): void {
   const scan = scanDataset(bytes, start, explicit, { bigEndian, isSequenceTag });
   // An image's declared size within the limits before anything is decoded or copied.
   if (scan.pixelData && scan.rows !== undefined) declaredPixelBytes(scan, limits);
@@ -204,7 +252,9 @@ export function writePart10(dataset: NaturalDataset, vrOverrides: Record<string,
 export function resolveAttribute(name: string): { tag: string; keyword: string; vr: string } | undefined {
   const hex = name.replace(/[(),\s]/g, '').toUpperCase();
   if (/^[0-9A-F]{8}$/.test(hex)) {
-    const entry = Object.values(dcmjs.data.DicomMetaDictionary.nameMap).find((e) => e.tag.replace(/[(),]/g, '').toUpperCase() === hex);
+    const entry = Object.values(dcmjs.data.DicomMetaDictionary.nameMap).find(
+      (e) => e.tag.replace(/[(),]/g, '').toUpperCase() === hex,
+    );
     return { tag: hex, keyword: entry?.name ?? hex, vr: entry?.vr ?? 'UN' };
   }
   const e = dcmjs.data.DicomMetaDictionary.nameMap[name];

@@ -29,7 +29,10 @@ export interface InputLimits {
   maxFramePixels: number;
 }
 
-export const DEFAULT_INPUT_LIMITS: InputLimits = { maxVoxels: DEFAULT_MAX_VOXELS, maxFramePixels: DEFAULT_MAX_FRAME_PIXELS };
+export const DEFAULT_INPUT_LIMITS: InputLimits = {
+  maxVoxels: DEFAULT_MAX_VOXELS,
+  maxFramePixels: DEFAULT_MAX_FRAME_PIXELS,
+};
 
 const ITEM = 0xfffee000;
 const ITEM_DELIMITER = 0xfffee00d;
@@ -54,7 +57,10 @@ export interface DatasetScan {
 }
 
 function invalid(message: string): AinodeError {
-  return new AinodeError('DICOM_PARSE_FAILED', message, { retryable: false, hint: 'the object is malformed; ask the sender to resend it' });
+  return new AinodeError('DICOM_PARSE_FAILED', message, {
+    retryable: false,
+    hint: 'the object is malformed; ask the sender to resend it',
+  });
 }
 
 /**
@@ -63,7 +69,12 @@ function invalid(message: string): AinodeError {
  * out, or at the top-level pixel data header (enough to know the declared pixel size). In implicit
  * VR, `isSequenceTag` (the data dictionary) tells which defined-length elements are sequences.
  */
-export function scanDataset(bytes: Uint8Array, start: number, explicit: boolean, opts: { prefix?: boolean; bigEndian?: boolean; isSequenceTag?: (tag: number) => boolean } = {}): DatasetScan {
+export function scanDataset(
+  bytes: Uint8Array,
+  start: number,
+  explicit: boolean,
+  opts: { prefix?: boolean; bigEndian?: boolean; isSequenceTag?: (tag: number) => boolean } = {},
+): DatasetScan {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const le = !opts.bigEndian;
   const out: DatasetScan = { depth: 0 };
@@ -80,7 +91,8 @@ export function scanDataset(bytes: Uint8Array, start: number, explicit: boolean,
   for (;;) {
     const top = stack[stack.length - 1];
     if (top && top.end !== undefined && pos >= top.end) {
-      if (pos > top.end) throw invalid(`an element runs past the end of its ${top.kind === 'seq' ? 'sequence' : 'item'}`);
+      if (pos > top.end)
+        throw invalid(`an element runs past the end of its ${top.kind === 'seq' ? 'sequence' : 'item'}`);
       stack.pop();
       if (top.kind === 'seq') depth--;
       continue;
@@ -91,7 +103,8 @@ export function scanDataset(bytes: Uint8Array, start: number, explicit: boolean,
       return out;
     }
     // Trailing padding shorter than an element header after the dataset: tolerated at the top.
-    if (!stack.length && bytes.length - pos < 8 && !opts.prefix && bytes.subarray(pos).every((b) => b === 0)) return out;
+    if (!stack.length && bytes.length - pos < 8 && !opts.prefix && bytes.subarray(pos).every((b) => b === 0))
+      return out;
     if (!need(8)) return ((out.incomplete = true), out);
     const tag = ((view.getUint16(pos, le) << 16) | view.getUint16(pos + 2, le)) >>> 0;
     const inside = top?.explicit ?? explicit;
@@ -100,8 +113,10 @@ export function scanDataset(bytes: Uint8Array, start: number, explicit: boolean,
       pos += 8;
       if (tag === ITEM) {
         if (top?.kind !== 'seq') throw invalid('an item outside a sequence');
-        if (length !== UNDEFINED && top.end !== undefined && pos + length > top.end) throw invalid('an item runs past the end of its sequence');
-        if (length !== UNDEFINED && pos + length > bytes.length && !opts.prefix) throw invalid('an item runs past the end of the object');
+        if (length !== UNDEFINED && top.end !== undefined && pos + length > top.end)
+          throw invalid('an item runs past the end of its sequence');
+        if (length !== UNDEFINED && pos + length > bytes.length && !opts.prefix)
+          throw invalid('an item runs past the end of the object');
         stack.push({ kind: 'item', end: length === UNDEFINED ? undefined : pos + length, explicit: inside });
       } else if (tag === ITEM_DELIMITER) {
         if (top?.kind !== 'item' || top.end !== undefined) throw invalid('an item delimiter without its item');
@@ -119,7 +134,8 @@ export function scanDataset(bytes: Uint8Array, start: number, explicit: boolean,
     let valueAt: number;
     if (inside) {
       vr = String.fromCharCode(bytes[pos + 4], bytes[pos + 5]);
-      if (!/^[A-Z]{2}$/.test(vr)) throw invalid(`element (${(tag >>> 16).toString(16)},${(tag & 0xffff).toString(16)}) has no valid VR`);
+      if (!/^[A-Z]{2}$/.test(vr))
+        throw invalid(`element (${(tag >>> 16).toString(16)},${(tag & 0xffff).toString(16)}) has no valid VR`);
       if (LONG_VRS.has(vr)) {
         if (!need(12)) return ((out.incomplete = true), out);
         length = view.getUint32(pos + 8, le);
@@ -147,7 +163,8 @@ export function scanDataset(bytes: Uint8Array, start: number, explicit: boolean,
           const l = view.getUint32(pos + 4, le);
           pos += 8;
           if (t === SEQUENCE_DELIMITER) break;
-          if (t !== ITEM || l === UNDEFINED) throw invalid('encapsulated pixel data holds something other than fragments');
+          if (t !== ITEM || l === UNDEFINED)
+            throw invalid('encapsulated pixel data holds something other than fragments');
           if (pos + l > bytes.length) throw invalid('a pixel data fragment runs past the end of the object');
           pos += l;
         }
@@ -163,7 +180,8 @@ export function scanDataset(bytes: Uint8Array, start: number, explicit: boolean,
     const end = valueAt + length;
     const container = top?.end ?? Number.MAX_SAFE_INTEGER;
     if (end > container) throw invalid('an element runs past the end of its item');
-    if (end > bytes.length && !opts.prefix) throw invalid(`an element's length (${length}) runs past the end of the object`);
+    if (end > bytes.length && !opts.prefix)
+      throw invalid(`an element's length (${length}) runs past the end of the object`);
     if (vr === 'SQ' || (!inside && opts.isSequenceTag?.(tag))) {
       if (++depth > MAX_SEQUENCE_DEPTH) throw nestingError();
       out.depth = Math.max(out.depth, depth);
@@ -177,31 +195,57 @@ export function scanDataset(bytes: Uint8Array, start: number, explicit: boolean,
       else if (tag === 0x00280011) out.columns = us();
       else if (tag === 0x00280002) out.samplesPerPixel = us();
       else if (tag === 0x00280100) out.bitsAllocated = us();
-      else if (tag === 0x00280008) out.numberOfFrames = Number(Buffer.from(bytes.buffer, bytes.byteOffset + valueAt, length).toString('latin1').replace(/[\0 ]/g, '')) || undefined;
+      else if (tag === 0x00280008)
+        out.numberOfFrames =
+          Number(
+            Buffer.from(bytes.buffer, bytes.byteOffset + valueAt, length)
+              .toString('latin1')
+              .replace(/[\0 ]/g, ''),
+          ) || undefined;
     }
     pos = end;
   }
 }
 
 function nestingError(): AinodeError {
-  return new AinodeError('DICOM_PARSE_FAILED', `sequences nest deeper than ${MAX_SEQUENCE_DEPTH} levels`, { retryable: false, hint: 'the object is malformed or hostile; it was not read' });
+  return new AinodeError('DICOM_PARSE_FAILED', `sequences nest deeper than ${MAX_SEQUENCE_DEPTH} levels`, {
+    retryable: false,
+    hint: 'the object is malformed or hostile; it was not read',
+  });
 }
 
 /** Bytes the pixel data declares, checked against the limits (a coded error when over them). */
-export function declaredPixelBytes(s: Pick<DatasetScan, 'rows' | 'columns' | 'samplesPerPixel' | 'bitsAllocated' | 'numberOfFrames'>, limits: InputLimits): number {
+export function declaredPixelBytes(
+  s: Pick<DatasetScan, 'rows' | 'columns' | 'samplesPerPixel' | 'bitsAllocated' | 'numberOfFrames'>,
+  limits: InputLimits,
+): number {
   const rows = s.rows ?? 0;
   const columns = s.columns ?? 0;
   const frames = s.numberOfFrames ?? 1;
   const samples = s.samplesPerPixel ?? 1;
   const bits = s.bitsAllocated ?? 0;
-  if (!rows || !columns || !bits) throw new AinodeError('PIXEL_MODULE_INVALID', 'the pixel data has no Rows, Columns or BitsAllocated before it', { retryable: false });
-  if (rows * columns > limits.maxFramePixels) throw tooLarge(`a frame of ${rows} x ${columns} pixels is more than the limit of ${limits.maxFramePixels}`, 'AINODE_MAX_FRAME_PIXELS');
-  if (rows * columns * frames > limits.maxVoxels) throw tooLarge(`${frames} frames of ${rows} x ${columns} are more than the limit of ${limits.maxVoxels} voxels`, 'AINODE_MAX_VOXELS');
+  if (!rows || !columns || !bits)
+    throw new AinodeError('PIXEL_MODULE_INVALID', 'the pixel data has no Rows, Columns or BitsAllocated before it', {
+      retryable: false,
+    });
+  if (rows * columns > limits.maxFramePixels)
+    throw tooLarge(
+      `a frame of ${rows} x ${columns} pixels is more than the limit of ${limits.maxFramePixels}`,
+      'AINODE_MAX_FRAME_PIXELS',
+    );
+  if (rows * columns * frames > limits.maxVoxels)
+    throw tooLarge(
+      `${frames} frames of ${rows} x ${columns} are more than the limit of ${limits.maxVoxels} voxels`,
+      'AINODE_MAX_VOXELS',
+    );
   return Math.ceil((rows * columns * frames * samples * bits) / 8);
 }
 
 export function tooLarge(message: string, variable: string): AinodeError {
-  return new AinodeError('DICOM_INPUT_TOO_LARGE', message, { retryable: false, hint: `refused before reading it; raise ${variable} if this is a genuine image` });
+  return new AinodeError('DICOM_INPUT_TOO_LARGE', message, {
+    retryable: false,
+    hint: `refused before reading it; raise ${variable} if this is a genuine image`,
+  });
 }
 
 /**
@@ -225,14 +269,26 @@ export function inflateDataset(deflated: Uint8Array, limits: InputLimits): Uint8
       const scan = scanDataset(prefix, 0, true, { prefix: true });
       if (scan.pixelData) {
         const declared = declaredPixelBytes(scan, limits);
-        if (scan.pixelData.length !== undefined && scan.pixelData.length > declared + 1) throw new AinodeError('PIXEL_MODULE_INVALID', `PixelData holds ${scan.pixelData.length} bytes, ${declared} declared`, { retryable: false });
+        if (scan.pixelData.length !== undefined && scan.pixelData.length > declared + 1)
+          throw new AinodeError(
+            'PIXEL_MODULE_INVALID',
+            `PixelData holds ${scan.pixelData.length} bytes, ${declared} declared`,
+            { retryable: false },
+          );
         // The pixel data, and a little room for padding after it.
         limit = scan.pixelData.valueAt + declared + 1 + 64 * 1024;
       } else if (total > MAX_ATTRIBUTE_BYTES) {
-        throw tooLarge(`the attributes before the pixel data inflate to more than ${MAX_ATTRIBUTE_BYTES / 1024 / 1024} MB`, 'nothing (a fixed limit)');
+        throw tooLarge(
+          `the attributes before the pixel data inflate to more than ${MAX_ATTRIBUTE_BYTES / 1024 / 1024} MB`,
+          'nothing (a fixed limit)',
+        );
       }
     }
-    if (limit !== undefined && total > limit) throw tooLarge(`the deflated dataset inflates past the ${limit} bytes it declares`, 'nothing (the object lies about its size)');
+    if (limit !== undefined && total > limit)
+      throw tooLarge(
+        `the deflated dataset inflates past the ${limit} bytes it declares`,
+        'nothing (the object lies about its size)',
+      );
   };
   inflator.push(deflated, true);
   if (inflator.err) throw invalid(`the deflated dataset cannot be inflated: ${inflator.msg || inflator.err}`);
@@ -247,7 +303,15 @@ export function inflateFrame(encoded: Uint8Array, expected: number, frame: numbe
   try {
     return zlib.inflateRawSync(encoded, { maxOutputLength: expected + 64 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw tooLarge(`deflated frame ${frame} inflates past the ${expected} bytes it declares`, 'nothing (the object lies about its size)');
-    throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `deflated frame ${frame} cannot be inflated: ${(e as Error).message}`, { retryable: false });
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)
+      throw tooLarge(
+        `deflated frame ${frame} inflates past the ${expected} bytes it declares`,
+        'nothing (the object lies about its size)',
+      );
+    throw new AinodeError(
+      'PIXEL_DATA_UNSUPPORTED',
+      `deflated frame ${frame} cannot be inflated: ${(e as Error).message}`,
+      { retryable: false },
+    );
   }
 }

@@ -35,12 +35,26 @@ export class DicomwebClient {
     return this.cfg.url;
   }
 
-  private async request(method: string, path: string, headers: Record<string, string>, body?: Buffer, signal?: AbortSignal): Promise<Response> {
+  private async request(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: Buffer,
+    signal?: AbortSignal,
+  ): Promise<Response> {
     const target = `${this.cfg.url}${path}`;
     let res: Response;
     try {
       const timeout = AbortSignal.timeout(this.cfg.timeoutMs);
-      res = await this.http.fetch(target, { method, headers, body: body === undefined ? undefined : (new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>), signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      res = await this.http.fetch(target, {
+        method,
+        headers,
+        body:
+          body === undefined
+            ? undefined
+            : (new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
     } catch (e) {
       throw new AinodeError('DICOMWEB_UNREACHABLE', `${method} ${path.split('?')[0]}: ${(e as Error).message}`, {
         retryable: true,
@@ -53,7 +67,10 @@ export class DicomwebClient {
       const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
       throw new AinodeError('DICOMWEB_HTTP_ERROR', `${method} ${path.split('?')[0]} -> HTTP ${res.status} ${text}`, {
         retryable,
-        hint: res.status === 401 || res.status === 403 ? 'check AINODE_DICOMWEB_USERNAME/PASSWORD or AINODE_DICOMWEB_TOKEN' : undefined,
+        hint:
+          res.status === 401 || res.status === 403
+            ? 'check AINODE_DICOMWEB_USERNAME/PASSWORD or AINODE_DICOMWEB_TOKEN'
+            : undefined,
       });
     }
     return res;
@@ -65,7 +82,9 @@ export class DicomwebClient {
    * comma-separated includefield list.
    */
   async search(path: string, params: Record<string, string | number | string[]> = {}): Promise<DicomJson[]> {
-    const qs = new URLSearchParams(Object.entries(params).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, String(v)]]))).toString();
+    const qs = new URLSearchParams(
+      Object.entries(params).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, String(v)]])),
+    ).toString();
     const res = await this.request('GET', qs ? `${path}?${qs}` : path, { Accept: 'application/dicom+json' });
     if (res.status === 204) return [];
     const text = await res.text();
@@ -75,7 +94,11 @@ export class DicomwebClient {
       if (!Array.isArray(parsed)) throw new Error('not an array');
       return parsed as DicomJson[];
     } catch (e) {
-      throw new AinodeError('DICOMWEB_BAD_RESPONSE', `QIDO-RS ${path}: response is not a DICOM JSON array (${(e as Error).message})`, { retryable: true });
+      throw new AinodeError(
+        'DICOMWEB_BAD_RESPONSE',
+        `QIDO-RS ${path}: response is not a DICOM JSON array (${(e as Error).message})`,
+        { retryable: true },
+      );
     }
   }
 
@@ -91,7 +114,12 @@ export class DicomwebClient {
    * arrived, so decoding overlaps the transfer and the whole multipart body is never held.
    * Returns the number of instances. `signal` stops the transfer.
    */
-  async retrieveSeriesStreaming(studyUid: string, seriesUid: string, onInstance: (part10: Buffer) => void, signal?: AbortSignal): Promise<number> {
+  async retrieveSeriesStreaming(
+    studyUid: string,
+    seriesUid: string,
+    onInstance: (part10: Buffer) => void,
+    signal?: AbortSignal,
+  ): Promise<number> {
     const res = await this.request(
       'GET',
       `/studies/${studyUid}/series/${seriesUid}`,
@@ -105,7 +133,10 @@ export class DicomwebClient {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) splitter.push(chunk);
     } catch (e) {
       if (e instanceof AinodeError) throw e;
-      throw new AinodeError('DICOMWEB_UNREACHABLE', `WADO-RS transfer interrupted: ${(e as Error).message}`, { retryable: true, cause: e });
+      throw new AinodeError('DICOMWEB_UNREACHABLE', `WADO-RS transfer interrupted: ${(e as Error).message}`, {
+        retryable: true,
+        cause: e,
+      });
     }
     const n = splitter.end();
     if (n === 0) throw new AinodeError('SERIES_NOT_FOUND', `series ${seriesUid} has no instances`, { retryable: true });
@@ -118,11 +149,17 @@ export class DicomwebClient {
    * the outputs have deterministic UIDs, so storing again cannot duplicate them).
    */
   async store(studyUid: string, instances: { sopInstanceUid: string; part10: Buffer }[]): Promise<StowResult> {
-    const { body, boundary } = buildMultipart(instances.map((i) => i.part10), 'application/dicom');
+    const { body, boundary } = buildMultipart(
+      instances.map((i) => i.part10),
+      'application/dicom',
+    );
     const res = await this.request(
       'POST',
       `/studies/${studyUid}`,
-      { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`, Accept: 'application/dicom+json' },
+      {
+        'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+        Accept: 'application/dicom+json',
+      },
       body,
     );
     const text = await res.text();

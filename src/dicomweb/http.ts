@@ -43,7 +43,12 @@ export function isStaleConnection(e: unknown): boolean {
  * with EPIPE (measured: 2 of 15 uploads of 64 CT instances in a row).
  */
 export function createPacsHttp(cfg: Pick<DicomwebConfig, 'username' | 'password' | 'token' | 'caFile'>): PacsHttp {
-  const auth = cfg.token !== undefined ? `Bearer ${cfg.token}` : cfg.username !== undefined ? 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password ?? ''}`).toString('base64') : undefined;
+  const auth =
+    cfg.token !== undefined
+      ? `Bearer ${cfg.token}`
+      : cfg.username !== undefined
+        ? 'Basic ' + Buffer.from(`${cfg.username}:${cfg.password ?? ''}`).toString('base64')
+        : undefined;
   const tls = cfg.caFile ? { connect: { ca: fs.readFileSync(cfg.caFile) } } : {};
   const reads: Dispatcher = new Agent({ keepAliveTimeoutThreshold: KEEP_ALIVE_MARGIN_MS, ...tls });
   const uploads: Dispatcher = new Agent({ pipelining: 0, ...tls }); // 0: no keep-alive

@@ -6,7 +6,12 @@ import { AinodeError } from '../errors';
 
 export function boundaryOf(contentType: string): string {
   const m = /boundary="?([^";,]+)"?/i.exec(contentType);
-  if (!m) throw new AinodeError('DICOMWEB_BAD_RESPONSE', `multipart response without a boundary (Content-Type: ${contentType})`, { retryable: true });
+  if (!m)
+    throw new AinodeError(
+      'DICOMWEB_BAD_RESPONSE',
+      `multipart response without a boundary (Content-Type: ${contentType})`,
+      { retryable: true },
+    );
   return m[1];
 }
 
@@ -15,14 +20,19 @@ export function splitMultipart(body: Buffer, boundary: string): Buffer[] {
   const delim = Buffer.from(`--${boundary}`);
   const parts: Buffer[] = [];
   let pos = body.indexOf(delim);
-  if (pos < 0) throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'multipart body does not contain its boundary', { retryable: true });
+  if (pos < 0)
+    throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'multipart body does not contain its boundary', { retryable: true });
   for (;;) {
     const afterDelim = pos + delim.length;
     if (body[afterDelim] === 0x2d && body[afterDelim + 1] === 0x2d) break; // closing "--boundary--"
     const headerEnd = body.indexOf('\r\n\r\n', afterDelim);
-    if (headerEnd < 0) throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'truncated multipart part headers', { retryable: true });
+    if (headerEnd < 0)
+      throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'truncated multipart part headers', { retryable: true });
     const next = body.indexOf(delim, headerEnd + 4);
-    if (next < 0) throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'truncated multipart body (no closing boundary)', { retryable: true });
+    if (next < 0)
+      throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'truncated multipart body (no closing boundary)', {
+        retryable: true,
+      });
     let end = next;
     if (body[end - 2] === 0x0d && body[end - 1] === 0x0a) end -= 2; // CRLF belongs to the delimiter
     parts.push(body.subarray(headerEnd + 4, end));
@@ -63,7 +73,10 @@ export class MultipartSplitter {
   /** Where the search for the next delimiter resumes, relative to `start` (bytes before it were already searched). */
   private scanFrom = 0;
 
-  constructor(boundary: string, private readonly onPart: (part: Buffer) => void) {
+  constructor(
+    boundary: string,
+    private readonly onPart: (part: Buffer) => void,
+  ) {
     this.delim = Buffer.from(`--${boundary}`);
     this.nextDelim = Buffer.from(`\r\n--${boundary}`);
   }
@@ -122,7 +135,10 @@ export class MultipartSplitter {
 
   /** Number of parts; throws if the body ended before its closing boundary. */
   end(): number {
-    if (!this.done) throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'truncated multipart body (no closing boundary)', { retryable: true });
+    if (!this.done)
+      throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'truncated multipart body (no closing boundary)', {
+        retryable: true,
+      });
     return this.count;
   }
 }

@@ -15,7 +15,9 @@ const running = new Map<number, AbortController>();
 
 /** The part as a standalone ArrayBuffer, so that it can be transferred. */
 function own(part: Buffer): Uint8Array {
-  return part.byteOffset === 0 && part.byteLength === part.buffer.byteLength ? new Uint8Array(part.buffer, 0, part.byteLength) : new Uint8Array(part);
+  return part.byteOffset === 0 && part.byteLength === part.buffer.byteLength
+    ? new Uint8Array(part.buffer, 0, part.byteLength)
+    : new Uint8Array(part);
 }
 
 port.on('message', (m: ThreadRequest) => {
@@ -30,13 +32,24 @@ port.on('message', (m: ThreadRequest) => {
     if (running.has(m.id)) port.postMessage(msg, transfer);
   };
   client
-    .retrieveSeriesStreaming(m.studyUid, m.seriesUid, (part) => {
-      const bytes = own(part);
-      post({ id: m.id, part: bytes }, [bytes.buffer as ArrayBuffer]);
-    }, abort.signal)
+    .retrieveSeriesStreaming(
+      m.studyUid,
+      m.seriesUid,
+      (part) => {
+        const bytes = own(part);
+        post({ id: m.id, part: bytes }, [bytes.buffer as ArrayBuffer]);
+      },
+      abort.signal,
+    )
     .then(
       (count) => post({ id: m.id, done: count }),
-      (e: unknown) => post({ id: m.id, error: isAinodeError(e) ? { code: e.code, message: e.message, retryable: e.retryable, hint: e.hint } : { message: (e as Error).message } }),
+      (e: unknown) =>
+        post({
+          id: m.id,
+          error: isAinodeError(e)
+            ? { code: e.code, message: e.message, retryable: e.retryable, hint: e.hint }
+            : { message: (e as Error).message },
+        }),
     )
     .finally(() => {
       running.delete(m.id);

@@ -46,11 +46,19 @@ export class RetrieveThread implements SeriesRetriever {
       if (!p) return; // cancelled
       if ('part' in m) p.onPart(m.part);
       else if ('done' in m) p.done(m.done);
-      else p.fail(m.error.code ? new AinodeError(m.error.code, m.error.message, { retryable: m.error.retryable, hint: m.error.hint }) : new Error(m.error.message));
+      else
+        p.fail(
+          m.error.code
+            ? new AinodeError(m.error.code, m.error.message, { retryable: m.error.retryable, hint: m.error.hint })
+            : new Error(m.error.message),
+        );
     });
     const stopped = (why: string): void => {
       if (this.worker === w) this.worker = undefined;
-      for (const p of this.pending.values()) p.fail(new AinodeError('DICOMWEB_UNREACHABLE', `WADO-RS retrieval thread stopped: ${why}`, { retryable: true }));
+      for (const p of this.pending.values())
+        p.fail(
+          new AinodeError('DICOMWEB_UNREACHABLE', `WADO-RS retrieval thread stopped: ${why}`, { retryable: true }),
+        );
     };
     w.on('error', (e) => stopped(e.message));
     w.on('exit', (code) => stopped(`exit code ${code}`));

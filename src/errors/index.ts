@@ -71,5 +71,8 @@ export function describeError(e: unknown): string {
 /** A server that cannot listen (port taken, address not on this machine): coded, with what to change. */
 export function listenError(e: unknown, host: string, port: number, variables: string): AinodeError {
   const code = (e as NodeJS.ErrnoException).code ?? 'error';
-  return new AinodeError('LISTEN_FAILED', `cannot listen on ${host}:${port} (${code})`, { retryable: false, hint: `free the port or change ${variables}` });
+  return new AinodeError('LISTEN_FAILED', `cannot listen on ${host}:${port} (${code})`, {
+    retryable: false,
+    hint: `free the port or change ${variables}`,
+  });
 }

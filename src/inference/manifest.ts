@@ -38,7 +38,8 @@ export interface Preprocess {
   channels?: { clip?: [number, number]; normalize: Normalize }[];
 }
 
-export type Normalize = { method: 'minmax' } | { method: 'zscore' } | { method: 'fixed'; offset: number; scale: number } | { method: 'none' };
+export type Normalize =
+  { method: 'minmax' } | { method: 'zscore' } | { method: 'fixed'; offset: number; scale: number } | { method: 'none' };
 
 export interface InferenceSpec {
   mode: 'whole' | 'slice' | 'sliding-window';
@@ -71,9 +72,7 @@ export interface SegmentSpec {
 }
 
 export type MeasurementSpec =
-  | { kind: 'volume' }
-  | { kind: 'meanIntensity'; unit: Code }
-  | { kind: 'percentBelow'; threshold: number; code: Code };
+  { kind: 'volume' } | { kind: 'meanIntensity'; unit: Code } | { kind: 'percentBelow'; threshold: number; code: Code };
 
 /** A measurement group not tied to one segment: every declared measurement over the union of
  * some labels (volumes add up), and ratios of segment volumes. */
@@ -123,7 +122,8 @@ class Checker {
   obj(v: unknown, path: string, allowed: string[], required: string[] = []): Obj {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'must be an object');
     const o = v as Obj;
-    for (const k of Object.keys(o)) if (!allowed.includes(k)) this.fail(`${path}/${k}`, `is not a known field (allowed: ${allowed.join(', ')})`);
+    for (const k of Object.keys(o))
+      if (!allowed.includes(k)) this.fail(`${path}/${k}`, `is not a known field (allowed: ${allowed.join(', ')})`);
     for (const k of required) if (o[k] === undefined) this.fail(`${path}/${k}`, 'is required');
     return o;
   }
@@ -165,12 +165,19 @@ class Checker {
 
   code(v: unknown, path: string): Code {
     const o = this.obj(v, path, ['value', 'scheme', 'meaning'], ['value', 'scheme', 'meaning']);
-    return { value: this.str(o.value, `${path}/value`), scheme: this.str(o.scheme, `${path}/scheme`), meaning: this.str(o.meaning, `${path}/meaning`) };
+    return {
+      value: this.str(o.value, `${path}/value`),
+      scheme: this.str(o.scheme, `${path}/scheme`),
+      meaning: this.str(o.meaning, `${path}/meaning`),
+    };
   }
 
   range(v: unknown, path: string): { min?: number; max?: number } {
     const o = this.obj(v, path, ['min', 'max']);
-    return { ...(o.min !== undefined ? { min: this.num(o.min, `${path}/min`) } : {}), ...(o.max !== undefined ? { max: this.num(o.max, `${path}/max`) } : {}) };
+    return {
+      ...(o.min !== undefined ? { min: this.num(o.min, `${path}/min`) } : {}),
+      ...(o.max !== undefined ? { max: this.num(o.max, `${path}/max`) } : {}),
+    };
   }
 }
 
@@ -178,12 +185,43 @@ const AXES = /^(?:[LR][AP][SI]|[LR][SI][AP]|[AP][LR][SI]|[AP][SI][LR]|[SI][LR][A
 
 export function parseManifest(raw: unknown, file: string): ModelManifest {
   const c = new Checker(file);
-  const top = ['id', 'version', 'task', 'file', 'sha256', 'licence', 'description', 'accepts', 'input', 'output', 'preprocess', 'inference', 'postprocess', 'segments', 'measurements', 'derived', 'procedureReported', 'algorithmFamily', 'seriesNumbers'];
-  const m = c.obj(raw, '', [...top, '$comment'], top.filter((k) => k !== 'derived' && k !== 'algorithmFamily'));
+  const top = [
+    'id',
+    'version',
+    'task',
+    'file',
+    'sha256',
+    'licence',
+    'description',
+    'accepts',
+    'input',
+    'output',
+    'preprocess',
+    'inference',
+    'postprocess',
+    'segments',
+    'measurements',
+    'derived',
+    'procedureReported',
+    'algorithmFamily',
+    'seriesNumbers',
+  ];
+  const m = c.obj(
+    raw,
+    '',
+    [...top, '$comment'],
+    top.filter((k) => k !== 'derived' && k !== 'algorithmFamily'),
+  );
 
-  const a = c.obj(m.accepts, '/accepts', ['modality', 'bodyPart', 'bodyPartPattern', 'descriptionPattern', 'orientation', 'slices', 'sliceSpacingMm'], ['modality']);
+  const a = c.obj(
+    m.accepts,
+    '/accepts',
+    ['modality', 'bodyPart', 'bodyPartPattern', 'descriptionPattern', 'orientation', 'slices', 'sliceSpacingMm'],
+    ['modality'],
+  );
   const accepts: SeriesAcceptance = { modality: c.arr(a.modality, '/accepts/modality', (x, p) => c.str(x, p), 1) };
-  if (a.bodyPart !== undefined) accepts.bodyPart = c.arr(a.bodyPart, '/accepts/bodyPart', (x, p) => c.str(x, p).toUpperCase());
+  if (a.bodyPart !== undefined)
+    accepts.bodyPart = c.arr(a.bodyPart, '/accepts/bodyPart', (x, p) => c.str(x, p).toUpperCase());
   const regex = (v: unknown, p: string): string => {
     const r = c.str(v, p);
     try {
@@ -194,8 +232,12 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     return r;
   };
   if (a.bodyPartPattern !== undefined) accepts.bodyPartPattern = regex(a.bodyPartPattern, '/accepts/bodyPartPattern');
-  if (a.descriptionPattern !== undefined) accepts.descriptionPattern = regex(a.descriptionPattern, '/accepts/descriptionPattern');
-  if (a.orientation !== undefined) accepts.orientation = c.arr(a.orientation, '/accepts/orientation', (x, p) => c.oneOf(x, p, ['axial', 'coronal', 'sagittal'] as const));
+  if (a.descriptionPattern !== undefined)
+    accepts.descriptionPattern = regex(a.descriptionPattern, '/accepts/descriptionPattern');
+  if (a.orientation !== undefined)
+    accepts.orientation = c.arr(a.orientation, '/accepts/orientation', (x, p) =>
+      c.oneOf(x, p, ['axial', 'coronal', 'sagittal'] as const),
+    );
   if (a.slices !== undefined) accepts.slices = c.range(a.slices, '/accepts/slices');
   if (a.sliceSpacingMm !== undefined) accepts.sliceSpacingMm = c.range(a.sliceSpacingMm, '/accepts/sliceSpacingMm');
 
@@ -204,15 +246,25 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     return { name: c.str(o.name, `${p}/name`), channels: c.num(o.channels, `${p}/channels`, 1, 1024, true) };
   };
 
-  const pre = c.obj(m.preprocess, '/preprocess', ['reorient', 'resample', 'clip', 'normalize', 'channels'], ['normalize']);
+  const pre = c.obj(
+    m.preprocess,
+    '/preprocess',
+    ['reorient', 'resample', 'clip', 'normalize', 'channels'],
+    ['normalize'],
+  );
   const preprocess: Preprocess = { normalize: { method: 'none' } };
   if (pre.reorient !== undefined) preprocess.reorient = c.str(pre.reorient, '/preprocess/reorient', AXES);
   if (pre.resample !== undefined) {
     const r = c.obj(pre.resample, '/preprocess/resample', ['shape', 'spacingMm']);
     preprocess.resample = {};
-    if (r.shape !== undefined) preprocess.resample.shape = c.triple(r.shape, '/preprocess/resample/shape', 1).map((x, i) => c.num(x, `/preprocess/resample/shape/${i}`, 1, 4096, true)) as [number, number, number];
-    if (r.spacingMm !== undefined) preprocess.resample.spacingMm = c.triple(r.spacingMm, '/preprocess/resample/spacingMm', 1e-3);
-    if (!preprocess.resample.shape && !preprocess.resample.spacingMm) c.fail('/preprocess/resample', 'needs shape, spacingMm or both');
+    if (r.shape !== undefined)
+      preprocess.resample.shape = c
+        .triple(r.shape, '/preprocess/resample/shape', 1)
+        .map((x, i) => c.num(x, `/preprocess/resample/shape/${i}`, 1, 4096, true)) as [number, number, number];
+    if (r.spacingMm !== undefined)
+      preprocess.resample.spacingMm = c.triple(r.spacingMm, '/preprocess/resample/spacingMm', 1e-3);
+    if (!preprocess.resample.shape && !preprocess.resample.spacingMm)
+      c.fail('/preprocess/resample', 'needs shape, spacingMm or both');
   }
   const clipOf = (v: unknown, p: string): [number, number] => {
     const cl = c.arr(v, p, (x, q) => c.num(x, q));
@@ -222,36 +274,67 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
   const normalizeOf = (v: unknown, p: string): Normalize => {
     const n = c.obj(v, p, ['method', 'offset', 'scale'], ['method']);
     const method = c.oneOf(n.method, `${p}/method`, ['minmax', 'zscore', 'fixed', 'none'] as const);
-    return method === 'fixed' ? { method, offset: c.num(n.offset, `${p}/offset`), scale: c.num(n.scale, `${p}/scale`) } : { method };
+    return method === 'fixed'
+      ? { method, offset: c.num(n.offset, `${p}/offset`), scale: c.num(n.scale, `${p}/scale`) }
+      : { method };
   };
   if (pre.clip !== undefined) preprocess.clip = clipOf(pre.clip, '/preprocess/clip');
   preprocess.normalize = normalizeOf(pre.normalize, '/preprocess/normalize');
   if (pre.channels !== undefined)
-    preprocess.channels = c.arr(pre.channels, '/preprocess/channels', (v, p) => {
-      const ch = c.obj(v, p, ['clip', 'normalize'], ['normalize']);
-      return { ...(ch.clip !== undefined ? { clip: clipOf(ch.clip, `${p}/clip`) } : {}), normalize: normalizeOf(ch.normalize, `${p}/normalize`) };
-    }, 1);
+    preprocess.channels = c.arr(
+      pre.channels,
+      '/preprocess/channels',
+      (v, p) => {
+        const ch = c.obj(v, p, ['clip', 'normalize'], ['normalize']);
+        return {
+          ...(ch.clip !== undefined ? { clip: clipOf(ch.clip, `${p}/clip`) } : {}),
+          normalize: normalizeOf(ch.normalize, `${p}/normalize`),
+        };
+      },
+      1,
+    );
 
   const inf = c.obj(m.inference, '/inference', ['mode', 'patch', 'overlap', 'blend', 'batchSize'], ['mode']);
-  const inference: InferenceSpec = { mode: c.oneOf(inf.mode, '/inference/mode', ['whole', 'slice', 'sliding-window'] as const) };
-  if (inf.patch !== undefined) inference.patch = c.triple(inf.patch, '/inference/patch', 1).map((x, i) => c.num(x, `/inference/patch/${i}`, 1, 4096, true)) as [number, number, number];
+  const inference: InferenceSpec = {
+    mode: c.oneOf(inf.mode, '/inference/mode', ['whole', 'slice', 'sliding-window'] as const),
+  };
+  if (inf.patch !== undefined)
+    inference.patch = c
+      .triple(inf.patch, '/inference/patch', 1)
+      .map((x, i) => c.num(x, `/inference/patch/${i}`, 1, 4096, true)) as [number, number, number];
   if (inf.overlap !== undefined) inference.overlap = c.num(inf.overlap, '/inference/overlap', 0, 0.9);
-  if (inf.blend !== undefined) inference.blend = c.oneOf(inf.blend, '/inference/blend', ['gaussian', 'constant'] as const);
+  if (inf.blend !== undefined)
+    inference.blend = c.oneOf(inf.blend, '/inference/blend', ['gaussian', 'constant'] as const);
   if (inf.batchSize !== undefined) inference.batchSize = c.num(inf.batchSize, '/inference/batchSize', 1, 256, true);
-  if (inference.mode === 'sliding-window' && !inference.patch) c.fail('/inference/patch', 'is required for sliding-window inference');
+  if (inference.mode === 'sliding-window' && !inference.patch)
+    c.fail('/inference/patch', 'is required for sliding-window inference');
 
-  const post = c.obj(m.postprocess, '/postprocess', ['activation', 'threshold', 'largestComponent', 'fillHoles', 'custom'], ['activation']);
-  const postprocess: Postprocess = { activation: c.oneOf(post.activation, '/postprocess/activation', ['argmax', 'sigmoid', 'none'] as const) };
+  const post = c.obj(
+    m.postprocess,
+    '/postprocess',
+    ['activation', 'threshold', 'largestComponent', 'fillHoles', 'custom'],
+    ['activation'],
+  );
+  const postprocess: Postprocess = {
+    activation: c.oneOf(post.activation, '/postprocess/activation', ['argmax', 'sigmoid', 'none'] as const),
+  };
   if (post.threshold !== undefined) postprocess.threshold = c.num(post.threshold, '/postprocess/threshold', 0, 1);
-  if (post.largestComponent !== undefined) postprocess.largestComponent = c.bool(post.largestComponent, '/postprocess/largestComponent');
+  if (post.largestComponent !== undefined)
+    postprocess.largestComponent = c.bool(post.largestComponent, '/postprocess/largestComponent');
   if (post.fillHoles !== undefined) postprocess.fillHoles = c.bool(post.fillHoles, '/postprocess/fillHoles');
-  if (post.custom !== undefined) postprocess.custom = c.oneOf(post.custom, '/postprocess/custom', ['ct-lung-left-right'] as const);
+  if (post.custom !== undefined)
+    postprocess.custom = c.oneOf(post.custom, '/postprocess/custom', ['ct-lung-left-right'] as const);
 
   const segments = c.arr(
     m.segments,
     '/segments',
     (v, p) => {
-      const s = c.obj(v, p, ['label', 'name', 'category', 'type', 'anatomicRegion', 'colorCIELab'], ['label', 'name', 'category', 'type']);
+      const s = c.obj(
+        v,
+        p,
+        ['label', 'name', 'category', 'type', 'anatomicRegion', 'colorCIELab'],
+        ['label', 'name', 'category', 'type'],
+      );
       return {
         label: c.num(s.label, `${p}/label`, 1, 255, true),
         name: c.str(s.name, `${p}/name`),
@@ -270,7 +353,8 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     const o = c.obj(v, p, ['kind', 'unit', 'threshold', 'code'], ['kind']);
     const kind = c.oneOf(o.kind, `${p}/kind`, ['volume', 'meanIntensity', 'percentBelow'] as const);
     if (kind === 'meanIntensity') return { kind, unit: c.code(o.unit, `${p}/unit`) };
-    if (kind === 'percentBelow') return { kind, threshold: c.num(o.threshold, `${p}/threshold`), code: c.code(o.code, `${p}/code`) };
+    if (kind === 'percentBelow')
+      return { kind, threshold: c.num(o.threshold, `${p}/threshold`), code: c.code(o.code, `${p}/code`) };
     return { kind };
   });
 
@@ -279,27 +363,44 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     if (!labels.has(l)) c.fail(r, `label ${l} is not a declared segment`);
     return l;
   };
-  const derived = m.derived === undefined ? [] : c.arr(m.derived, '/derived', (v, p): DerivedSpec => {
-    const o = c.obj(v, p, ['name', 'finding', 'union', 'ratios', 'qualitative'], ['name', 'finding']);
-    const d: DerivedSpec = { name: c.str(o.name, `${p}/name`), finding: c.code(o.finding, `${p}/finding`) };
-    if (o.union !== undefined) d.union = c.arr(o.union, `${p}/union`, label, 1);
-    if (o.ratios !== undefined)
-      d.ratios = c.arr(o.ratios, `${p}/ratios`, (x, q) => {
-        const r = c.obj(x, q, ['numerator', 'denominator', 'code'], ['numerator', 'denominator', 'code']);
-        return { numerator: label(r.numerator, `${q}/numerator`), denominator: label(r.denominator, `${q}/denominator`), code: c.code(r.code, `${q}/code`) };
-      }, 1);
-    if (o.qualitative !== undefined) {
-      if (!d.union) c.fail(`${p}/qualitative`, 'needs a union to evaluate');
-      d.qualitative = c.arr(o.qualitative, `${p}/qualitative`, (x, q) => {
-        const r = c.obj(x, q, ['concept', 'percentBelow', 'atLeast'], ['concept', 'percentBelow', 'atLeast']);
-        const hu = c.num(r.percentBelow, `${q}/percentBelow`);
-        if (!measurements.some((mm) => mm.kind === 'percentBelow' && mm.threshold === hu)) c.fail(`${q}/percentBelow`, `no percentBelow measurement at ${hu} is declared`);
-        return { concept: c.code(r.concept, `${q}/concept`), percentBelow: hu, atLeast: c.num(r.atLeast, `${q}/atLeast`, 0, 100) };
-      });
-    }
-    if (!d.union && !d.ratios) c.fail(p, 'needs union, ratios or both');
-    return d;
-  });
+  const derived =
+    m.derived === undefined
+      ? []
+      : c.arr(m.derived, '/derived', (v, p): DerivedSpec => {
+          const o = c.obj(v, p, ['name', 'finding', 'union', 'ratios', 'qualitative'], ['name', 'finding']);
+          const d: DerivedSpec = { name: c.str(o.name, `${p}/name`), finding: c.code(o.finding, `${p}/finding`) };
+          if (o.union !== undefined) d.union = c.arr(o.union, `${p}/union`, label, 1);
+          if (o.ratios !== undefined)
+            d.ratios = c.arr(
+              o.ratios,
+              `${p}/ratios`,
+              (x, q) => {
+                const r = c.obj(x, q, ['numerator', 'denominator', 'code'], ['numerator', 'denominator', 'code']);
+                return {
+                  numerator: label(r.numerator, `${q}/numerator`),
+                  denominator: label(r.denominator, `${q}/denominator`),
+                  code: c.code(r.code, `${q}/code`),
+                };
+              },
+              1,
+            );
+          if (o.qualitative !== undefined) {
+            if (!d.union) c.fail(`${p}/qualitative`, 'needs a union to evaluate');
+            d.qualitative = c.arr(o.qualitative, `${p}/qualitative`, (x, q) => {
+              const r = c.obj(x, q, ['concept', 'percentBelow', 'atLeast'], ['concept', 'percentBelow', 'atLeast']);
+              const hu = c.num(r.percentBelow, `${q}/percentBelow`);
+              if (!measurements.some((mm) => mm.kind === 'percentBelow' && mm.threshold === hu))
+                c.fail(`${q}/percentBelow`, `no percentBelow measurement at ${hu} is declared`);
+              return {
+                concept: c.code(r.concept, `${q}/concept`),
+                percentBelow: hu,
+                atLeast: c.num(r.atLeast, `${q}/atLeast`, 0, 100),
+              };
+            });
+          }
+          if (!d.union && !d.ratios) c.fail(p, 'needs union, ratios or both');
+          return d;
+        });
 
   const input = io(m.input, '/input');
   if ((preprocess.channels?.length ?? 1) !== input.channels) {
@@ -324,7 +425,13 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     measurements,
     derived,
     procedureReported: c.code(m.procedureReported, '/procedureReported'),
-    algorithmFamily: m.algorithmFamily === undefined ? { value: '123110', scheme: 'DCM', meaning: 'Artificial Intelligence' } : c.code(m.algorithmFamily, '/algorithmFamily'),
-    seriesNumbers: { seg: c.num(sn.seg, '/seriesNumbers/seg', 1, 99999, true), sr: c.num(sn.sr, '/seriesNumbers/sr', 1, 99999, true) },
+    algorithmFamily:
+      m.algorithmFamily === undefined
+        ? { value: '123110', scheme: 'DCM', meaning: 'Artificial Intelligence' }
+        : c.code(m.algorithmFamily, '/algorithmFamily'),
+    seriesNumbers: {
+      seg: c.num(sn.seg, '/seriesNumbers/seg', 1, 99999, true),
+      sr: c.num(sn.sr, '/seriesNumbers/sr', 1, 99999, true),
+    },
   };
 }

@@ -38,7 +38,7 @@ function eachInLabelledWords(labels: Uint8Array, visit: (p: number) => void): vo
     for (let w = 0; w < words.length; w++) {
       if (words[w] === 0) continue;
       const q = w << 2;
-      visit(q), visit(q + 1), visit(q + 2), visit(q + 3);
+      (visit(q), visit(q + 1), visit(q + 2), visit(q + 3));
     }
     p = words.length << 2;
   }
@@ -49,7 +49,12 @@ function eachInLabelledWords(labels: Uint8Array, visit: (p: number) => void): vo
  * Count, sum and counts below each threshold for every label value, in one pass over the volume;
  * counts only when `intensities` is false (the sums are then NaN).
  */
-function perLabelSums(volume: ScalarVolume, labels: Uint8Array, thresholds: number[], intensities: boolean): { count: Float64Array; sum: Float64Array; below: Float64Array } {
+function perLabelSums(
+  volume: ScalarVolume,
+  labels: Uint8Array,
+  thresholds: number[],
+  intensities: boolean,
+): { count: Float64Array; sum: Float64Array; below: Float64Array } {
   const T = thresholds.length;
   const count = new Float64Array(256);
   const sum = new Float64Array(256);
@@ -61,7 +66,8 @@ function perLabelSums(volume: ScalarVolume, labels: Uint8Array, thresholds: numb
     return { count, sum, below };
   }
   const v = volume.voxels;
-  if (v.length !== labels.length) throw new Error(`measure: the volume holds ${v.length} intensities for ${labels.length} labels`);
+  if (v.length !== labels.length)
+    throw new Error(`measure: the volume holds ${v.length} intensities for ${labels.length} labels`);
   eachInLabelledWords(labels, (p) => {
     const l = labels[p];
     if (l === 0) return;
@@ -98,7 +104,9 @@ export function measure(manifest: ModelManifest, volume: ScalarVolume, labels: U
       d.name,
       {
         union: d.union ? stats([...new Set(d.union)]) : undefined,
-        ratios: (d.ratios ?? []).map((r) => segments.get(r.numerator)!.volumeMl / segments.get(r.denominator)!.volumeMl),
+        ratios: (d.ratios ?? []).map(
+          (r) => segments.get(r.numerator)!.volumeMl / segments.get(r.denominator)!.volumeMl,
+        ),
         qualitative: [] as boolean[],
       },
     ]),

@@ -31,8 +31,16 @@ export function loadModelPackage(dir: string): ModelPackage {
     throw new AinodeError('MODEL_PACKAGE_INVALID', `${manifestPath}: ${(e as Error).message}`);
   }
   const manifest = parseManifest(raw, manifestPath);
-  if (manifest.id !== path.basename(dir)) throw new AinodeError('MODEL_PACKAGE_INVALID', `${manifestPath}: /id must equal the folder name "${path.basename(dir)}"`);
-  if (manifest.task !== 'segmentation') throw new AinodeError('MODEL_PACKAGE_INVALID', `${manifestPath}: /task "${manifest.task}" is not supported by this ainode version (segmentation only)`);
+  if (manifest.id !== path.basename(dir))
+    throw new AinodeError(
+      'MODEL_PACKAGE_INVALID',
+      `${manifestPath}: /id must equal the folder name "${path.basename(dir)}"`,
+    );
+  if (manifest.task !== 'segmentation')
+    throw new AinodeError(
+      'MODEL_PACKAGE_INVALID',
+      `${manifestPath}: /task "${manifest.task}" is not supported by this ainode version (segmentation only)`,
+    );
   const modelPath = path.join(dir, manifest.file);
   let bytes: Buffer;
   try {
@@ -42,13 +50,19 @@ export function loadModelPackage(dir: string): ModelPackage {
   }
   const sha = crypto.createHash('sha256').update(bytes).digest('hex');
   if (sha !== manifest.sha256) {
-    throw new AinodeError('MODEL_WEIGHTS_CHECKSUM_MISMATCH', `${modelPath}: sha256 ${sha} does not match the manifest's ${manifest.sha256}`);
+    throw new AinodeError(
+      'MODEL_WEIGHTS_CHECKSUM_MISMATCH',
+      `${modelPath}: sha256 ${sha} does not match the manifest's ${manifest.sha256}`,
+    );
   }
   return { manifest, dir, modelPath };
 }
 
 /** Loads every package under `modelsDir`; refused ones are returned with their reason. */
-export function loadModelPackages(modelsDir: string): { packages: Map<string, ModelPackage>; refused: RefusedPackage[] } {
+export function loadModelPackages(modelsDir: string): {
+  packages: Map<string, ModelPackage>;
+  refused: RefusedPackage[];
+} {
   const packages = new Map<string, ModelPackage>();
   const refused: RefusedPackage[] = [];
   const entries = fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir, { withFileTypes: true }) : [];

@@ -9,21 +9,28 @@ import type { Postprocess } from './manifest';
  * The label map of a model output. A uint8 label map ('none') is already what is wanted and is
  * returned as is: the caller hands over the output and must not use it again.
  */
-export function toLabels(data: Float32Array | Uint8Array, channels: number, voxels: number, spec: Postprocess): Uint8Array {
-  if (spec.activation === 'none' && data instanceof Uint8Array) return data.length === voxels ? data : data.slice(0, voxels);
+export function toLabels(
+  data: Float32Array | Uint8Array,
+  channels: number,
+  voxels: number,
+  spec: Postprocess,
+): Uint8Array {
+  if (spec.activation === 'none' && data instanceof Uint8Array)
+    return data.length === voxels ? data : data.slice(0, voxels);
   const labels = new Uint8Array(voxels);
   if (spec.activation === 'none') {
     for (let v = 0; v < voxels; v++) labels[v] = Math.max(0, Math.min(255, Math.round(data[v])));
     return labels;
   }
   if (spec.activation === 'argmax') {
-    if (data instanceof Float32Array && (channels === 2 || channels === 3)) return argmaxFew(data, channels, voxels, labels);
+    if (data instanceof Float32Array && (channels === 2 || channels === 3))
+      return argmaxFew(data, channels, voxels, labels);
     for (let v = 0; v < voxels; v++) {
       let best = 0;
       let bestVal = data[v];
       for (let c = 1; c < channels; c++) {
         const x = data[c * voxels + v];
-        if (x > bestVal) (bestVal = x), (best = c);
+        if (x > bestVal) ((bestVal = x), (best = c));
       }
       labels[v] = best;
     }
@@ -37,7 +44,7 @@ export function toLabels(data: Float32Array | Uint8Array, channels: number, voxe
     let bestVal = logit;
     for (let c = 0; c < channels; c++) {
       const x = data[c * voxels + v];
-      if (x >= bestVal) (bestVal = x), (best = c + 1);
+      if (x >= bestVal) ((bestVal = x), (best = c + 1));
     }
     labels[v] = best;
   }

@@ -33,7 +33,12 @@ export interface SegmentationOutcome {
  * The model input, [channels, D, H, W]: one intensity transform per declared channel. With no
  * transform declared the input is `voxels` itself (the runtime only reads its input).
  */
-export function prepareIntensities(voxels: Float32Array, spec: Preprocess, owned = false, range?: ValueRange): Float32Array {
+export function prepareIntensities(
+  voxels: Float32Array,
+  spec: Preprocess,
+  owned = false,
+  range?: ValueRange,
+): Float32Array {
   const channels = spec.channels ?? [{ clip: spec.clip, normalize: spec.normalize }];
   if (channels.length === 1 && !channels[0].clip && channels[0].normalize.method === 'none') return voxels;
   if (channels.length === 1) return transformChannel(owned ? voxels : voxels.slice(), channels[0], range);
@@ -49,9 +54,14 @@ export function prepareIntensities(voxels: Float32Array, spec: Preprocess, owned
  * `x` where already known, spares min-max scaling its own pass (clipping is monotone, so the
  * clipped range is the range clipped).
  */
-function transformChannel(x: Float32Array, spec: { clip?: [number, number]; normalize: Normalize }, range?: ValueRange): Float32Array {
+function transformChannel(
+  x: Float32Array,
+  spec: { clip?: [number, number]; normalize: Normalize },
+  range?: ValueRange,
+): Float32Array {
   const len = x.length;
-  const clip = (v: number): number => (spec.clip ? (v < spec.clip[0] ? spec.clip[0] : v > spec.clip[1] ? spec.clip[1] : v) : v);
+  const clip = (v: number): number =>
+    spec.clip ? (v < spec.clip[0] ? spec.clip[0] : v > spec.clip[1] ? spec.clip[1] : v) : v;
   if (spec.clip) {
     const [a, b] = spec.clip;
     for (let i = 0; i < len; i++) {
@@ -61,8 +71,9 @@ function transformChannel(x: Float32Array, spec: { clip?: [number, number]; norm
   }
   const n = spec.normalize;
   if (n.method === 'minmax') {
-    let lo = Infinity, hi = -Infinity;
-    if (range && len > 0) (lo = clip(range.min)), (hi = clip(range.max));
+    let lo = Infinity,
+      hi = -Infinity;
+    if (range && len > 0) ((lo = clip(range.min)), (hi = clip(range.max)));
     else
       for (let i = 0; i < len; i++) {
         const v = x[i];
@@ -72,7 +83,8 @@ function transformChannel(x: Float32Array, spec: { clip?: [number, number]; norm
     const width = hi - lo || 1;
     for (let i = 0; i < len; i++) x[i] = (x[i] - lo) / width;
   } else if (n.method === 'zscore') {
-    let sum = 0, sq = 0;
+    let sum = 0,
+      sq = 0;
     for (let i = 0; i < len; i++) {
       const v = x[i];
       sum += v;
@@ -91,7 +103,10 @@ function transformChannel(x: Float32Array, spec: { clip?: [number, number]; norm
  * The volume on the model's grid (the source grid itself when nothing is declared), with the
  * lowest and highest value where reorientation found them on the way.
  */
-export function toModelGrid(volume: ScalarVolume, spec: Preprocess): { grid: VolumeGeometry; voxels: Float32Array; range?: ValueRange } {
+export function toModelGrid(
+  volume: ScalarVolume,
+  spec: Preprocess,
+): { grid: VolumeGeometry; voxels: Float32Array; range?: ValueRange } {
   if (!spec.reorient && !spec.resample) return { grid: volume.geometry, voxels: volume.voxels };
   const grid = targetGrid(volume.geometry, spec.reorient, spec.resample?.shape, spec.resample?.spacingMm);
   if (sameGrid(grid, volume.geometry)) return { grid, voxels: volume.voxels };
@@ -111,7 +126,18 @@ export function toModelGrid(volume: ScalarVolume, spec: Preprocess): { grid: Vol
  * With `releaseSource`, the source intensities are dropped (volume.voxels becomes empty) once the
  * model input exists as an array of its own, so they are not held while the model runs.
  */
-async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume, releaseSource = false): Promise<{ grid: VolumeGeometry; out: ModelOutput | undefined; preprocess: number; inference: number; spentInput?: Float32Array }> {
+async function inferOnModelGrid(
+  pkg: ModelPackage,
+  loaded: LoadedSession,
+  volume: ScalarVolume,
+  releaseSource = false,
+): Promise<{
+  grid: VolumeGeometry;
+  out: ModelOutput | undefined;
+  preprocess: number;
+  inference: number;
+  spentInput?: Float32Array;
+}> {
   const m = pkg.manifest;
   let t = performance.now();
   const { grid, voxels, range } = toModelGrid(volume, m.preprocess);
@@ -129,7 +155,13 @@ async function inferOnModelGrid(pkg: ModelPackage, loaded: LoadedSession, volume
   const out = await runModel(pkg, loaded, input, dims);
   // The input is either the source array itself or a fresh array of its own (see toModelGrid and
   // prepareIntensities); only the latter is handed back as spent.
-  return { grid, out, preprocess, inference: performance.now() - t, spentInput: input === volume.voxels ? undefined : input };
+  return {
+    grid,
+    out,
+    preprocess,
+    inference: performance.now() - t,
+    spentInput: input === volume.voxels ? undefined : input,
+  };
 }
 
 /** The label values each custom post-processing step can write. */
@@ -156,7 +188,12 @@ export function undeclaredLabelsPossible(m: ModelPackage['manifest']): boolean {
  * `options.releaseSource`: the caller will not read the source intensities again (the manifest
  * measures volumes only), so they are dropped before the model runs (see inferOnModelGrid).
  */
-export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, volume: ScalarVolume, options: { releaseSource?: boolean } = {}): Promise<SegmentationOutcome> {
+export async function segmentVolume(
+  pkg: ModelPackage,
+  loaded: LoadedSession,
+  volume: ScalarVolume,
+  options: { releaseSource?: boolean } = {},
+): Promise<SegmentationOutcome> {
   const m = pkg.manifest;
   const run = await inferOnModelGrid(pkg, loaded, volume, options.releaseSource);
   const { grid, preprocess, inference } = run;
@@ -173,12 +210,14 @@ export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, vo
   run.out = undefined;
   if (m.postprocess.custom === 'ct-lung-left-right') {
     const mask = toLabels(out.data, out.channels, nvox, { activation: 'none' });
+    // eslint-disable-next-line no-useless-assignment -- drops the reference so the output can be collected
     out = undefined;
     const lungs = splitLungs(mask, grid);
     labels = lungs.labels;
     note = `${lungs.method}${lungs.erosions ? ` after ${lungs.erosions} erosions` : ''}, ${lungs.airwayVoxels} airway voxels removed`;
   } else {
     labels = toLabels(out.data, out.channels, nvox, m.postprocess);
+    // eslint-disable-next-line no-useless-assignment -- drops the reference so the output can be collected
     out = undefined;
   }
   const cdims: [number, number, number] = [grid.columns, grid.rows, grid.slices];
@@ -194,6 +233,15 @@ export async function segmentVolume(pkg: ModelPackage, loaded: LoadedSession, vo
   const postprocess = performance.now() - t;
   let any = false;
   for (let v = 0; v < labels.length && !any; v++) any = labels[v] !== 0;
-  if (!any) throw new AinodeError('SEGMENTATION_EMPTY', `${m.id}: the model found none of its segments in this series`, { retryable: false });
-  return { labels, modelGrid: grid, timingsMs: { preprocess, inference, postprocess }, note, spentInput: run.spentInput };
+  if (!any)
+    throw new AinodeError('SEGMENTATION_EMPTY', `${m.id}: the model found none of its segments in this series`, {
+      retryable: false,
+    });
+  return {
+    labels,
+    modelGrid: grid,
+    timingsMs: { preprocess, inference, postprocess },
+    note,
+    spentInput: run.spentInput,
+  };
 }

@@ -3,7 +3,10 @@
  * Gaussian (or constant) importance weighting, accumulation into one output buffer. Memory is
  * bounded by the output (channels x voxels), one weight map and one patch, never all patches.
  */
-export type PatchRunner = (patch: Float32Array, shape: [number, number, number, number, number]) => Promise<Float32Array>;
+export type PatchRunner = (
+  patch: Float32Array,
+  shape: [number, number, number, number, number],
+) => Promise<Float32Array>;
 
 export function windowStarts(n: number, p: number, overlap: number): number[] {
   if (n <= p) return [0];
@@ -19,10 +22,14 @@ export function importanceMap(p: [number, number, number], blend: 'gaussian' | '
   const [pd, ph, pw] = p;
   const w = new Float32Array(pd * ph * pw);
   if (blend === 'constant') return w.fill(1);
-  const g = (n: number): number[] => Array.from({ length: n }, (_, i) => Math.exp(-(((i - (n - 1) / 2) / (n / 8)) ** 2) / 2));
-  const gz = g(pd), gy = g(ph), gx = g(pw);
+  const g = (n: number): number[] =>
+    Array.from({ length: n }, (_, i) => Math.exp(-(((i - (n - 1) / 2) / (n / 8)) ** 2) / 2));
+  const gz = g(pd),
+    gy = g(ph),
+    gx = g(pw);
   let q = 0;
-  for (let z = 0; z < pd; z++) for (let y = 0; y < ph; y++) for (let x = 0; x < pw; x++) w[q++] = Math.max(1e-3, gz[z] * gy[y] * gx[x]);
+  for (let z = 0; z < pd; z++)
+    for (let y = 0; y < ph; y++) for (let x = 0; x < pw; x++) w[q++] = Math.max(1e-3, gz[z] * gy[y] * gx[x]);
   return w;
 }
 

@@ -32,9 +32,20 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', onAbort, { once: true });
   });
 
-export async function startListener(cfg: Config, redis: Redis, deps: StudyIntakeDeps, log: Logger, intakeStart: 'now' | 'beginning'): Promise<Listener> {
+export async function startListener(
+  cfg: Config,
+  redis: Redis,
+  deps: StudyIntakeDeps,
+  log: Logger,
+  intakeStart: 'now' | 'beginning',
+): Promise<Listener> {
   const creds = cfg.dicomweb;
-  const kind = cfg.pacsKind === 'auto' ? ((await OrthancChangesFeed.detect(cfg.orthancUrl, creds)) ? 'orthanc' : 'dicomweb') : cfg.pacsKind;
+  const kind =
+    cfg.pacsKind === 'auto'
+      ? (await OrthancChangesFeed.detect(cfg.orthancUrl, creds))
+        ? 'orthanc'
+        : 'dicomweb'
+      : cfg.pacsKind;
   const llog = log.child({ stage: 'listener', intake: kind });
   const interval = cfg.pollIntervalMs ?? POLL_DEFAULTS_MS[kind];
   const abort = new AbortController();

@@ -27,7 +27,12 @@ export class OrthancChangesFeed {
   private readonly http: PacsHttp;
   private readonly cursorKey: string;
 
-  constructor(private readonly orthancUrl: string, creds: Pick<DicomwebConfig, 'username' | 'password' | 'token' | 'caFile'>, private readonly redis: Redis, prefix: string) {
+  constructor(
+    private readonly orthancUrl: string,
+    creds: Pick<DicomwebConfig, 'username' | 'password' | 'token' | 'caFile'>,
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
     this.http = createPacsHttp(creds);
     this.cursorKey = `${prefix}:intake:orthanc:cursor`;
   }
@@ -38,17 +43,28 @@ export class OrthancChangesFeed {
       // Uncompressed: the answers are small and read several times a second, and Orthanc would
       // gzip each one (measured: a change-feed read took the listener 2.2-2.7 ms of CPU gzipped,
       // about 1 ms plain).
-      res = await this.http.fetch(`${this.orthancUrl}${path}`, { headers: { 'Accept-Encoding': 'identity' }, signal: AbortSignal.timeout(30_000) });
+      res = await this.http.fetch(`${this.orthancUrl}${path}`, {
+        headers: { 'Accept-Encoding': 'identity' },
+        signal: AbortSignal.timeout(30_000),
+      });
     } catch (e) {
-      throw new AinodeError('DICOMWEB_UNREACHABLE', `Orthanc ${path.split('?')[0]}: ${(e as Error).message}`, { retryable: true });
+      throw new AinodeError('DICOMWEB_UNREACHABLE', `Orthanc ${path.split('?')[0]}: ${(e as Error).message}`, {
+        retryable: true,
+      });
     }
     if (res.status === 404) return undefined;
-    if (!res.ok) throw new AinodeError('DICOMWEB_HTTP_ERROR', `Orthanc ${path.split('?')[0]} -> HTTP ${res.status}`, { retryable: res.status >= 500 });
+    if (!res.ok)
+      throw new AinodeError('DICOMWEB_HTTP_ERROR', `Orthanc ${path.split('?')[0]} -> HTTP ${res.status}`, {
+        retryable: res.status >= 500,
+      });
     return (await res.json()) as T;
   }
 
   /** Whether the server answers like Orthanc (used by AINODE_PACS_KIND=auto). */
-  static async detect(orthancUrl: string, creds: Pick<DicomwebConfig, 'username' | 'password' | 'token' | 'caFile'>): Promise<boolean> {
+  static async detect(
+    orthancUrl: string,
+    creds: Pick<DicomwebConfig, 'username' | 'password' | 'token' | 'caFile'>,
+  ): Promise<boolean> {
     try {
       const res = await createPacsHttp(creds).fetch(`${orthancUrl}/system`, { signal: AbortSignal.timeout(10_000) });
       if (!res.ok) return false;
@@ -77,9 +93,13 @@ export class OrthancChangesFeed {
   }
 
   async readPage(since: number, limit = 200): Promise<ChangesPage> {
-    const page = await this.get<{ Changes: Change[]; Done: boolean; Last: number }>(`/changes?since=${since}&limit=${limit}`);
+    const page = await this.get<{ Changes: Change[]; Done: boolean; Last: number }>(
+      `/changes?since=${since}&limit=${limit}`,
+    );
     if (!page) throw new AinodeError('DICOMWEB_BAD_RESPONSE', 'Orthanc /changes is not available', { retryable: true });
-    const ids = page.Changes.filter((c) => c.ChangeType === 'StableStudy' && c.ResourceType === 'Study').map((c) => c.ID);
+    const ids = page.Changes.filter((c) => c.ChangeType === 'StableStudy' && c.ResourceType === 'Study').map(
+      (c) => c.ID,
+    );
     return { stableStudyIds: [...new Set(ids)], last: page.Last, done: page.Done };
   }
 
@@ -97,7 +117,9 @@ export class OrthancChangesFeed {
   async instancePositions(orthancStudyId: string): Promise<Map<string, DicomJson[]> | undefined> {
     const [series, instances] = await Promise.all([
       this.get<{ ID: string; MainDicomTags?: { SeriesInstanceUID?: string } }[]>(`/studies/${orthancStudyId}/series`),
-      this.get<{ ParentSeries?: string; MainDicomTags?: { ImagePositionPatient?: string } }[]>(`/studies/${orthancStudyId}/instances`),
+      this.get<{ ParentSeries?: string; MainDicomTags?: { ImagePositionPatient?: string } }[]>(
+        `/studies/${orthancStudyId}/instances`,
+      ),
     ]);
     if (!Array.isArray(series) || !Array.isArray(instances)) return undefined;
     const uidOf = new Map(series.map((s) => [s.ID, s.MainDicomTags?.SeriesInstanceUID]));

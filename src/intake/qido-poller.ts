@@ -13,7 +13,12 @@ const PAGE = 200;
 export class QidoStabilityPoller {
   private readonly stateKey: string;
 
-  constructor(private readonly client: DicomwebClient, private readonly redis: Redis, prefix: string, private readonly quietMs: number) {
+  constructor(
+    private readonly client: DicomwebClient,
+    private readonly redis: Redis,
+    prefix: string,
+    private readonly quietMs: number,
+  ) {
     this.stateKey = `${prefix}:intake:qido:studies`;
   }
 
@@ -22,7 +27,11 @@ export class QidoStabilityPoller {
     const stable: string[] = [];
     const counts = new Map<string, number>();
     for (let offset = 0; ; offset += PAGE) {
-      const page = await this.client.search('/studies', { limit: PAGE, offset, includefield: Tag.NumberOfStudyRelatedInstances });
+      const page = await this.client.search('/studies', {
+        limit: PAGE,
+        offset,
+        includefield: Tag.NumberOfStudyRelatedInstances,
+      });
       for (const s of page) {
         const uid = jsonString(s, Tag.StudyInstanceUID);
         if (uid) counts.set(uid, jsonNumber(s, Tag.NumberOfStudyRelatedInstances) ?? 0);

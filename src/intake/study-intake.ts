@@ -46,11 +46,17 @@ export function offPeakDelay(window: { start: string; end: string }, now = new D
 }
 
 /** `positions`: a faster source of the instances' positions than QIDO-RS, where the intake has one. */
-export async function decideStudy(deps: Pick<StudyIntakeDeps, 'client' | 'models' | 'rules'>, studyInstanceUid: string, positions?: InstancePositions): Promise<RoutingDecision & { facts: Map<string, SeriesFacts> }> {
+export async function decideStudy(
+  deps: Pick<StudyIntakeDeps, 'client' | 'models' | 'rules'>,
+  studyInstanceUid: string,
+  positions?: InstancePositions,
+): Promise<RoutingDecision & { facts: Map<string, SeriesFacts> }> {
   const rules = deps.rules.rules;
   const tags = requiredTags(rules);
   const facts = await gatherStudyFacts(deps.client, studyInstanceUid, tags.study, tags.series, positions);
-  return Object.assign(evaluateRules(rules, facts, deps.models), { facts: new Map(facts.series.map((s) => [s.seriesInstanceUid, s])) });
+  return Object.assign(evaluateRules(rules, facts, deps.models), {
+    facts: new Map(facts.series.map((s) => [s.seriesInstanceUid, s])),
+  });
 }
 
 const CLAIM_MS = 5000;
@@ -68,14 +74,27 @@ async function claimJob(deps: StudyIntakeDeps, jobId: string): Promise<boolean> 
   }
 }
 
-export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid: string, positions?: InstancePositions): Promise<IntakeOutcome[]> {
+export async function handleStableStudy(
+  deps: StudyIntakeDeps,
+  studyInstanceUid: string,
+  positions?: InstancePositions,
+): Promise<IntakeOutcome[]> {
   const log = deps.log.child({ studyInstanceUid, stage: 'intake' });
   const t0 = performance.now();
   const decision = await decideStudy(deps, studyInstanceUid, positions);
   const routingMs = Math.round(performance.now() - t0);
   if (decision.jobs.length === 0) {
     // Reasons name rules, models and outcomes only, never attribute values (they can be patient data).
-    log.info({ rules: decision.rules.map((r) => ({ rule: r.rule, applies: r.applies, models: r.models.map((m) => `${m.modelId}: ${m.why}`) })) }, 'no rule routes this study');
+    log.info(
+      {
+        rules: decision.rules.map((r) => ({
+          rule: r.rule,
+          applies: r.applies,
+          models: r.models.map((m) => `${m.modelId}: ${m.why}`),
+        })),
+      },
+      'no rule routes this study',
+    );
     return ['no-route'];
   }
   const outcomes: IntakeOutcome[] = [];
@@ -89,22 +108,42 @@ export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid:
     let resultVersion = 1;
     if (delivered) {
       const count = decision.facts.get(j.seriesInstanceUid)?.numberOfInstances;
-      const unchanged = delivered.seriesInstanceUid === j.seriesInstanceUid && (delivered.inputInstances === undefined || count === undefined || delivered.inputInstances === count);
+      const unchanged =
+        delivered.seriesInstanceUid === j.seriesInstanceUid &&
+        (delivered.inputInstances === undefined || count === undefined || delivered.inputInstances === count);
       if (unchanged) {
-        log.info({ modelId, modelVersion, resultVersion: delivered.resultVersion ?? 1 }, 'results already delivered; not enqueued again');
+        log.info(
+          { modelId, modelVersion, resultVersion: delivered.resultVersion ?? 1 },
+          'results already delivered; not enqueued again',
+        );
         outcomes.push('already-delivered');
         continue;
       }
       resultVersion = (delivered.resultVersion ?? 1) + 1;
-      log.info({ modelId, modelVersion, resultVersion }, 'input changed since the last result; re-running as a new result version');
+      log.info(
+        { modelId, modelVersion, resultVersion },
+        'input changed since the last result; re-running as a new result version',
+      );
     }
-    const job: InferenceJob = { studyInstanceUid, seriesInstanceUid: j.seriesInstanceUid, modelId, modelVersion, rule: j.rule, destination: j.destination, ...(isDefaultProfiles(j.srProfiles) ? {} : { srProfiles: [...j.srProfiles] }), ...(resultVersion > 1 ? { resultVersion } : {}) };
+    const job: InferenceJob = {
+      studyInstanceUid,
+      seriesInstanceUid: j.seriesInstanceUid,
+      modelId,
+      modelVersion,
+      rule: j.rule,
+      destination: j.destination,
+      ...(isDefaultProfiles(j.srProfiles) ? {} : { srProfiles: [...j.srProfiles] }),
+      ...(resultVersion > 1 ? { resultVersion } : {}),
+    };
     const jobId = inferenceJobId(job);
     const existing = await deps.queue.getJob(jobId);
     if (existing) {
       const state = await existing.getState();
       // A job that failed for good stays failed until an admin retries it; do not spin on it.
-      log.info({ jobId, state }, state === 'failed' ? 'job failed earlier; left for an admin to retry' : 'job already in the queue');
+      log.info(
+        { jobId, state },
+        state === 'failed' ? 'job failed earlier; left for an admin to retry' : 'job already in the queue',
+      );
       outcomes.push('already-queued');
       continue;
     }
@@ -119,7 +158,19 @@ export async function handleStableStudy(deps: StudyIntakeDeps, studyInstanceUid:
     }
     const delay = j.priority === 'routine' && j.offPeak ? offPeakDelay(j.offPeak) : 0;
     await deps.queue.add('infer', job, { jobId, priority: PRIORITY[j.priority], ...(delay ? { delay } : {}) });
-    log.info({ jobId, modelId, modelVersion, rule: j.rule, priority: j.priority, delayMs: delay, routingMs, seriesInstanceUid: j.seriesInstanceUid }, 'study enqueued');
+    log.info(
+      {
+        jobId,
+        modelId,
+        modelVersion,
+        rule: j.rule,
+        priority: j.priority,
+        delayMs: delay,
+        routingMs,
+        seriesInstanceUid: j.seriesInstanceUid,
+      },
+      'study enqueued',
+    );
     outcomes.push('enqueued');
   }
   return outcomes;

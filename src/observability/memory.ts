@@ -25,16 +25,24 @@ import * as v8 from 'v8';
 import * as vm from 'vm';
 
 /** Set in the worker's environment by the deployment files (glibc reads them at process start). */
-export const MALLOC_TUNING: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
+export const MALLOC_TUNING: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '1048576',
+  GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1',
+};
 
 /**
  * The MALLOC_TUNING variables missing from (or different in) an environment, on Linux (glibc).
  * GLIBC_TUNABLES is a colon-separated list: it counts as set when it holds the tunable, whatever
  * else a deployment adds to it.
  */
-export function mallocTuningMissing(env: NodeJS.ProcessEnv = process.env, platform: string = process.platform): string[] {
+export function mallocTuningMissing(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: string = process.platform,
+): string[] {
   if (platform !== 'linux') return [];
-  const holds = (k: string, v: string): boolean => (k === 'GLIBC_TUNABLES' ? (env[k] ?? '').split(':').includes(v) : env[k] === v);
+  const holds = (k: string, v: string): boolean =>
+    k === 'GLIBC_TUNABLES' ? (env[k] ?? '').split(':').includes(v) : env[k] === v;
   return Object.entries(MALLOC_TUNING)
     .filter(([k, v]) => !holds(k, v))
     .map(([k]) => k);
@@ -47,7 +55,9 @@ export function mallocTuningMissing(env: NodeJS.ProcessEnv = process.env, platfo
  */
 export function mallocTuningEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const have = env.GLIBC_TUNABLES ?? '';
-  const tunables = have.split(':').includes(MALLOC_TUNING.GLIBC_TUNABLES) ? have : [have, MALLOC_TUNING.GLIBC_TUNABLES].filter(Boolean).join(':');
+  const tunables = have.split(':').includes(MALLOC_TUNING.GLIBC_TUNABLES)
+    ? have
+    : [have, MALLOC_TUNING.GLIBC_TUNABLES].filter(Boolean).join(':');
   return { ...MALLOC_TUNING, GLIBC_TUNABLES: tunables };
 }
 

@@ -13,11 +13,37 @@ const STATES = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'fai
 
 export class QueueMetrics {
   readonly registry = new Registry();
-  private readonly jobs = new Gauge({ name: 'ainode_jobs', help: 'Jobs by state and model', labelNames: ['state', 'model'], registers: [this.registry] });
-  private readonly depth = new Gauge({ name: 'ainode_queue_depth', help: 'Jobs waiting to run (waiting, prioritized, delayed)', registers: [this.registry] });
-  private readonly stage = new Histogram({ name: 'ainode_stage_duration_seconds', help: 'Duration of each worker stage', labelNames: ['stage'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
-  private readonly inference = new Histogram({ name: 'ainode_inference_seconds', help: 'Model run time', labelNames: ['model'], buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
-  private readonly errors = new Counter({ name: 'ainode_job_errors_total', help: 'Failed jobs by error code', labelNames: ['code'], registers: [this.registry] });
+  private readonly jobs = new Gauge({
+    name: 'ainode_jobs',
+    help: 'Jobs by state and model',
+    labelNames: ['state', 'model'],
+    registers: [this.registry],
+  });
+  private readonly depth = new Gauge({
+    name: 'ainode_queue_depth',
+    help: 'Jobs waiting to run (waiting, prioritized, delayed)',
+    registers: [this.registry],
+  });
+  private readonly stage = new Histogram({
+    name: 'ainode_stage_duration_seconds',
+    help: 'Duration of each worker stage',
+    labelNames: ['stage'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+  private readonly inference = new Histogram({
+    name: 'ainode_inference_seconds',
+    help: 'Model run time',
+    labelNames: ['model'],
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'ainode_job_errors_total',
+    help: 'Failed jobs by error code',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
   private events: QueueEvents | undefined;
   private connection: Redis | undefined;
 
@@ -32,10 +58,16 @@ export class QueueMetrics {
   async start(): Promise<void> {
     const opts = this.queue.opts;
     const shared = opts.connection as unknown as Redis;
-    this.connection = typeof shared.duplicate === 'function' ? shared.duplicate({ maxRetriesPerRequest: null }) : undefined;
-    this.events = new QueueEvents(this.queue.name, { connection: this.connection ?? { ...(opts.connection as object), maxRetriesPerRequest: null }, prefix: opts.prefix });
+    this.connection =
+      typeof shared.duplicate === 'function' ? shared.duplicate({ maxRetriesPerRequest: null }) : undefined;
+    this.events = new QueueEvents(this.queue.name, {
+      connection: this.connection ?? { ...(opts.connection as object), maxRetriesPerRequest: null },
+      prefix: opts.prefix,
+    });
     this.events.on('completed', ({ jobId, returnvalue }) => void this.onCompleted(jobId, returnvalue));
-    this.events.on('failed', ({ failedReason }) => this.errors.inc({ code: /^([A-Z_]+):/.exec(failedReason ?? '')?.[1] ?? 'UNKNOWN' }));
+    this.events.on('failed', ({ failedReason }) =>
+      this.errors.inc({ code: /^([A-Z_]+):/.exec(failedReason ?? '')?.[1] ?? 'UNKNOWN' }),
+    );
     await this.events.waitUntilReady();
   }
 
@@ -45,7 +77,8 @@ export class QueueMetrics {
   }
 
   private async onCompleted(jobId: string, returnvalue: unknown): Promise<void> {
-    const value = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as { timingsMs?: Record<string, number> } | undefined;
+    const value = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as
+      { timingsMs?: Record<string, number> } | undefined;
     const t = value?.timingsMs ?? {};
     for (const [name, ms] of Object.entries(t)) this.stage.observe({ stage: name }, ms / 1000);
     if (t.model !== undefined) {

@@ -3,7 +3,11 @@ import { Queue } from 'bullmq';
 import type { Redis } from './redis';
 import { INFERENCE_QUEUE, type InferenceJob } from './jobs';
 
-export function createInferenceQueue(connection: Redis, prefix: string, retry: { attempts: number; delayMs: number } = { attempts: 8, delayMs: 5000 }): Queue<InferenceJob> {
+export function createInferenceQueue(
+  connection: Redis,
+  prefix: string,
+  retry: { attempts: number; delayMs: number } = { attempts: 8, delayMs: 5000 },
+): Queue<InferenceJob> {
   return new Queue<InferenceJob>(INFERENCE_QUEUE, {
     connection,
     prefix,

@@ -25,7 +25,9 @@ export interface InferenceJob {
 }
 
 /** One job per (study, model version, result version); BullMQ job ids must not contain ':'. */
-export function inferenceJobId(j: Pick<InferenceJob, 'studyInstanceUid' | 'modelId' | 'modelVersion' | 'resultVersion'>): string {
+export function inferenceJobId(
+  j: Pick<InferenceJob, 'studyInstanceUid' | 'modelId' | 'modelVersion' | 'resultVersion'>,
+): string {
   return `${j.studyInstanceUid}_${j.modelId}_${j.modelVersion}${j.resultVersion && j.resultVersion > 1 ? `_r${j.resultVersion}` : ''}`;
 }
 
@@ -35,13 +37,33 @@ export function parseInferenceJob(data: unknown): InferenceJob {
   const optional = ['rule', 'destination', 'resultVersion', 'srProfiles'];
   if (!d || typeof d !== 'object') throw new AinodeError('JOB_PAYLOAD_INVALID', 'job payload is not an object');
   const extra = Object.keys(d).filter((k) => !keys.includes(k) && !optional.includes(k));
-  if (extra.length) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload has unexpected fields: ${extra.join(', ')}`);
-  for (const k of keys) if (typeof d[k] !== 'string' || d[k] === '') throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} is missing`);
-  for (const k of ['studyInstanceUid', 'seriesInstanceUid']) if (!isValidUid(d[k] as string)) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} is not a UID`);
-  for (const k of ['rule', 'destination']) if (d[k] !== undefined && (typeof d[k] !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(d[k] as string))) throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} must be a short name`);
-  if (d.resultVersion !== undefined && !(Number.isInteger(d.resultVersion) && (d.resultVersion as number) >= 1)) throw new AinodeError('JOB_PAYLOAD_INVALID', 'job payload field resultVersion must be a positive integer');
-  if (d.srProfiles !== undefined && !(Array.isArray(d.srProfiles) && d.srProfiles.length > 0 && d.srProfiles.length <= 2 && d.srProfiles.every(isSrProfile) && new Set(d.srProfiles).size === d.srProfiles.length))
-    throw new AinodeError('JOB_PAYLOAD_INVALID', 'job payload field srProfiles must list standard and/or viewer once each');
+  if (extra.length)
+    throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload has unexpected fields: ${extra.join(', ')}`);
+  for (const k of keys)
+    if (typeof d[k] !== 'string' || d[k] === '')
+      throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} is missing`);
+  for (const k of ['studyInstanceUid', 'seriesInstanceUid'])
+    if (!isValidUid(d[k] as string))
+      throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} is not a UID`);
+  for (const k of ['rule', 'destination'])
+    if (d[k] !== undefined && (typeof d[k] !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(d[k] as string)))
+      throw new AinodeError('JOB_PAYLOAD_INVALID', `job payload field ${k} must be a short name`);
+  if (d.resultVersion !== undefined && !(Number.isInteger(d.resultVersion) && (d.resultVersion as number) >= 1))
+    throw new AinodeError('JOB_PAYLOAD_INVALID', 'job payload field resultVersion must be a positive integer');
+  if (
+    d.srProfiles !== undefined &&
+    !(
+      Array.isArray(d.srProfiles) &&
+      d.srProfiles.length > 0 &&
+      d.srProfiles.length <= 2 &&
+      d.srProfiles.every(isSrProfile) &&
+      new Set(d.srProfiles).size === d.srProfiles.length
+    )
+  )
+    throw new AinodeError(
+      'JOB_PAYLOAD_INVALID',
+      'job payload field srProfiles must list standard and/or viewer once each',
+    );
   return {
     studyInstanceUid: d.studyInstanceUid as string,
     seriesInstanceUid: d.seriesInstanceUid as string,

@@ -18,7 +18,10 @@ export interface LedgerEntry {
 }
 
 export class DeliveryLedger {
-  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
 
   private key(studyUid: string, modelId: string, modelVersion: string): string {
     return `${this.prefix}:ledger:${studyUid}:${modelId}:${modelVersion}`;

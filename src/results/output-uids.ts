@@ -28,7 +28,8 @@ export interface OutputUids {
 
 export function outputUids(k: ResultKey): OutputUids {
   const run = k.resultVersion && k.resultVersion > 1 ? [`r${k.resultVersion}`] : [];
-  const name = (kind: string): string => deterministicUid('ainode-result', k.studyInstanceUid, k.seriesInstanceUid, k.modelId, k.modelVersion, ...run, kind);
+  const name = (kind: string): string =>
+    deterministicUid('ainode-result', k.studyInstanceUid, k.seriesInstanceUid, k.modelId, k.modelVersion, ...run, kind);
   return {
     segSeries: name('seg-series'),
     segInstance: name('seg-instance'),

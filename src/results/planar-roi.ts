@@ -29,7 +29,7 @@ export function keySlice(g: VolumeGeometry, labels: Uint8Array, label: number): 
     let n = 0;
     const end = (k + 1) * plane;
     for (let v = k * plane; v < end; v++) if (labels[v] === label) n++;
-    if (n > bestCount) (best = k), (bestCount = n);
+    if (n > bestCount) ((best = k), (bestCount = n));
   }
   return { slice: best, pixels: bestCount };
 }
@@ -53,14 +53,14 @@ function largestPiece(mask: Uint8Array, w: number, h: number): Uint8Array {
       size++;
       const x = p % w;
       const visit = (q: number): void => {
-        if (mask[q] && !piece[q]) (piece[q] = id), (stack[top++] = q);
+        if (mask[q] && !piece[q]) ((piece[q] = id), (stack[top++] = q));
       };
       if (x > 0) visit(p - 1);
       if (x < w - 1) visit(p + 1);
       if (p >= w) visit(p - w);
       if (p < w * (h - 1)) visit(p + w);
     }
-    if (size > bestSize) (bestSize = size), (bestId = id);
+    if (size > bestSize) ((bestSize = size), (bestId = id));
   }
   const out = new Uint8Array(w * h);
   for (let p = 0; p < w * h; p++) if (piece[p] === bestId && bestId) out[p] = 1;
@@ -71,8 +71,18 @@ function largestPiece(mask: Uint8Array, w: number, h: number): Uint8Array {
 const DX = [1, 0, -1, 0];
 const DY = [0, 1, 0, -1];
 // Pixel ahead-right and ahead-left of a lattice vertex, per direction (offsets from the vertex).
-const AR = [[0, 0], [-1, 0], [-1, -1], [0, -1]];
-const AL = [[0, -1], [0, 0], [-1, 0], [-1, -1]];
+const AR = [
+  [0, 0],
+  [-1, 0],
+  [-1, -1],
+  [0, -1],
+];
+const AL = [
+  [0, -1],
+  [0, 0],
+  [-1, 0],
+  [-1, -1],
+];
 
 /**
  * Outer boundary of a 4-connected pixel set, along pixel edges, as lattice vertices where the
@@ -94,7 +104,8 @@ export function traceOuterBoundary(piece: Uint8Array, w: number, h: number): num
     y += DY[d];
     if (x === x0 && y === y0 && d === 3) break;
     let next: number;
-    if (!inside(x + AR[d][0], y + AR[d][1])) next = (d + 1) % 4; // also splits diagonal (8-only) contacts
+    if (!inside(x + AR[d][0], y + AR[d][1]))
+      next = (d + 1) % 4; // also splits diagonal (8-only) contacts
     else if (inside(x + AL[d][0], y + AL[d][1])) next = (d + 3) % 4;
     else next = d;
     if (next !== d) points.push(x, y);

@@ -40,7 +40,8 @@ export interface ResultObjects {
 function measurementItems(manifest: ModelManifest, s: RegionStats): Measurement[] {
   return manifest.measurements.map((m): Measurement => {
     if (m.kind === 'volume') return { concept: Codes.volume, value: s.volumeMl, unit: Codes.cubicCentimeter };
-    if (m.kind === 'meanIntensity') return { concept: Codes.attenuationCoefficient, value: s.meanIntensity, unit: m.unit, derivation: Codes.mean };
+    if (m.kind === 'meanIntensity')
+      return { concept: Codes.attenuationCoefficient, value: s.meanIntensity, unit: m.unit, derivation: Codes.mean };
     return { concept: m.code, value: s.percentBelow.get(m.threshold)!, unit: Codes.percent };
   });
 }
@@ -92,13 +93,22 @@ export function buildSegmentationResults(
     sopInstanceUid: uids.segInstance,
     seriesNumber: manifest.seriesNumbers.seg + 100 * ((key.resultVersion ?? 1) - 1),
     seriesDescription: `AI ${manifest.id} ${manifest.version}${(key.resultVersion ?? 1) > 1 ? ` run ${key.resultVersion}` : ''}`,
-    contentLabel: manifest.id.toUpperCase().replace(/[^A-Z0-9_]/g, '_').slice(0, 16),
+    contentLabel: manifest.id
+      .toUpperCase()
+      .replace(/[^A-Z0-9_]/g, '_')
+      .slice(0, 16),
     contentDescription: manifest.description.slice(0, 64),
-    contributingEquipment: { manufacturer: 'ainode', modelName: `${manifest.id}`, softwareVersions: manifest.version, deviceUid: uids.observer },
+    contributingEquipment: {
+      manufacturer: 'ainode',
+      modelName: `${manifest.id}`,
+      softwareVersions: manifest.version,
+      deviceUid: uids.observer,
+    },
   });
   const segEncode = performance.now() - t0;
   const t1 = performance.now();
-  const ratioItems = (codes: { code: Code }[], values: number[]): Measurement[] => codes.map((r, i) => ({ concept: r.code, value: values[i], unit: Codes.noUnits }));
+  const ratioItems = (codes: { code: Code }[], values: number[]): Measurement[] =>
+    codes.map((r, i) => ({ concept: r.code, value: values[i], unit: Codes.noUnits }));
   const run = key.resultVersion ?? 1;
   const common = {
     patientStudy,
@@ -114,7 +124,10 @@ export function buildSegmentationResults(
       sopInstanceUid: uids.srInstance,
       seriesNumber: manifest.seriesNumbers.sr + 100 * (run - 1),
       seriesDescription: `AI ${manifest.id} ${manifest.version} measurements${run > 1 ? ` run ${run}` : ''}`,
-      segmentation: { seriesInstanceUid: uids.segSeries, instance: { sopClassUid: SEGMENTATION_STORAGE, sopInstanceUid: uids.segInstance } },
+      segmentation: {
+        seriesInstanceUid: uids.segSeries,
+        instance: { sopClassUid: SEGMENTATION_STORAGE, sopInstanceUid: uids.segInstance },
+      },
       segmentGroups: present.map((s, i) => ({
         trackingId: s.name,
         trackingUid: tracking(`segment-${s.label}`),
@@ -130,11 +143,22 @@ export function buildSegmentationResults(
           trackingId: d.name,
           trackingUid: tracking(`derived-${d.name}`),
           finding: d.finding,
-          measurements: [...(m.union ? measurementItems(manifest, m.union) : []), ...ratioItems(d.ratios ?? [], m.ratios)],
-          evaluations: (d.qualitative ?? []).map((q, i) => ({ concept: q.concept, value: m.qualitative[i] ? Codes.present : Codes.absent })),
+          measurements: [
+            ...(m.union ? measurementItems(manifest, m.union) : []),
+            ...ratioItems(d.ratios ?? [], m.ratios),
+          ],
+          evaluations: (d.qualitative ?? []).map((q, i) => ({
+            concept: q.concept,
+            value: m.qualitative[i] ? Codes.present : Codes.absent,
+          })),
         })),
     });
-    return { profile: 'standard', seriesInstanceUid: uids.srSeries, sopInstanceUid: uids.srInstance, part10: sr.part10 };
+    return {
+      profile: 'standard',
+      seriesInstanceUid: uids.srSeries,
+      sopInstanceUid: uids.srInstance,
+      part10: sr.part10,
+    };
   };
   const viewer = (): ReportObject => {
     const planarGroups = present.map((s): PlanarRoiGroup => {
@@ -147,7 +171,11 @@ export function buildSegmentationResults(
         finding: s.type,
         findingSite: s.anatomicRegion,
         outline: roi.points,
-        image: { sopClassUid: source.sopClassUid, sopInstanceUid: source.sopInstanceUid, ...(source.frameNumber !== undefined ? { frameNumber: source.frameNumber } : {}) },
+        image: {
+          sopClassUid: source.sopClassUid,
+          sopInstanceUid: source.sopInstanceUid,
+          ...(source.frameNumber !== undefined ? { frameNumber: source.frameNumber } : {}),
+        },
         areaMm2: roi.areaMm2,
         measurements: measurementItems(manifest, stats),
         label: `${s.name}: ${stats.volumeMl.toFixed(1)} mL`,
@@ -163,11 +191,21 @@ export function buildSegmentationResults(
       plainGroups: [],
       planarGroups,
     });
-    return { profile: 'viewer', seriesInstanceUid: uids.viewerSrSeries, sopInstanceUid: uids.viewerSrInstance, part10: sr.part10 };
+    return {
+      profile: 'viewer',
+      seriesInstanceUid: uids.viewerSrSeries,
+      sopInstanceUid: uids.viewerSrInstance,
+      part10: sr.part10,
+    };
   };
   const reports = profiles.map((p) => (p === 'viewer' ? viewer() : standard()));
   return {
-    seg: { seriesInstanceUid: uids.segSeries, sopInstanceUid: uids.segInstance, part10: seg.part10, frames: seg.numberOfFrames },
+    seg: {
+      seriesInstanceUid: uids.segSeries,
+      sopInstanceUid: uids.segInstance,
+      part10: seg.part10,
+      frames: seg.numberOfFrames,
+    },
     reports,
     timingsMs: { segEncode: Math.round(segEncode), srEncode: Math.round(performance.now() - t1) },
   };

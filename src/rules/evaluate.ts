@@ -51,7 +51,15 @@ export interface RoutingDecision {
   studyInstanceUid: string;
   rules: RuleEvaluation[];
   /** What to enqueue: one entry per (model), first rule wins. */
-  jobs: { rule: string; modelId: string; seriesInstanceUid: string; priority: Rule['priority']; offPeak?: Rule['offPeak']; destination: string; srProfiles: Rule['srProfiles'] }[];
+  jobs: {
+    rule: string;
+    modelId: string;
+    seriesInstanceUid: string;
+    priority: Rule['priority'];
+    offPeak?: Rule['offPeak'];
+    destination: string;
+    srProfiles: Rule['srProfiles'];
+  }[];
 }
 
 function values(ds: DicomJson, tag: string): unknown[] {
@@ -59,7 +67,8 @@ function values(ds: DicomJson, tag: string): unknown[] {
 }
 
 function asText(v: unknown): string {
-  if (v && typeof v === 'object' && 'Alphabetic' in (v as object)) return String((v as { Alphabetic: unknown }).Alphabetic);
+  if (v && typeof v === 'object' && 'Alphabetic' in (v as object))
+    return String((v as { Alphabetic: unknown }).Alphabetic);
   return String(v);
 }
 
@@ -71,11 +80,21 @@ function ageYears(s: string): number {
   return m[2] === 'Y' ? n : m[2] === 'M' ? n / 12 : m[2] === 'W' ? n / 52.1775 : n / 365.25;
 }
 
-const inRange = (x: number, r: Range): boolean => (r.min === undefined || x >= r.min) && (r.max === undefined || x <= r.max);
-const rangeText = (r: Range): string => (r.min !== undefined && r.max !== undefined ? `in ${r.min}..${r.max}` : r.min !== undefined ? `>= ${r.min}` : `<= ${r.max}`);
+const inRange = (x: number, r: Range): boolean =>
+  (r.min === undefined || x >= r.min) && (r.max === undefined || x <= r.max);
+const rangeText = (r: Range): string =>
+  r.min !== undefined && r.max !== undefined
+    ? `in ${r.min}..${r.max}`
+    : r.min !== undefined
+      ? `>= ${r.min}`
+      : `<= ${r.max}`;
 
 function missingOutcome(c: Condition): Outcome {
-  return c.ifMissing === 'match' ? 'missing: match' : c.ifMissing === 'skip' ? 'missing: skip series' : 'missing: no match';
+  return c.ifMissing === 'match'
+    ? 'missing: match'
+    : c.ifMissing === 'skip'
+      ? 'missing: skip series'
+      : 'missing: no match';
 }
 
 export function describeCondition(c: Condition): string {
@@ -88,17 +107,35 @@ export function describeCondition(c: Condition): string {
     return parts.join(', ');
   }
   const test =
-    c.equals !== undefined ? `= ${c.equals}` : c.in ? `in [${c.in.join(', ')}]` : c.regex ? `matches /${c.regex}/i` : c.range ? rangeText(c.range) : c.present !== undefined ? (c.present ? 'is present' : 'is absent') : `contains ${c.contains}`;
+    c.equals !== undefined
+      ? `= ${c.equals}`
+      : c.in
+        ? `in [${c.in.join(', ')}]`
+        : c.regex
+          ? `matches /${c.regex}/i`
+          : c.range
+            ? rangeText(c.range)
+            : c.present !== undefined
+              ? c.present
+                ? 'is present'
+                : 'is absent'
+              : `contains ${c.contains}`;
   return `${c.negate ? 'NOT ' : ''}${c.keyword} ${test}`;
 }
 
 export function evaluateAttribute(c: AttributeCondition, ds: DicomJson): Outcome {
   const vals = values(ds, c.tag).map(asText);
-  if (c.present !== undefined) return (vals.length > 0) === c.present ? 'held' : 'failed';
+  if (c.present !== undefined) return vals.length > 0 === c.present ? 'held' : 'failed';
   if (vals.length === 0) return missingOutcome(c);
   let ok: boolean;
-  if (c.equals !== undefined) ok = vals.some((v) => (typeof c.equals === 'number' ? Number(v) === c.equals : v.trim().toUpperCase() === String(c.equals).toUpperCase()));
-  else if (c.in) ok = vals.some((v) => c.in!.some((x) => (typeof x === 'number' ? Number(v) === x : v.trim().toUpperCase() === x.toUpperCase())));
+  if (c.equals !== undefined)
+    ok = vals.some((v) =>
+      typeof c.equals === 'number' ? Number(v) === c.equals : v.trim().toUpperCase() === String(c.equals).toUpperCase(),
+    );
+  else if (c.in)
+    ok = vals.some((v) =>
+      c.in!.some((x) => (typeof x === 'number' ? Number(v) === x : v.trim().toUpperCase() === x.toUpperCase())),
+    );
   else if (c.regex) ok = vals.some((v) => new RegExp(c.regex!, 'i').test(v));
   else if (c.range) {
     const x = c.keyword === 'PatientAge' ? ageYears(vals[0]) : Number(vals[0]);
@@ -112,9 +149,13 @@ export function evaluateGeometry(c: GeometryCondition, s: SeriesFacts): Outcome 
   const g = s.geometry;
   const checks: (boolean | undefined)[] = [];
   if (c.orientation) checks.push(g.orientation === undefined ? undefined : c.orientation.includes(g.orientation));
-  if (c.sliceSpacingMm) checks.push(g.sliceSpacingMm === undefined ? undefined : inRange(g.sliceSpacingMm, c.sliceSpacingMm));
+  if (c.sliceSpacingMm)
+    checks.push(g.sliceSpacingMm === undefined ? undefined : inRange(g.sliceSpacingMm, c.sliceSpacingMm));
   if (c.sliceCount) checks.push(inRange(g.sliceCount, c.sliceCount));
-  if (c.inPlaneResolutionMm) checks.push(g.inPlaneResolutionMm === undefined ? undefined : inRange(g.inPlaneResolutionMm, c.inPlaneResolutionMm));
+  if (c.inPlaneResolutionMm)
+    checks.push(
+      g.inPlaneResolutionMm === undefined ? undefined : inRange(g.inPlaneResolutionMm, c.inPlaneResolutionMm),
+    );
   if (checks.some((x) => x === false)) return 'failed';
   if (checks.some((x) => x === undefined)) return missingOutcome(c);
   return 'held';
@@ -126,7 +167,12 @@ function choose(rule: Rule, candidates: SeriesFacts[]): SeriesFacts | undefined 
   const byUid = (a: SeriesFacts, b: SeriesFacts): number => (a.seriesInstanceUid < b.seriesInstanceUid ? -1 : 1);
   const p = rule.prefer;
   const sorted = [...candidates].sort((a, b) => {
-    if (p.by === 'thinnest-slices') return (a.geometry.sliceSpacingMm ?? Infinity) - (b.geometry.sliceSpacingMm ?? Infinity) || b.geometry.sliceCount - a.geometry.sliceCount || byUid(a, b);
+    if (p.by === 'thinnest-slices')
+      return (
+        (a.geometry.sliceSpacingMm ?? Infinity) - (b.geometry.sliceSpacingMm ?? Infinity) ||
+        b.geometry.sliceCount - a.geometry.sliceCount ||
+        byUid(a, b)
+      );
     if (p.by === 'description') {
       const re = new RegExp(p.pattern, 'i');
       const m = (s: SeriesFacts): number => (re.test(s.seriesDescription) || re.test(s.protocolName) ? 0 : 1);
@@ -141,7 +187,10 @@ export function evaluateRules(rules: RuleSet, facts: StudyFacts, models: Map<str
   const evaluations: RuleEvaluation[] = [];
   const jobs: RoutingDecision['jobs'] = [];
   for (const rule of rules.rules) {
-    const studyConditions = rule.study.map((c) => ({ condition: describeCondition(c), outcome: c.kind === 'attribute' ? evaluateAttribute(c, facts.study) : ('failed' as Outcome) }));
+    const studyConditions = rule.study.map((c) => ({
+      condition: describeCondition(c),
+      outcome: c.kind === 'attribute' ? evaluateAttribute(c, facts.study) : ('failed' as Outcome),
+    }));
     const applies = rule.enabled && studyConditions.every((r) => passes(r.outcome));
     const series: SeriesEvaluation[] = facts.series.map((s) => {
       const conditions = rule.series.map((c) => ({
@@ -149,22 +198,56 @@ export function evaluateRules(rules: RuleSet, facts: StudyFacts, models: Map<str
         outcome: c.kind === 'attribute' ? evaluateAttribute(c, s.attributes) : evaluateGeometry(c, s),
       }));
       const skipped = conditions.some((r) => r.outcome === 'missing: skip series');
-      return { seriesInstanceUid: s.seriesInstanceUid, modality: s.modality, geometry: s.geometry, conditions, skipped, qualifies: applies && !skipped && conditions.every((r) => passes(r.outcome)) };
+      return {
+        seriesInstanceUid: s.seriesInstanceUid,
+        modality: s.modality,
+        geometry: s.geometry,
+        conditions,
+        skipped,
+        qualifies: applies && !skipped && conditions.every((r) => passes(r.outcome)),
+      };
     });
-    const chosen = applies ? choose(rule, facts.series.filter((_, i) => series[i].qualifies)) : undefined;
+    const chosen = applies
+      ? choose(
+          rule,
+          facts.series.filter((_, i) => series[i].qualifies),
+        )
+      : undefined;
     const decisions: ModelDecision[] = rule.models.map((modelId) => {
       if (!applies) return { modelId, runs: false, why: rule.enabled ? 'study conditions not met' : 'rule disabled' };
       if (!chosen) return { modelId, runs: false, why: 'no series qualifies' };
       const pkg = models.get(modelId);
       if (!pkg) return { modelId, runs: false, why: 'model not loaded (see `ainode models list`)' };
       const acc = judgeSeries(chosen, pkg.manifest.accepts);
-      if (!acc.qualifies) return { modelId, runs: false, why: `the model does not accept the chosen series: ${acc.why}` };
-      if (jobs.some((j) => j.modelId === modelId)) return { modelId, runs: false, why: 'already scheduled by an earlier rule' };
+      if (!acc.qualifies)
+        return { modelId, runs: false, why: `the model does not accept the chosen series: ${acc.why}` };
+      if (jobs.some((j) => j.modelId === modelId))
+        return { modelId, runs: false, why: 'already scheduled by an earlier rule' };
       return { modelId, runs: true, why: `runs on ${chosen.seriesInstanceUid}` };
     });
     for (const d of decisions)
-      if (d.runs) jobs.push({ rule: rule.name, modelId: d.modelId, seriesInstanceUid: chosen!.seriesInstanceUid, priority: rule.priority, ...(rule.offPeak ? { offPeak: rule.offPeak } : {}), destination: rule.destination, srProfiles: rule.srProfiles });
-    evaluations.push({ rule: rule.name, enabled: rule.enabled, studyConditions, applies, series, chosenSeries: chosen?.seriesInstanceUid, models: decisions, priority: rule.priority, destination: rule.destination, srProfiles: rule.srProfiles });
+      if (d.runs)
+        jobs.push({
+          rule: rule.name,
+          modelId: d.modelId,
+          seriesInstanceUid: chosen!.seriesInstanceUid,
+          priority: rule.priority,
+          ...(rule.offPeak ? { offPeak: rule.offPeak } : {}),
+          destination: rule.destination,
+          srProfiles: rule.srProfiles,
+        });
+    evaluations.push({
+      rule: rule.name,
+      enabled: rule.enabled,
+      studyConditions,
+      applies,
+      series,
+      chosenSeries: chosen?.seriesInstanceUid,
+      models: decisions,
+      priority: rule.priority,
+      destination: rule.destination,
+      srProfiles: rule.srProfiles,
+    });
   }
   return { studyInstanceUid: facts.studyInstanceUid, rules: evaluations, jobs };
 }

@@ -13,7 +13,11 @@ import type { Orientation, SeriesAcceptance } from '../inference/manifest';
 
 export function orientationOf(iop: number[] | undefined): Orientation | undefined {
   if (!iop) return undefined;
-  const n = [iop[1] * iop[5] - iop[2] * iop[4], iop[2] * iop[3] - iop[0] * iop[5], iop[0] * iop[4] - iop[1] * iop[3]].map(Math.abs);
+  const n = [
+    iop[1] * iop[5] - iop[2] * iop[4],
+    iop[2] * iop[3] - iop[0] * iop[5],
+    iop[0] * iop[4] - iop[1] * iop[3],
+  ].map(Math.abs);
   const max = Math.max(...n);
   if (max < 0.9) return undefined; // oblique
   return n[2] === max ? 'axial' : n[1] === max ? 'coronal' : 'sagittal';
@@ -23,18 +27,30 @@ export function judgeSeries(s: SeriesDescriptor, a: SeriesAcceptance): { qualifi
   if (s.manufacturer === AINODE_EQUIPMENT.Manufacturer) return { qualifies: false, why: 'written by ainode' };
   if (!a.modality.includes(s.modality)) return { qualifies: false, why: `modality ${s.modality || 'missing'}` };
   if (s.imageType.includes('LOCALIZER')) return { qualifies: false, why: 'localizer' };
-  if (a.slices?.min !== undefined && s.numberOfInstances < a.slices.min) return { qualifies: false, why: `${s.numberOfInstances} instances < ${a.slices.min}` };
-  if (a.slices?.max !== undefined && s.numberOfInstances > a.slices.max) return { qualifies: false, why: `${s.numberOfInstances} instances > ${a.slices.max}` };
+  if (a.slices?.min !== undefined && s.numberOfInstances < a.slices.min)
+    return { qualifies: false, why: `${s.numberOfInstances} instances < ${a.slices.min}` };
+  if (a.slices?.max !== undefined && s.numberOfInstances > a.slices.max)
+    return { qualifies: false, why: `${s.numberOfInstances} instances > ${a.slices.max}` };
   if (a.orientation) {
     const o = orientationOf(s.imageOrientationPatient);
-    if (!o || !a.orientation.includes(o)) return { qualifies: false, why: `orientation ${o ?? 'oblique or missing'} not in ${a.orientation.join('/')}` };
+    if (!o || !a.orientation.includes(o))
+      return { qualifies: false, why: `orientation ${o ?? 'oblique or missing'} not in ${a.orientation.join('/')}` };
   }
   const texts = [s.studyDescription, s.seriesDescription, s.protocolName];
   if (a.bodyPart) {
-    const ok = s.bodyPartExamined ? a.bodyPart.includes(s.bodyPartExamined) : a.bodyPartPattern !== undefined && texts.some((t) => new RegExp(a.bodyPartPattern!, 'i').test(t));
-    if (!ok) return { qualifies: false, why: s.bodyPartExamined ? `body part ${s.bodyPartExamined}` : 'body part missing and no description names it' };
+    const ok = s.bodyPartExamined
+      ? a.bodyPart.includes(s.bodyPartExamined)
+      : a.bodyPartPattern !== undefined && texts.some((t) => new RegExp(a.bodyPartPattern!, 'i').test(t));
+    if (!ok)
+      return {
+        qualifies: false,
+        why: s.bodyPartExamined ? `body part ${s.bodyPartExamined}` : 'body part missing and no description names it',
+      };
   }
-  if (a.descriptionPattern && ![s.seriesDescription, s.protocolName].some((t) => new RegExp(a.descriptionPattern!, 'i').test(t))) {
+  if (
+    a.descriptionPattern &&
+    ![s.seriesDescription, s.protocolName].some((t) => new RegExp(a.descriptionPattern!, 'i').test(t))
+  ) {
     return { qualifies: false, why: 'series description/protocol does not match' };
   }
   return { qualifies: true, why: 'accepted' };

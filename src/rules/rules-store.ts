@@ -24,7 +24,10 @@ export class RulesStore {
   private error: string | undefined;
   private lastMtime = 0;
 
-  constructor(readonly file: string, private readonly log: Logger) {}
+  constructor(
+    readonly file: string,
+    private readonly log: Logger,
+  ) {}
 
   /** Loads the file; throws RulesError when it is invalid (at start: the node must not run without rules). */
   load(): RuleSet {

@@ -73,8 +73,15 @@ export interface RuleSet {
 }
 
 export class RulesError extends AinodeError {
-  constructor(readonly problems: string[], source: string) {
-    super('CONFIG_INVALID', `${source}: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, { retryable: false, hint: 'fix the rules file; the previous rules stay in force' });
+  constructor(
+    readonly problems: string[],
+    source: string,
+  ) {
+    super(
+      'CONFIG_INVALID',
+      `${source}: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`,
+      { retryable: false, hint: 'fix the rules file; the previous rules stay in force' },
+    );
     this.name = 'RulesError';
   }
 }
@@ -99,16 +106,20 @@ export function parseRules(text: string, source = 'rules'): RuleSet {
     const range = (node as Node | undefined)?.range;
     return range ? ` (line ${lc.linePos(range[0]).line})` : '';
   };
-  const fail = (path: (string | number)[], msg: string): void => void problems.push(`/${path.join('/')}${lineOf(path)}: ${msg}`);
+  const fail = (path: (string | number)[], msg: string): void =>
+    void problems.push(`/${path.join('/')}${lineOf(path)}: ${msg}`);
   const root = doc.toJS() as unknown;
 
   const obj = (v: unknown, path: (string | number)[], allowed: string[]): Plain | undefined => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return void fail(path, 'must be a mapping');
-    for (const k of Object.keys(v)) if (!allowed.includes(k)) fail([...path, k], `is not a known field (allowed: ${allowed.join(', ')})`);
+    for (const k of Object.keys(v))
+      if (!allowed.includes(k)) fail([...path, k], `is not a known field (allowed: ${allowed.join(', ')})`);
     return v as Plain;
   };
-  const str = (v: unknown, path: (string | number)[]): string | undefined => (typeof v === 'string' && v !== '' ? v : void fail(path, 'must be a non-empty string'));
-  const num = (v: unknown, path: (string | number)[]): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : void fail(path, 'must be a number'));
+  const str = (v: unknown, path: (string | number)[]): string | undefined =>
+    typeof v === 'string' && v !== '' ? v : void fail(path, 'must be a non-empty string');
+  const num = (v: unknown, path: (string | number)[]): number | undefined =>
+    typeof v === 'number' && Number.isFinite(v) ? v : void fail(path, 'must be a number');
   const range = (v: unknown, path: (string | number)[]): Range | undefined => {
     const o = obj(v, path, ['min', 'max']);
     if (!o) return undefined;
@@ -138,34 +149,63 @@ export function parseRules(text: string, source = 'rules'): RuleSet {
   const condition = (v: unknown, path: (string | number)[]): Condition | undefined => {
     if (typeof v === 'object' && v !== null && 'geometry' in v) {
       const c = obj(v, path, ['geometry', 'ifMissing']);
-      const g = c && obj(c.geometry, [...path, 'geometry'], ['orientation', 'sliceSpacingMm', 'sliceCount', 'inPlaneResolutionMm']);
+      const g =
+        c &&
+        obj(c.geometry, [...path, 'geometry'], ['orientation', 'sliceSpacingMm', 'sliceCount', 'inPlaneResolutionMm']);
       if (!c || !g) return undefined;
       const out: GeometryCondition = { kind: 'geometry', ifMissing: missing(c.ifMissing, [...path, 'ifMissing']) };
       if (g.orientation !== undefined) {
-        if (!Array.isArray(g.orientation) || g.orientation.some((o) => !['axial', 'coronal', 'sagittal'].includes(o as string))) fail([...path, 'geometry', 'orientation'], 'must be a list of axial, coronal, sagittal');
+        if (
+          !Array.isArray(g.orientation) ||
+          g.orientation.some((o) => !['axial', 'coronal', 'sagittal'].includes(o as string))
+        )
+          fail([...path, 'geometry', 'orientation'], 'must be a list of axial, coronal, sagittal');
         else out.orientation = g.orientation as Orientation[];
       }
-      if (g.sliceSpacingMm !== undefined) out.sliceSpacingMm = range(g.sliceSpacingMm, [...path, 'geometry', 'sliceSpacingMm']);
+      if (g.sliceSpacingMm !== undefined)
+        out.sliceSpacingMm = range(g.sliceSpacingMm, [...path, 'geometry', 'sliceSpacingMm']);
       if (g.sliceCount !== undefined) out.sliceCount = range(g.sliceCount, [...path, 'geometry', 'sliceCount']);
-      if (g.inPlaneResolutionMm !== undefined) out.inPlaneResolutionMm = range(g.inPlaneResolutionMm, [...path, 'geometry', 'inPlaneResolutionMm']);
-      if (Object.keys(g).length === 0) fail([...path, 'geometry'], 'needs orientation, sliceSpacingMm, sliceCount or inPlaneResolutionMm');
+      if (g.inPlaneResolutionMm !== undefined)
+        out.inPlaneResolutionMm = range(g.inPlaneResolutionMm, [...path, 'geometry', 'inPlaneResolutionMm']);
+      if (Object.keys(g).length === 0)
+        fail([...path, 'geometry'], 'needs orientation, sliceSpacingMm, sliceCount or inPlaneResolutionMm');
       return out;
     }
-    const c = obj(v, path, ['attribute', 'equals', 'in', 'regex', 'range', 'present', 'contains', 'negate', 'ifMissing']);
+    const c = obj(v, path, [
+      'attribute',
+      'equals',
+      'in',
+      'regex',
+      'range',
+      'present',
+      'contains',
+      'negate',
+      'ifMissing',
+    ]);
     if (!c) return undefined;
     const name = str(c.attribute, [...path, 'attribute']);
     const attr = name ? resolveAttribute(name) : undefined;
     if (name && !attr) fail([...path, 'attribute'], `"${name}" is not a DICOM keyword or tag`);
     const tests = ['equals', 'in', 'regex', 'range', 'present', 'contains'].filter((k) => c[k] !== undefined);
-    if (tests.length !== 1) fail(path, `needs exactly one of equals, in, regex, range, present, contains (found ${tests.length})`);
-    const out: AttributeCondition = { kind: 'attribute', attribute: name ?? '', tag: attr?.tag ?? '', keyword: attr?.keyword ?? '', negate: c.negate === true, ifMissing: missing(c.ifMissing, [...path, 'ifMissing']) };
+    if (tests.length !== 1)
+      fail(path, `needs exactly one of equals, in, regex, range, present, contains (found ${tests.length})`);
+    const out: AttributeCondition = {
+      kind: 'attribute',
+      attribute: name ?? '',
+      tag: attr?.tag ?? '',
+      keyword: attr?.keyword ?? '',
+      negate: c.negate === true,
+      ifMissing: missing(c.ifMissing, [...path, 'ifMissing']),
+    };
     if (c.negate !== undefined && typeof c.negate !== 'boolean') fail([...path, 'negate'], 'must be true or false');
     if (c.equals !== undefined) {
-      if (typeof c.equals !== 'string' && typeof c.equals !== 'number') fail([...path, 'equals'], 'must be a string or a number');
+      if (typeof c.equals !== 'string' && typeof c.equals !== 'number')
+        fail([...path, 'equals'], 'must be a string or a number');
       else out.equals = c.equals;
     }
     if (c.in !== undefined) {
-      if (!Array.isArray(c.in) || c.in.length === 0 || c.in.some((x) => typeof x !== 'string' && typeof x !== 'number')) fail([...path, 'in'], 'must be a non-empty list of strings or numbers');
+      if (!Array.isArray(c.in) || c.in.length === 0 || c.in.some((x) => typeof x !== 'string' && typeof x !== 'number'))
+        fail([...path, 'in'], 'must be a non-empty list of strings or numbers');
       else out.in = c.in as (string | number)[];
     }
     if (c.regex !== undefined) out.regex = regex(c.regex, [...path, 'regex']);
@@ -199,30 +239,63 @@ export function parseRules(text: string, source = 'rules'): RuleSet {
         const o = obj(v, ['destinations', name], ['url', 'usernameEnv', 'passwordEnv']);
         const url = o && str(o.url, ['destinations', name, 'url']);
         if (url && !/^https?:\/\//.test(url)) fail(['destinations', name, 'url'], 'must be an http(s) URL');
-        if (o && url) destinations.set(name, { name, url: url.replace(/\/+$/, ''), ...(o.usernameEnv ? { usernameEnv: String(o.usernameEnv) } : {}), ...(o.passwordEnv ? { passwordEnv: String(o.passwordEnv) } : {}) });
+        if (o && url)
+          destinations.set(name, {
+            name,
+            url: url.replace(/\/+$/, ''),
+            ...(o.usernameEnv ? { usernameEnv: String(o.usernameEnv) } : {}),
+            ...(o.passwordEnv ? { passwordEnv: String(o.passwordEnv) } : {}),
+          });
       }
     }
     if (!Array.isArray(top.rules)) fail(['rules'], 'must be a list of rules');
     else
       top.rules.forEach((v, i) => {
         const p = ['rules', i];
-        const r = obj(v, p, ['name', 'enabled', 'models', 'priority', 'offPeak', 'destination', 'srProfiles', 'study', 'series', 'prefer']);
+        const r = obj(v, p, [
+          'name',
+          'enabled',
+          'models',
+          'priority',
+          'offPeak',
+          'destination',
+          'srProfiles',
+          'study',
+          'series',
+          'prefer',
+        ]);
         if (!r) return;
         const name = str(r.name, [...p, 'name']) ?? `rule ${i}`;
         if (rules.some((x) => x.name === name)) fail([...p, 'name'], `"${name}" is used by an earlier rule`);
-        const models = Array.isArray(r.models) && r.models.length > 0 && r.models.every((m) => typeof m === 'string') ? (r.models as string[]) : (fail([...p, 'models'], 'must be a non-empty list of model ids'), []);
-        const priority = r.priority === undefined ? 'routine' : r.priority === 'stat' || r.priority === 'routine' ? r.priority : (fail([...p, 'priority'], 'must be stat or routine'), 'routine');
+        const models =
+          Array.isArray(r.models) && r.models.length > 0 && r.models.every((m) => typeof m === 'string')
+            ? (r.models as string[])
+            : (fail([...p, 'models'], 'must be a non-empty list of model ids'), []);
+        const priority =
+          r.priority === undefined
+            ? 'routine'
+            : r.priority === 'stat' || r.priority === 'routine'
+              ? r.priority
+              : (fail([...p, 'priority'], 'must be stat or routine'), 'routine');
         let offPeak: Rule['offPeak'];
         if (r.offPeak !== undefined) {
           const o = obj(r.offPeak, [...p, 'offPeak'], ['start', 'end']);
-          if (o) offPeak = { start: time(o.start, [...p, 'offPeak', 'start']), end: time(o.end, [...p, 'offPeak', 'end']) };
+          if (o)
+            offPeak = { start: time(o.start, [...p, 'offPeak', 'start']), end: time(o.end, [...p, 'offPeak', 'end']) };
         }
-        const destination = r.destination === undefined ? 'source' : typeof r.destination === 'string' ? r.destination : (fail([...p, 'destination'], 'must be "source" or a destination name'), 'source');
-        if (destination !== 'source' && !destinations.has(destination)) fail([...p, 'destination'], `"${destination}" is not a declared destination`);
+        const destination =
+          r.destination === undefined
+            ? 'source'
+            : typeof r.destination === 'string'
+              ? r.destination
+              : (fail([...p, 'destination'], 'must be "source" or a destination name'), 'source');
+        if (destination !== 'source' && !destinations.has(destination))
+          fail([...p, 'destination'], `"${destination}" is not a declared destination`);
         let srProfiles: SrProfile[] = [...DEFAULT_SR_PROFILES];
         if (r.srProfiles !== undefined) {
           const list = r.srProfiles;
-          if (Array.isArray(list) && list.length > 0 && list.every(isSrProfile) && new Set(list).size === list.length) srProfiles = list as SrProfile[];
+          if (Array.isArray(list) && list.length > 0 && list.every(isSrProfile) && new Set(list).size === list.length)
+            srProfiles = list as SrProfile[];
           else fail([...p, 'srProfiles'], `must be a non-empty list of ${SR_PROFILES.join(', ')} (each once)`);
         }
         let prefer: Preference = { by: 'most-slices' };
@@ -235,8 +308,22 @@ export function parseRules(text: string, source = 'rules'): RuleSet {
         }
         if (r.enabled !== undefined && typeof r.enabled !== 'boolean') fail([...p, 'enabled'], 'must be true or false');
         const studyConditions = conditions(r.study, [...p, 'study']);
-        studyConditions.forEach((c, j) => c.kind === 'geometry' && fail([...p, 'study', j], 'geometry conditions belong to series, not study'));
-        rules.push({ name, enabled: r.enabled !== false, models, priority, ...(offPeak ? { offPeak } : {}), destination, srProfiles, study: studyConditions, series: conditions(r.series, [...p, 'series']), prefer });
+        studyConditions.forEach(
+          (c, j) =>
+            c.kind === 'geometry' && fail([...p, 'study', j], 'geometry conditions belong to series, not study'),
+        );
+        rules.push({
+          name,
+          enabled: r.enabled !== false,
+          models,
+          priority,
+          ...(offPeak ? { offPeak } : {}),
+          destination,
+          srProfiles,
+          study: studyConditions,
+          series: conditions(r.series, [...p, 'series']),
+          prefer,
+        });
       });
   }
   if (problems.length) throw new RulesError(problems, source);

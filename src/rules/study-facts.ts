@@ -44,7 +44,14 @@ export interface StudyFacts {
   series: SeriesFacts[];
 }
 
-const SERIES_FIELDS = [Tag.SeriesDescription, Tag.BodyPartExamined, Tag.ProtocolName, Tag.Manufacturer, Tag.NumberOfSeriesRelatedInstances, Tag.Modality];
+const SERIES_FIELDS = [
+  Tag.SeriesDescription,
+  Tag.BodyPartExamined,
+  Tag.ProtocolName,
+  Tag.Manufacturer,
+  Tag.NumberOfSeriesRelatedInstances,
+  Tag.Modality,
+];
 const INSTANCE_FIELDS = [Tag.ImageType, Tag.ImageOrientationPatient, '00200032', '00280030', '00180050'];
 const NON_IMAGE = new Set(['SEG', 'SR', 'KO', 'PR', 'RTSTRUCT', 'RTPLAN', 'DOC', 'REG', 'RWV']);
 
@@ -59,7 +66,11 @@ function geometryOf(first: DicomJson, instances: DicomJson[]): SeriesGeometry {
   const iop = jsonStrings(first, Tag.ImageOrientationPatient).map(Number);
   const orientation = iop.length === 6 ? orientationOf(iop) : undefined;
   const ps = jsonStrings(first, '00280030').map(Number).filter(Number.isFinite);
-  const out: SeriesGeometry = { sliceCount: instances.length, ...(orientation ? { orientation } : {}), ...(ps.length === 2 ? { inPlaneResolutionMm: Math.max(ps[0], ps[1]) } : {}) };
+  const out: SeriesGeometry = {
+    sliceCount: instances.length,
+    ...(orientation ? { orientation } : {}),
+    ...(ps.length === 2 ? { inPlaneResolutionMm: Math.max(ps[0], ps[1]) } : {}),
+  };
   if (iop.length !== 6) return out;
   const n = [iop[1] * iop[5] - iop[2] * iop[4], iop[2] * iop[3] - iop[0] * iop[5], iop[0] * iop[4] - iop[1] * iop[3]];
   const pos = instances
@@ -70,7 +81,10 @@ function geometryOf(first: DicomJson, instances: DicomJson[]): SeriesGeometry {
   const distinct = pos.filter((p, i) => i === 0 || p - pos[i - 1] > 1e-3);
   out.sliceCount = distinct.length || instances.length;
   if (distinct.length >= 2) {
-    const gaps = distinct.slice(1).map((p, i) => p - distinct[i]).sort((a, b) => a - b);
+    const gaps = distinct
+      .slice(1)
+      .map((p, i) => p - distinct[i])
+      .sort((a, b) => a - b);
     out.sliceSpacingMm = gaps[Math.floor(gaps.length / 2)];
   }
   return out;
@@ -85,9 +99,18 @@ type SeriesInstances = { first: DicomJson; positions: DicomJson[] };
  * first instance by QIDO-RS (limit 1) and the positions from that source; else every instance by
  * QIDO-RS.
  */
-export async function gatherStudyFacts(client: DicomwebClient, studyInstanceUid: string, studyTags: string[] = [], seriesTags: string[] = [], positions?: InstancePositions): Promise<StudyFacts> {
+export async function gatherStudyFacts(
+  client: DicomwebClient,
+  studyInstanceUid: string,
+  studyTags: string[] = [],
+  seriesTags: string[] = [],
+  positions?: InstancePositions,
+): Promise<StudyFacts> {
   const [[study], seriesList, known] = await Promise.all([
-    client.search('/studies', { StudyInstanceUID: studyInstanceUid, includefield: [Tag.StudyDescription, ...studyTags] }),
+    client.search('/studies', {
+      StudyInstanceUID: studyInstanceUid,
+      includefield: [Tag.StudyDescription, ...studyTags],
+    }),
     client.search(`/studies/${studyInstanceUid}/series`, { includefield: [...SERIES_FIELDS, ...seriesTags] }),
     positions?.(studyInstanceUid).catch(() => undefined),
   ]);
@@ -111,7 +134,9 @@ export async function gatherStudyFacts(client: DicomwebClient, studyInstanceUid:
       ...(await Promise.all(
         seriesList.slice(i, i + 4).map((s) => {
           const uid = jsonString(s, Tag.SeriesInstanceUID);
-          return uid && !NON_IMAGE.has(jsonString(s, Tag.Modality) ?? '') ? instancesOf(uid) : Promise.resolve({ first: {}, positions: [] });
+          return uid && !NON_IMAGE.has(jsonString(s, Tag.Modality) ?? '')
+            ? instancesOf(uid)
+            : Promise.resolve({ first: {}, positions: [] });
         }),
       )),
     );
@@ -120,7 +145,10 @@ export async function gatherStudyFacts(client: DicomwebClient, studyInstanceUid:
     if (!seriesInstanceUid) continue;
     const modality = jsonString(s, Tag.Modality) ?? '';
     const { first, positions: instances } = perSeries[index];
-    const attributes: DicomJson = { ...first, ...Object.fromEntries(Object.entries(s).filter(([, v]) => v.Value !== undefined && v.Value.length > 0)) };
+    const attributes: DicomJson = {
+      ...first,
+      ...Object.fromEntries(Object.entries(s).filter(([, v]) => v.Value !== undefined && v.Value.length > 0)),
+    };
     const iop = jsonStrings(first, Tag.ImageOrientationPatient).map(Number);
     out.push({
       seriesInstanceUid,

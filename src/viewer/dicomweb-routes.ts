@@ -56,11 +56,14 @@ function uid(s: string | undefined): boolean {
 
 /** What could make a raw path (before any decoding) mean another place once decoded or resolved. */
 function checkPathShape(raw: string): void {
-  if (!raw.startsWith('/')) throw new GatewayRefusal('absolute-form', 'the request target must be a path (origin form)');
+  if (!raw.startsWith('/'))
+    throw new GatewayRefusal('absolute-form', 'the request target must be a path (origin form)');
   if (raw.includes('\\')) throw new GatewayRefusal('backslash', 'a backslash in the path');
   const lower = raw.toLowerCase();
-  if (lower.includes('%2f') || lower.includes('%5c')) throw new GatewayRefusal('encoded-separator', 'an encoded slash or backslash in the path');
-  if (lower.includes('%2e') || raw.split('/').some((s) => s === '..' || s === '.')) throw new GatewayRefusal('path-traversal', 'a dot segment in the path');
+  if (lower.includes('%2f') || lower.includes('%5c'))
+    throw new GatewayRefusal('encoded-separator', 'an encoded slash or backslash in the path');
+  if (lower.includes('%2e') || raw.split('/').some((s) => s === '..' || s === '.'))
+    throw new GatewayRefusal('path-traversal', 'a dot segment in the path');
   if (raw.includes('//')) throw new GatewayRefusal('empty-segment', 'an empty path segment');
 }
 
@@ -79,10 +82,18 @@ function route(segments: string[]): RouteKind | undefined {
   if (segments.length === 1 && (a === 'studies' || a === 'series' || a === 'instances')) return 'search';
   if (a !== 'studies' || !uid(b)) return undefined;
   if (tail(c, 2)) return 'retrieve';
-  if (segments.length === 3) return c === 'metadata' ? 'retrieve' : rendered(c) ? 'rendered' : c === 'series' || c === 'instances' ? 'search' : undefined;
+  if (segments.length === 3)
+    return c === 'metadata'
+      ? 'retrieve'
+      : rendered(c)
+        ? 'rendered'
+        : c === 'series' || c === 'instances'
+          ? 'search'
+          : undefined;
   if (c !== 'series' || !uid(d)) return undefined;
   if (tail(e, 4)) return 'retrieve';
-  if (segments.length === 5) return e === 'metadata' ? 'retrieve' : rendered(e) ? 'rendered' : e === 'instances' ? 'search' : undefined;
+  if (segments.length === 5)
+    return e === 'metadata' ? 'retrieve' : rendered(e) ? 'rendered' : e === 'instances' ? 'search' : undefined;
   if (e !== 'instances' || !uid(f)) return undefined;
   if (tail(g, 6)) return 'retrieve';
   if (segments.length === 7) return g === 'metadata' ? 'retrieve' : rendered(g) ? 'rendered' : undefined;
@@ -90,7 +101,8 @@ function route(segments: string[]): RouteKind | undefined {
     if (segments.length === 8) return 'retrieve';
     return segments.length === 9 && rendered(rest[0]) ? 'rendered' : undefined;
   }
-  if (g === 'bulk' && h !== undefined && segments.length <= 24 && [h, ...rest].every((s) => BULK_PART.test(s))) return 'retrieve';
+  if (g === 'bulk' && h !== undefined && segments.length <= 24 && [h, ...rest].every((s) => BULK_PART.test(s)))
+    return 'retrieve';
   return undefined;
 }
 
@@ -109,7 +121,11 @@ const RENDERED_PARAMS: Record<string, RegExp> = {
 };
 /** A DICOM attribute as a QIDO match key: a keyword from the dictionary or a tag, or a dotted path of them. */
 function matchKey(k: string): boolean {
-  return k.split('.').every((p) => /^[0-9A-Fa-f]{8}$/.test(p) || (/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(p) && resolveAttribute(p) !== undefined));
+  return k
+    .split('.')
+    .every(
+      (p) => /^[0-9A-Fa-f]{8}$/.test(p) || (/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(p) && resolveAttribute(p) !== undefined),
+    );
 }
 
 function decode(s: string): string {
@@ -130,9 +146,18 @@ function parseQuery(raw: string, kind: RouteKind): string {
     const eq = pair.indexOf('=');
     const key = decode(eq < 0 ? pair : pair.slice(0, eq));
     const value = eq < 0 ? '' : decode(pair.slice(eq + 1));
-    if (OVERRIDE.test(key)) throw new GatewayRefusal('method-override', `query parameter "${key.slice(0, 40)}" could change the request's method`);
+    if (OVERRIDE.test(key))
+      throw new GatewayRefusal(
+        'method-override',
+        `query parameter "${key.slice(0, 40)}" could change the request's method`,
+      );
     // Control characters, and any escape that survived one decoding (a second decoding upstream).
-    if (/[\u0000-\u001f\u007f%\\]/.test(value) || value.length > 1024) throw new GatewayRefusal('bad-query', `query parameter "${key.slice(0, 40)}" has a value no DICOMweb query holds`);
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
+    if (/[\u0000-\u001f\u007f%\\]/.test(value) || value.length > 1024)
+      throw new GatewayRefusal(
+        'bad-query',
+        `query parameter "${key.slice(0, 40)}" has a value no DICOMweb query holds`,
+      );
     const control = kind === 'search' ? SEARCH_CONTROL[key] : kind === 'rendered' ? RENDERED_PARAMS[key] : undefined;
     if (control) {
       if (!control.test(value)) throw new GatewayRefusal('bad-query', `query parameter "${key}" has an invalid value`);
@@ -149,13 +174,18 @@ function parseQuery(raw: string, kind: RouteKind): string {
  * included) as a DICOMweb read, or a GatewayRefusal saying why not.
  */
 export function parseGatewayRequest(method: string, rawTarget: string, mount = '/dicom-web'): ParsedRequest {
-  if (method !== 'GET' && method !== 'HEAD') throw new GatewayRefusal('not-a-route', `method ${method.slice(0, 16)} is not allowed: the viewer gateway only reads`);
+  if (method !== 'GET' && method !== 'HEAD')
+    throw new GatewayRefusal(
+      'not-a-route',
+      `method ${method.slice(0, 16)} is not allowed: the viewer gateway only reads`,
+    );
   if (rawTarget.length > MAX_URL) throw new GatewayRefusal('bad-query', 'the request target is too long');
   const q = rawTarget.indexOf('?');
   const rawPath = q < 0 ? rawTarget : rawTarget.slice(0, q);
   const rawQuery = q < 0 ? '' : rawTarget.slice(q + 1);
   checkRawPath(rawPath);
-  if (rawPath !== mount && !rawPath.startsWith(`${mount}/`)) throw new GatewayRefusal('not-a-route', 'not below the DICOMweb root');
+  if (rawPath !== mount && !rawPath.startsWith(`${mount}/`))
+    throw new GatewayRefusal('not-a-route', 'not below the DICOMweb root');
   const below = rawPath.slice(mount.length).replace(/^\//, '');
   const segments = below === '' ? [] : below.split('/');
   const kind = route(segments);

@@ -50,8 +50,13 @@ export function isLoopback(host: string): boolean {
 export function loadViewerConfig(processEnv: NodeJS.ProcessEnv, distDir: string | undefined): ViewerConfig {
   const env = { ...processEnv, ...secretFileLayer(processEnv) };
   const dist = distDir ?? env.AINODE_OHIF_DIST;
-  if (!dist) throw new ConfigError('AINODE_OHIF_DIST', "is required: OHIF's dist/ folder (bash scripts/fetch-ohif.sh prints it)");
-  if (!fs.existsSync(path.join(dist, 'index.html'))) throw new ConfigError('AINODE_OHIF_DIST', `${dist} has no index.html (is it the dist/ folder of @ohif/app?)`);
+  if (!dist)
+    throw new ConfigError(
+      'AINODE_OHIF_DIST',
+      "is required: OHIF's dist/ folder (bash scripts/fetch-ohif.sh prints it)",
+    );
+  if (!fs.existsSync(path.join(dist, 'index.html')))
+    throw new ConfigError('AINODE_OHIF_DIST', `${dist} has no index.html (is it the dist/ folder of @ohif/app?)`);
   const url = env.AINODE_DICOMWEB_URL;
   let parsed: URL | undefined;
   try {
@@ -59,14 +64,29 @@ export function loadViewerConfig(processEnv: NodeJS.ProcessEnv, distDir: string 
   } catch {
     parsed = undefined;
   }
-  if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.username || parsed.password || parsed.search || parsed.hash) {
-    throw new ConfigError('AINODE_DICOMWEB_URL', 'must be the http(s) DICOMweb root of the PACS, without credentials, query or fragment');
+  if (
+    !parsed ||
+    !/^https?:$/.test(parsed.protocol) ||
+    parsed.username ||
+    parsed.password ||
+    parsed.search ||
+    parsed.hash
+  ) {
+    throw new ConfigError(
+      'AINODE_DICOMWEB_URL',
+      'must be the http(s) DICOMweb root of the PACS, without credentials, query or fragment',
+    );
   }
   const port = Number(env.AINODE_VIEWER_PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('AINODE_VIEWER_PORT', 'must be a port number');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError('AINODE_VIEWER_PORT', 'must be a port number');
   const username = env.AINODE_DICOMWEB_USERNAME || undefined;
   const password = env.AINODE_DICOMWEB_PASSWORD || undefined;
-  if ((username === undefined) !== (password === undefined)) throw new ConfigError('AINODE_DICOMWEB_PASSWORD', 'set both AINODE_DICOMWEB_USERNAME and AINODE_DICOMWEB_PASSWORD, or neither');
+  if ((username === undefined) !== (password === undefined))
+    throw new ConfigError(
+      'AINODE_DICOMWEB_PASSWORD',
+      'set both AINODE_DICOMWEB_USERNAME and AINODE_DICOMWEB_PASSWORD, or neither',
+    );
   const host = env.AINODE_VIEWER_HOST || '127.0.0.1';
   return {
     distDir: path.resolve(dist),
@@ -83,14 +103,28 @@ export function loadViewerConfig(processEnv: NodeJS.ProcessEnv, distDir: string 
 
 function viewerAuth(env: NodeJS.ProcessEnv, host: string): ViewerAuth {
   const mode = env.AINODE_VIEWER_AUTH || undefined;
-  if (mode !== undefined && mode !== 'proxy' && mode !== 'none') throw new ConfigError('AINODE_VIEWER_AUTH', 'must be "proxy" (the site\'s proxy or SSO authenticates) or "none" (loopback only); leave it unset to use AINODE_VIEWER_USERS_FILE or AINODE_VIEWER_TOKEN');
+  if (mode !== undefined && mode !== 'proxy' && mode !== 'none')
+    throw new ConfigError(
+      'AINODE_VIEWER_AUTH',
+      'must be "proxy" (the site\'s proxy or SSO authenticates) or "none" (loopback only); leave it unset to use AINODE_VIEWER_USERS_FILE or AINODE_VIEWER_TOKEN',
+    );
   const token = env.AINODE_VIEWER_TOKEN || undefined;
   const usersFile = env.AINODE_VIEWER_USERS_FILE || undefined;
-  if (token !== undefined && token.length < 16) throw new ConfigError('AINODE_VIEWER_TOKEN', 'must be at least 16 characters (use a random secret)');
-  if (mode && (token || usersFile)) throw new ConfigError('AINODE_VIEWER_AUTH', `is "${mode}" but AINODE_VIEWER_TOKEN or AINODE_VIEWER_USERS_FILE is set too; choose one`);
+  if (token !== undefined && token.length < 16)
+    throw new ConfigError('AINODE_VIEWER_TOKEN', 'must be at least 16 characters (use a random secret)');
+  if (mode && (token || usersFile))
+    throw new ConfigError(
+      'AINODE_VIEWER_AUTH',
+      `is "${mode}" but AINODE_VIEWER_TOKEN or AINODE_VIEWER_USERS_FILE is set too; choose one`,
+    );
   if (mode === 'proxy') return { kind: 'proxy' };
-  if (token || usersFile) return { kind: 'checked', ...(token ? { token } : {}), ...(usersFile ? { users: parseUsersFile(usersFile) } : {}) };
-  if (!isLoopback(host)) throw new ConfigError('AINODE_VIEWER_HOST', `is ${host}, reachable from the network, but no one signs in: set AINODE_VIEWER_USERS_FILE or AINODE_VIEWER_TOKEN, or AINODE_VIEWER_AUTH=proxy behind the site's SSO`);
+  if (token || usersFile)
+    return { kind: 'checked', ...(token ? { token } : {}), ...(usersFile ? { users: parseUsersFile(usersFile) } : {}) };
+  if (!isLoopback(host))
+    throw new ConfigError(
+      'AINODE_VIEWER_HOST',
+      `is ${host}, reachable from the network, but no one signs in: set AINODE_VIEWER_USERS_FILE or AINODE_VIEWER_TOKEN, or AINODE_VIEWER_AUTH=proxy behind the site's SSO`,
+    );
   return { kind: 'none' };
 }
 
@@ -142,16 +176,39 @@ function isolationHeaders(res: Response): void {
   res.setHeader('X-Content-Type-Options', 'nosniff');
 }
 
-type GatewayCode = 'GATEWAY_REQUEST_REFUSED' | 'GATEWAY_CROSS_SITE' | 'GATEWAY_AUTH_REQUIRED' | 'GATEWAY_NOT_FOUND' | 'PACS_UNREACHABLE' | 'PACS_REFUSED_GATEWAY' | 'PACS_ERROR' | 'GATEWAY_ERROR';
+type GatewayCode =
+  | 'GATEWAY_REQUEST_REFUSED'
+  | 'GATEWAY_CROSS_SITE'
+  | 'GATEWAY_AUTH_REQUIRED'
+  | 'GATEWAY_NOT_FOUND'
+  | 'PACS_UNREACHABLE'
+  | 'PACS_REFUSED_GATEWAY'
+  | 'PACS_ERROR'
+  | 'GATEWAY_ERROR';
 
-function fail(res: Response, status: number, code: GatewayCode, message: string, extra: Record<string, unknown> = {}): void {
+function fail(
+  res: Response,
+  status: number,
+  code: GatewayCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+): void {
   if (res.headersSent) return void res.destroy();
   res.status(status).setHeader('Cache-Control', 'no-store');
   res.json({ code, message, ...extra });
 }
 
 /** Response headers of the PACS that a viewer needs; all others (Server, its cookies, ...) stay behind. */
-const PASSED_HEADERS = ['content-type', 'content-length', 'etag', 'last-modified', 'cache-control', 'content-range', 'accept-ranges', 'content-encoding'];
+const PASSED_HEADERS = [
+  'content-type',
+  'content-length',
+  'etag',
+  'last-modified',
+  'cache-control',
+  'content-range',
+  'accept-ranges',
+  'content-encoding',
+];
 /** Request headers passed on, each printable and short. */
 const FORWARDED_REQUEST_HEADERS = ['accept', 'if-none-match', 'if-modified-since', 'accept-encoding'];
 
@@ -169,8 +226,15 @@ export function createViewerApp(cfg: ViewerConfig, log?: Logger): express.Expres
   const upstream = new URL(cfg.dicomwebUrl);
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const send = upstream.protocol === 'https:' ? https.request : http.request;
-  const agent = upstream.protocol === 'https:' ? new https.Agent({ keepAlive: true, ...(cfg.caFile ? { ca: fs.readFileSync(cfg.caFile) } : {}) }) : new http.Agent({ keepAlive: true });
-  const pacsAuth = cfg.token ? `Bearer ${cfg.token}` : cfg.username ? `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString('base64')}` : undefined;
+  const agent =
+    upstream.protocol === 'https:'
+      ? new https.Agent({ keepAlive: true, ...(cfg.caFile ? { ca: fs.readFileSync(cfg.caFile) } : {}) })
+      : new http.Agent({ keepAlive: true });
+  const pacsAuth = cfg.token
+    ? `Bearer ${cfg.token}`
+    : cfg.username
+      ? `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString('base64')}`
+      : undefined;
   const allowed = authorizer(cfg.auth);
 
   app.use((req: Request, res: Response, next: NextFunction) => {
@@ -181,9 +245,13 @@ export function createViewerApp(cfg: ViewerConfig, log?: Logger): express.Expres
       return fail(res, 400, 'GATEWAY_REQUEST_REFUSED', (e as Error).message, { reason: (e as GatewayRefusal).reason });
     }
     // Liveness for probes: no sign-in, and nothing in it but that the gateway runs.
-    if (req.url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return void res.setHeader('Cache-Control', 'no-store').json({ status: 'ok' });
+    if (req.url === '/health' && (req.method === 'GET' || req.method === 'HEAD'))
+      return void res.setHeader('Cache-Control', 'no-store').json({ status: 'ok' });
     if (allowed(req.headers.authorization) === undefined) {
-      res.setHeader('WWW-Authenticate', cfg.auth.kind === 'checked' && cfg.auth.users ? 'Basic realm="ainode viewer", charset="UTF-8"' : 'Bearer');
+      res.setHeader(
+        'WWW-Authenticate',
+        cfg.auth.kind === 'checked' && cfg.auth.users ? 'Basic realm="ainode viewer", charset="UTF-8"' : 'Bearer',
+      );
       return fail(res, 401, 'GATEWAY_AUTH_REQUIRED', 'sign in to use the viewer');
     }
     next();
@@ -194,14 +262,21 @@ export function createViewerApp(cfg: ViewerConfig, log?: Logger): express.Expres
     // reading images into another site). OHIF's own requests are same-origin; a link to the viewer
     // from another site still opens it (its pages are not behind this check).
     const site = req.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin' && site !== 'none') return fail(res, 403, 'GATEWAY_CROSS_SITE', 'DICOMweb requests from other sites are refused');
+    if (site !== undefined && site !== 'same-origin' && site !== 'none')
+      return fail(res, 403, 'GATEWAY_CROSS_SITE', 'DICOMweb requests from other sites are refused');
     let parsed;
     try {
       parsed = parseGatewayRequest(req.method, req.originalUrl);
     } catch (e) {
       if (!(e instanceof GatewayRefusal)) throw e;
       if (req.method !== 'GET' && req.method !== 'HEAD') res.setHeader('Allow', 'GET, HEAD');
-      return fail(res, req.method !== 'GET' && req.method !== 'HEAD' ? 405 : 400, 'GATEWAY_REQUEST_REFUSED', e.message, { reason: e.reason });
+      return fail(
+        res,
+        req.method !== 'GET' && req.method !== 'HEAD' ? 405 : 400,
+        'GATEWAY_REQUEST_REFUSED',
+        e.message,
+        { reason: e.reason },
+      );
     }
     const headers: http.OutgoingHttpHeaders = {};
     for (const h of FORWARDED_REQUEST_HEADERS) {
@@ -213,24 +288,58 @@ export function createViewerApp(cfg: ViewerConfig, log?: Logger): express.Expres
     const host = publicHost(req);
     if (host) headers.forwarded = `host=${host};proto=${req.socket && 'encrypted' in req.socket ? 'https' : 'http'}`;
     const target = `${basePath}${parsed.path}${parsed.query ? `?${parsed.query}` : ''}`;
-    const up = send({ protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port || undefined, path: target, method: req.method, headers, agent, timeout: 120_000 }, (r) => {
-      const status = r.statusCode ?? 502;
-      if (status >= 400) {
-        r.resume();
-        log?.warn({ status, route: parsed.kind }, 'the PACS answered a viewer request with an error');
-        if (status === 404) return fail(res, 404, 'GATEWAY_NOT_FOUND', 'not found in the PACS');
-        if (status === 401 || status === 403) return fail(res, 502, 'PACS_REFUSED_GATEWAY', "the PACS refused the gateway's credentials; ask the administrator to check AINODE_DICOMWEB_USERNAME/PASSWORD");
-        if (status < 500) return fail(res, 400, 'GATEWAY_REQUEST_REFUSED', 'the PACS refused the request', { reason: 'pacs-refused' });
-        return fail(res, 502, 'PACS_ERROR', 'the PACS failed to answer; try again, or ask the administrator to look at the PACS');
-      }
-      res.status(status);
-      for (const k of PASSED_HEADERS) if (r.headers[k] !== undefined) res.setHeader(k, r.headers[k] as string);
-      r.pipe(res);
-    });
+    const up = send(
+      {
+        protocol: upstream.protocol,
+        hostname: upstream.hostname,
+        port: upstream.port || undefined,
+        path: target,
+        method: req.method,
+        headers,
+        agent,
+        timeout: 120_000,
+      },
+      (r) => {
+        const status = r.statusCode ?? 502;
+        if (status >= 400) {
+          r.resume();
+          log?.warn({ status, route: parsed.kind }, 'the PACS answered a viewer request with an error');
+          if (status === 404) return fail(res, 404, 'GATEWAY_NOT_FOUND', 'not found in the PACS');
+          if (status === 401 || status === 403)
+            return fail(
+              res,
+              502,
+              'PACS_REFUSED_GATEWAY',
+              "the PACS refused the gateway's credentials; ask the administrator to check AINODE_DICOMWEB_USERNAME/PASSWORD",
+            );
+          if (status < 500)
+            return fail(res, 400, 'GATEWAY_REQUEST_REFUSED', 'the PACS refused the request', {
+              reason: 'pacs-refused',
+            });
+          return fail(
+            res,
+            502,
+            'PACS_ERROR',
+            'the PACS failed to answer; try again, or ask the administrator to look at the PACS',
+          );
+        }
+        res.status(status);
+        for (const k of PASSED_HEADERS) if (r.headers[k] !== undefined) res.setHeader(k, r.headers[k] as string);
+        r.pipe(res);
+      },
+    );
     up.on('timeout', () => up.destroy(new Error('timeout')));
     up.on('error', (e) => {
-      log?.warn({ err: { code: (e as NodeJS.ErrnoException).code, message: e.message } }, 'the PACS did not answer a viewer request');
-      fail(res, 502, 'PACS_UNREACHABLE', 'the PACS did not answer; try again, or ask the administrator to check that it runs');
+      log?.warn(
+        { err: { code: (e as NodeJS.ErrnoException).code, message: e.message } },
+        'the PACS did not answer a viewer request',
+      );
+      fail(
+        res,
+        502,
+        'PACS_UNREACHABLE',
+        'the PACS did not answer; try again, or ask the administrator to check that it runs',
+      );
     });
     res.on('close', () => up.destroy());
     up.end();
@@ -250,7 +359,8 @@ export function createViewerApp(cfg: ViewerConfig, log?: Logger): express.Expres
     const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
     if (status >= 500) log?.error({ err: { message: (err as Error).message } }, 'viewer gateway request failed');
     if (status === 404) return fail(res, 404, 'GATEWAY_NOT_FOUND', 'no such page');
-    if (status < 500) return fail(res, status, 'GATEWAY_REQUEST_REFUSED', 'the request could not be read', { reason: 'bad-request' });
+    if (status < 500)
+      return fail(res, status, 'GATEWAY_REQUEST_REFUSED', 'the request could not be read', { reason: 'bad-request' });
     fail(res, 500, 'GATEWAY_ERROR', 'the gateway failed; try again');
   });
   return app;
@@ -260,7 +370,9 @@ export async function startViewer(cfg: ViewerConfig, log?: Logger): Promise<{ se
   const app = createViewerApp(cfg, log);
   const server = await new Promise<http.Server>((resolve, reject) => {
     // Express 5 calls back with the error when the server cannot listen.
-    const s = app.listen(cfg.port, cfg.host, (e?: Error) => (e ? reject(listenError(e, cfg.host, cfg.port, 'AINODE_VIEWER_HOST / AINODE_VIEWER_PORT')) : resolve(s)));
+    const s = app.listen(cfg.port, cfg.host, (e?: Error) =>
+      e ? reject(listenError(e, cfg.host, cfg.port, 'AINODE_VIEWER_HOST / AINODE_VIEWER_PORT')) : resolve(s),
+    );
   });
   const addr = server.address() as { port: number };
   return { server, url: `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${addr.port}` };

@@ -37,7 +37,10 @@ export function parseUsersFile(file: string): Map<string, ViewerUser> {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError('AINODE_VIEWER_USERS_FILE', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new ConfigError(
+      'AINODE_VIEWER_USERS_FILE',
+      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
   }
   const users = new Map<string, ViewerUser>();
   const entries = text.split('\n').flatMap((line) => (line.trim().startsWith('#') ? [] : line.trim().split(/\s+/)));
@@ -45,7 +48,11 @@ export function parseUsersFile(file: string): Map<string, ViewerUser> {
     if (l === '') return;
     const m = /^([A-Za-z0-9._@-]{1,64}):scrypt\$([0-9]{4,7})\$([A-Za-z0-9+/=]{16,})\$([A-Za-z0-9+/=]{40,})$/.exec(l);
     const n = m ? Number(m[2]) : 0;
-    if (!m || n < 1024 || n > 1 << 20 || (n & (n - 1)) !== 0) throw new ConfigError('AINODE_VIEWER_USERS_FILE', `entry ${i + 1} is not "name:scrypt$N$salt$hash" (write lines with \`ainode viewer add-user <name>\`)`);
+    if (!m || n < 1024 || n > 1 << 20 || (n & (n - 1)) !== 0)
+      throw new ConfigError(
+        'AINODE_VIEWER_USERS_FILE',
+        `entry ${i + 1} is not "name:scrypt$N$salt$hash" (write lines with \`ainode viewer add-user <name>\`)`,
+      );
     users.set(m[1], { name: m[1], n, salt: Buffer.from(m[3], 'base64'), hash: Buffer.from(m[4], 'base64') });
   });
   if (users.size === 0) throw new ConfigError('AINODE_VIEWER_USERS_FILE', `${file} holds no users`);
@@ -57,9 +64,7 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
 }
 
 export type ViewerAuth =
-  | { kind: 'none' }
-  | { kind: 'proxy' }
-  | { kind: 'checked'; token?: string; users?: Map<string, ViewerUser> };
+  { kind: 'none' } | { kind: 'proxy' } | { kind: 'checked'; token?: string; users?: Map<string, ViewerUser> };
 
 /**
  * Whether an Authorization header is let in. Verified passwords are remembered (by a hash of the
@@ -71,7 +76,12 @@ export function authorizer(auth: ViewerAuth): (header: string | undefined) => st
   const token = auth.token ? crypto.createHash('sha256').update(auth.token).digest() : undefined;
   return (header) => {
     if (!header || header.length > 4096) return undefined;
-    if (token && header.startsWith('Bearer ') && sameBytes(crypto.createHash('sha256').update(header.slice(7)).digest(), token)) return 'token';
+    if (
+      token &&
+      header.startsWith('Bearer ') &&
+      sameBytes(crypto.createHash('sha256').update(header.slice(7)).digest(), token)
+    )
+      return 'token';
     if (!auth.users || !header.startsWith('Basic ')) return undefined;
     const key = crypto.createHash('sha256').update(header).digest('hex');
     const hit = recent.get(key);

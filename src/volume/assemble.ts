@@ -23,7 +23,16 @@ import { readPart10, type NaturalDataset } from '../dicom/part10';
 import { readImageHeader } from '../dicom/image-header';
 import { pickPatientStudy, type PatientStudyAttributes } from '../dicom/study-attributes';
 import { cross, dot, norm, sub, type Vec3 } from './geometry';
-import { checkPixelModule, decodeFrame, initCodecs, isSupportedTransferSyntax, pixelFormat, modalityValues, rescaleValue, type PixelFormat } from './pixel-data';
+import {
+  checkPixelModule,
+  decodeFrame,
+  initCodecs,
+  isSupportedTransferSyntax,
+  pixelFormat,
+  modalityValues,
+  rescaleValue,
+  type PixelFormat,
+} from './pixel-data';
 import { DEFAULT_MAX_FRAME_PIXELS, DEFAULT_MAX_VOXELS, type InputLimits } from '../dicom/structure';
 import type { ScalarVolume, SliceSource } from './volume';
 
@@ -83,19 +92,24 @@ function offerSpare(buffer: ArrayBuffer): void {
 }
 
 type Item = Record<string, unknown>;
-const items = (v: unknown): Item[] => (Array.isArray(v) ? (v as Item[]) : v && typeof v === 'object' ? [v as Item] : []);
+const items = (v: unknown): Item[] =>
+  Array.isArray(v) ? (v as Item[]) : v && typeof v === 'object' ? [v as Item] : [];
 
 function numbers(v: unknown, what: string, count: number): number[] {
   const arr = (Array.isArray(v) ? v : v === undefined || v === '' ? [] : [v]).map((x) => Number(x));
   if (arr.length < count || arr.slice(0, count).some((x) => !Number.isFinite(x))) {
-    throw new AinodeError('DICOM_ATTRIBUTE_MISSING', `${what} is missing or not ${count} numbers`, { retryable: false, hint: 'the series has no usable geometry; it cannot be made a volume' });
+    throw new AinodeError('DICOM_ATTRIBUTE_MISSING', `${what} is missing or not ${count} numbers`, {
+      retryable: false,
+      hint: 'the series has no usable geometry; it cannot be made a volume',
+    });
   }
   return arr.slice(0, count);
 }
 
 function text(ds: NaturalDataset, keyword: string): string {
   const v = ds[keyword];
-  if (typeof v !== 'string' || v === '') throw new AinodeError('DICOM_ATTRIBUTE_MISSING', `${keyword} is missing`, { retryable: false });
+  if (typeof v !== 'string' || v === '')
+    throw new AinodeError('DICOM_ATTRIBUTE_MISSING', `${keyword} is missing`, { retryable: false });
   return v;
 }
 
@@ -138,12 +152,20 @@ export class VolumeBuilder {
 
   private readonly limits: InputLimits;
 
-  private constructor(private readonly seriesInstanceUid: string, private readonly maxVoxels: number, maxFramePixels: number) {
+  private constructor(
+    private readonly seriesInstanceUid: string,
+    private readonly maxVoxels: number,
+    maxFramePixels: number,
+  ) {
     this.limits = { maxVoxels, maxFramePixels };
   }
 
   /** A builder; loads the codecs first (once per process). */
-  static async create(seriesInstanceUid: string, maxVoxels = DEFAULT_MAX_VOXELS, maxFramePixels = DEFAULT_MAX_FRAME_PIXELS): Promise<VolumeBuilder> {
+  static async create(
+    seriesInstanceUid: string,
+    maxVoxels = DEFAULT_MAX_VOXELS,
+    maxFramePixels = DEFAULT_MAX_FRAME_PIXELS,
+  ): Promise<VolumeBuilder> {
     await initCodecs();
     return new VolumeBuilder(seriesInstanceUid, maxVoxels, maxFramePixels);
   }
@@ -158,20 +180,34 @@ export class VolumeBuilder {
    * lean image-header reader where they are the common case, else in full as well.
    */
   add(part10: Buffer): void {
-    const { transferSyntaxUid, dataset: ds } = (this.patientStudy && readImageHeader(part10)) || readPart10(part10, this.limits);
+    const { transferSyntaxUid, dataset: ds } =
+      (this.patientStudy && readImageHeader(part10)) || readPart10(part10, this.limits);
     if (!isSupportedTransferSyntax(transferSyntaxUid)) {
-      throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `transfer syntax ${transferSyntaxUid || '(none)'} is not supported`, { retryable: false });
+      throw new AinodeError(
+        'PIXEL_DATA_UNSUPPORTED',
+        `transfer syntax ${transferSyntaxUid || '(none)'} is not supported`,
+        { retryable: false },
+      );
     }
-    if (ds.PixelData === undefined) throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'the instance has no pixel data (not an image)', { retryable: false });
+    if (ds.PixelData === undefined)
+      throw new AinodeError('DICOM_ATTRIBUTE_MISSING', 'the instance has no pixel data (not an image)', {
+        retryable: false,
+      });
     const f = pixelFormat(ds);
     checkPixelModule(ds, f, transferSyntaxUid, this.limits.maxFramePixels);
     // Refuse absurd sizes before allocating anything (a header can claim anything).
     const claimed = f.rows * f.columns * f.frames;
     if (this.voxels + claimed > this.maxVoxels) {
-      throw new AinodeError('DICOM_INPUT_TOO_LARGE', `the series claims ${this.voxels + claimed} voxels, more than the limit ${this.maxVoxels}`, { retryable: false, hint: 'raise AINODE_MAX_VOXELS if this is a genuine series' });
+      throw new AinodeError(
+        'DICOM_INPUT_TOO_LARGE',
+        `the series claims ${this.voxels + claimed} voxels, more than the limit ${this.maxVoxels}`,
+        { retryable: false, hint: 'raise AINODE_MAX_VOXELS if this is a genuine series' },
+      );
     }
     this.patientStudy ??= pickPatientStudy(ds);
-    const imageType = (Array.isArray(ds.ImageType) ? ds.ImageType : [ds.ImageType]).map((v) => String(v ?? '').toUpperCase());
+    const imageType = (Array.isArray(ds.ImageType) ? ds.ImageType : [ds.ImageType]).map((v) =>
+      String(v ?? '').toUpperCase(),
+    );
     if (imageType.includes('LOCALIZER')) {
       this.localizers += f.frames;
       return;
@@ -185,11 +221,27 @@ export class VolumeBuilder {
     for (let i = 0; i < f.frames; i++) {
       const pf = perFrame[i] ?? {};
       const group = (seq: string, attr: string): unknown => items(pf[seq])[0]?.[attr] ?? items(shared[seq])[0]?.[attr];
-      const ipp = numbers(enhanced ? group('PlanePositionSequence', 'ImagePositionPatient') : ds.ImagePositionPatient, 'ImagePositionPatient', 3) as Vec3;
-      const iop = numbers(enhanced ? group('PlaneOrientationSequence', 'ImageOrientationPatient') : ds.ImageOrientationPatient, 'ImageOrientationPatient', 6);
-      const spacing = numbers(enhanced ? group('PixelMeasuresSequence', 'PixelSpacing') : ds.PixelSpacing, 'PixelSpacing', 2) as [number, number];
-      const slopeRaw = enhanced ? group('PixelValueTransformationSequence', 'RescaleSlope') ?? ds.RescaleSlope : ds.RescaleSlope;
-      const interRaw = enhanced ? group('PixelValueTransformationSequence', 'RescaleIntercept') ?? ds.RescaleIntercept : ds.RescaleIntercept;
+      const ipp = numbers(
+        enhanced ? group('PlanePositionSequence', 'ImagePositionPatient') : ds.ImagePositionPatient,
+        'ImagePositionPatient',
+        3,
+      ) as Vec3;
+      const iop = numbers(
+        enhanced ? group('PlaneOrientationSequence', 'ImageOrientationPatient') : ds.ImageOrientationPatient,
+        'ImageOrientationPatient',
+        6,
+      );
+      const spacing = numbers(
+        enhanced ? group('PixelMeasuresSequence', 'PixelSpacing') : ds.PixelSpacing,
+        'PixelSpacing',
+        2,
+      ) as [number, number];
+      const slopeRaw = enhanced
+        ? (group('PixelValueTransformationSequence', 'RescaleSlope') ?? ds.RescaleSlope)
+        : ds.RescaleSlope;
+      const interRaw = enhanced
+        ? (group('PixelValueTransformationSequence', 'RescaleIntercept') ?? ds.RescaleIntercept)
+        : ds.RescaleIntercept;
       const slope = rescaleValue(slopeRaw, 'RescaleSlope');
       const intercept = rescaleValue(interRaw, 'RescaleIntercept');
       const padding = paddingValue(ds.PixelPaddingValue, f);
@@ -198,7 +250,12 @@ export class VolumeBuilder {
       const lowest = f.pixelRepresentation === 1 ? -(2 ** (f.bitsStored - 1)) : 0;
       const highest = f.pixelRepresentation === 1 ? 2 ** (f.bitsStored - 1) - 1 : 2 ** f.bitsStored - 1;
       const frame: Frame = {
-        source: { sopClassUid, sopInstanceUid, imagePositionPatient: ipp, ...(enhanced || f.frames > 1 ? { frameNumber: i + 1 } : {}) },
+        source: {
+          sopClassUid,
+          sopInstanceUid,
+          imagePositionPatient: ipp,
+          ...(enhanced || f.frames > 1 ? { frameNumber: i + 1 } : {}),
+        },
         orientation: iop,
         pixelSpacing: spacing,
         rows: f.rows,
@@ -235,7 +292,13 @@ export class VolumeBuilder {
    */
   static keep(voxels: Float32Array): void {
     const buffer = voxels.buffer;
-    if (!(buffer instanceof ArrayBuffer) || voxels.byteOffset !== 0 || voxels.byteLength !== buffer.byteLength || issued.has(buffer)) return;
+    if (
+      !(buffer instanceof ArrayBuffer) ||
+      voxels.byteOffset !== 0 ||
+      voxels.byteLength !== buffer.byteLength ||
+      issued.has(buffer)
+    )
+      return;
     offerSpare(buffer);
   }
 
@@ -256,7 +319,12 @@ export class VolumeBuilder {
     const plane = fr.rows * fr.columns;
     // The claimed size was checked against maxVoxels before this frame was accepted.
     const limitSlots = Math.max(1, Math.floor(this.maxVoxels / plane));
-    this.staging ??= { voxels: VolumeBuilder.stagingBuffer(plane * Math.min(STAGING_SLICES, limitSlots), plane * limitSlots), rows: fr.rows, columns: fr.columns, slots: 0 };
+    this.staging ??= {
+      voxels: VolumeBuilder.stagingBuffer(plane * Math.min(STAGING_SLICES, limitSlots), plane * limitSlots),
+      rows: fr.rows,
+      columns: fr.columns,
+      slots: 0,
+    };
     const st = this.staging;
     if (fr.rows !== st.rows || fr.columns !== st.columns) return;
     if ((st.slots + 1) * plane > st.voxels.length) {
@@ -268,55 +336,116 @@ export class VolumeBuilder {
       st.voxels = bigger;
     }
     const r = fr.rescale;
-    modalityValues(fr.stored, fr.format, r.slope, r.intercept, r.padding, r.paddingOut, st.voxels.subarray(st.slots * plane, (st.slots + 1) * plane));
+    modalityValues(
+      fr.stored,
+      fr.format,
+      r.slope,
+      r.intercept,
+      r.padding,
+      r.paddingOut,
+      st.voxels.subarray(st.slots * plane, (st.slots + 1) * plane),
+    );
     fr.slot = st.slots++;
   }
 
   build(): AssembledSeries {
-    if (this.frames.length === 0) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', this.localizers ? 'the series holds only localizers' : 'the series holds no image frames', { retryable: false });
+    if (this.frames.length === 0)
+      throw new AinodeError(
+        'SERIES_GEOMETRY_INCONSISTENT',
+        this.localizers ? 'the series holds only localizers' : 'the series holds no image frames',
+        { retryable: false },
+      );
     // Stacks by orientation (and Enhanced StackID).
     const stacks: Frame[][] = [];
     for (const fr of this.frames) {
-      const s = stacks.find((st) => st[0].stack === fr.stack && st[0].orientation.every((v, i) => Math.abs(v - fr.orientation[i]) <= ORIENTATION_TOLERANCE));
+      const s = stacks.find(
+        (st) =>
+          st[0].stack === fr.stack &&
+          st[0].orientation.every((v, i) => Math.abs(v - fr.orientation[i]) <= ORIENTATION_TOLERANCE),
+      );
       if (s) s.push(fr);
       else stacks.push([fr]);
     }
     stacks.sort((a, b) => b.length - a.length);
     const [main, ...others] = stacks;
-    if (others.some((s) => s.length === main.length)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', `the series holds ${stacks.length} stacks of equal size (${main.length} frames): which one is the volume is ambiguous`, { retryable: false });
-    if (others.some((s) => s.length === 1)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'mixed orientations: a single frame lies in another orientation than the rest', { retryable: false });
+    if (others.some((s) => s.length === main.length))
+      throw new AinodeError(
+        'SERIES_GEOMETRY_INCONSISTENT',
+        `the series holds ${stacks.length} stacks of equal size (${main.length} frames): which one is the volume is ambiguous`,
+        { retryable: false },
+      );
+    if (others.some((s) => s.length === 1))
+      throw new AinodeError(
+        'SERIES_GEOMETRY_INCONSISTENT',
+        'mixed orientations: a single frame lies in another orientation than the rest',
+        { retryable: false },
+      );
     const volume = this.buildStack(main);
-    return { volume, patientStudy: this.patientStudy!, separated: { localizers: this.localizers, otherStacks: others.map((s) => s.length) } };
+    return {
+      volume,
+      patientStudy: this.patientStudy!,
+      separated: { localizers: this.localizers, otherStacks: others.map((s) => s.length) },
+    };
   }
 
   private buildStack(frames: Frame[]): ScalarVolume {
-    if (frames.length < 2) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', `a volume needs at least 2 slices, the stack has ${frames.length}`, { retryable: false });
+    if (frames.length < 2)
+      throw new AinodeError(
+        'SERIES_GEOMETRY_INCONSISTENT',
+        `a volume needs at least 2 slices, the stack has ${frames.length}`,
+        { retryable: false },
+      );
     const ref = frames[0];
     for (const s of frames) {
-      if (s.rows !== ref.rows || s.columns !== ref.columns) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', `mixed sizes in one stack (${ref.columns}x${ref.rows} and ${s.columns}x${s.rows})`, { retryable: false });
-      if (s.pixelSpacing.some((v, i) => Math.abs(v - ref.pixelSpacing[i]) > 1e-4)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'mixed pixel spacing in one stack', { retryable: false });
-      if (s.frameOfReferenceUid !== ref.frameOfReferenceUid) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'frames in different frames of reference', { retryable: false });
+      if (s.rows !== ref.rows || s.columns !== ref.columns)
+        throw new AinodeError(
+          'SERIES_GEOMETRY_INCONSISTENT',
+          `mixed sizes in one stack (${ref.columns}x${ref.rows} and ${s.columns}x${s.rows})`,
+          { retryable: false },
+        );
+      if (s.pixelSpacing.some((v, i) => Math.abs(v - ref.pixelSpacing[i]) > 1e-4))
+        throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'mixed pixel spacing in one stack', { retryable: false });
+      if (s.frameOfReferenceUid !== ref.frameOfReferenceUid)
+        throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'frames in different frames of reference', {
+          retryable: false,
+        });
     }
     const rowDirection = ref.orientation.slice(0, 3) as Vec3;
     const columnDirection = ref.orientation.slice(3, 6) as Vec3;
     const normal = cross(rowDirection, columnDirection);
     if (Math.abs(norm(normal) - 1) > 1e-2 || Math.abs(dot(rowDirection, columnDirection)) > 1e-3) {
-      throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'ImageOrientationPatient is not two orthonormal vectors', { retryable: false });
+      throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'ImageOrientationPatient is not two orthonormal vectors', {
+        retryable: false,
+      });
     }
     frames.sort((a, b) => dot(a.source.imagePositionPatient, normal) - dot(b.source.imagePositionPatient, normal));
     const positions = frames.map((s) => dot(s.source.imagePositionPatient, normal));
     const gaps = positions.slice(1).map((p, i) => p - positions[i]);
     const spacing = (positions[positions.length - 1] - positions[0]) / (frames.length - 1);
-    if (gaps.some((g) => g < 1e-3)) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'frames share one position (duplicates, several phases or a second acquisition)', { retryable: false });
+    if (gaps.some((g) => g < 1e-3))
+      throw new AinodeError(
+        'SERIES_GEOMETRY_INCONSISTENT',
+        'frames share one position (duplicates, several phases or a second acquisition)',
+        { retryable: false },
+      );
     const worst = Math.max(...gaps.map((g) => Math.abs(g - spacing)));
     if (worst > SPACING_TOLERANCE * spacing + 1e-3) {
-      throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', `uneven slice spacing: ${spacing.toFixed(3)} mm on average, a gap differs by ${worst.toFixed(3)} mm (missing or extra slices?)`, { retryable: false });
+      throw new AinodeError(
+        'SERIES_GEOMETRY_INCONSISTENT',
+        `uneven slice spacing: ${spacing.toFixed(3)} mm on average, a gap differs by ${worst.toFixed(3)} mm (missing or extra slices?)`,
+        { retryable: false },
+      );
     }
     for (let k = 1; k < frames.length; k++) {
       const d = sub(frames[k].source.imagePositionPatient, frames[0].source.imagePositionPatient);
       const along = dot(d, normal);
       const off = norm([d[0] - along * normal[0], d[1] - along * normal[1], d[2] - along * normal[2]]);
-      if (off > 0.01 * spacing * k + 1e-2) throw new AinodeError('SERIES_GEOMETRY_INCONSISTENT', 'slice positions do not follow the slice normal (gantry tilt or a sheared stack is not supported)', { retryable: false });
+      if (off > 0.01 * spacing * k + 1e-2)
+        throw new AinodeError(
+          'SERIES_GEOMETRY_INCONSISTENT',
+          'slice positions do not follow the slice normal (gantry tilt or a sheared stack is not supported)',
+          { retryable: false },
+        );
     }
     const voxels = this.voxelsInOrder(frames);
     for (const fr of this.frames) fr.stored = new Uint8Array(0); // the received instances can go
@@ -361,7 +490,7 @@ export class VolumeBuilder {
         // Position k takes the slice in slot frames[k].slot; follow the cycle back to `start`.
         scratch ??= new Float32Array(plane);
         scratch.set(voxels.subarray(start * plane, (start + 1) * plane));
-        for (let k = start; ; ) {
+        for (let k = start; ;) {
           const from = frames[k].slot!;
           placed[k] = 1;
           if (from === start) {
@@ -389,7 +518,11 @@ export class VolumeBuilder {
 }
 
 /** Convenience: all instances at once (tests, converters). */
-export async function assembleVolume(seriesInstanceUid: string, instances: Iterable<Buffer>, maxVoxels?: number): Promise<AssembledSeries> {
+export async function assembleVolume(
+  seriesInstanceUid: string,
+  instances: Iterable<Buffer>,
+  maxVoxels?: number,
+): Promise<AssembledSeries> {
   const b = await VolumeBuilder.create(seriesInstanceUid, maxVoxels);
   for (const i of instances) b.add(i);
   return b.build();

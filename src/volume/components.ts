@@ -53,7 +53,14 @@ export interface RunLabelling extends Runs {
  * `within`, runs on the same grid whose voxels contain this one's foreground (a lower threshold
  * of the same map, or the component it was computed on), limits the scan to those runs.
  */
-export function labelRuns(mask: Uint8Array | Uint16Array, columns: number, rows: number, slices: number, above = 0, within?: Runs): RunLabelling {
+export function labelRuns(
+  mask: Uint8Array | Uint16Array,
+  columns: number,
+  rows: number,
+  slices: number,
+  above = 0,
+  within?: Runs,
+): RunLabelling {
   const nRows = rows * slices;
   let cap = 1024;
   let start = new Int32Array(cap);
@@ -63,9 +70,10 @@ export function labelRuns(mask: Uint8Array | Uint16Array, columns: number, rows:
   const push = (s0: number, e0: number): void => {
     if (n === cap) {
       cap *= 2;
-      const ns = new Int32Array(cap), ne = new Int32Array(cap);
-      ns.set(start), ne.set(end);
-      (start = ns), (end = ne);
+      const ns = new Int32Array(cap),
+        ne = new Int32Array(cap);
+      (ns.set(start), ne.set(end));
+      ((start = ns), (end = ne));
     }
     start[n] = s0;
     end[n] = e0;
@@ -85,7 +93,10 @@ export function labelRuns(mask: Uint8Array | Uint16Array, columns: number, rows:
   };
   // A byte mask whose rows start on 4-byte boundaries is read a word at a time where it can be:
   // a zero word is four background voxels, a word without a zero byte four foreground voxels.
-  const words = !within && above === 0 && mask instanceof Uint8Array && columns % 4 === 0 && mask.byteOffset % 4 === 0 ? new Uint32Array(mask.buffer, mask.byteOffset, mask.length >> 2) : undefined;
+  const words =
+    !within && above === 0 && mask instanceof Uint8Array && columns % 4 === 0 && mask.byteOffset % 4 === 0
+      ? new Uint32Array(mask.buffer, mask.byteOffset, mask.length >> 2)
+      : undefined;
   const scanWords = (base: number): void => {
     const w0 = base >> 2;
     let i = 0;
@@ -110,7 +121,9 @@ export function labelRuns(mask: Uint8Array | Uint16Array, columns: number, rows:
     rowFirst[r] = n;
     if (words) scanWords(r * columns);
     else if (!within) scan(r * columns, 0, columns);
-    else for (let x = within.rowFirst[r]; x < within.rowFirst[r + 1]; x++) scan(r * columns, within.start[x], within.end[x]);
+    else
+      for (let x = within.rowFirst[r]; x < within.rowFirst[r + 1]; x++)
+        scan(r * columns, within.start[x], within.end[x]);
   }
   rowFirst[nRows] = n;
   const parent = new Int32Array(n);
@@ -123,7 +136,8 @@ export function labelRuns(mask: Uint8Array | Uint16Array, columns: number, rows:
     return x;
   };
   const union = (a: number, b: number): void => {
-    const ra = find(a), rb = find(b);
+    const ra = find(a),
+      rb = find(b);
     if (ra !== rb) ra < rb ? (parent[rb] = ra) : (parent[ra] = rb);
   };
   // Join each run with the overlapping runs of another row (both lists sorted by start).
@@ -148,7 +162,20 @@ export function labelRuns(mask: Uint8Array | Uint16Array, columns: number, rows:
   for (let x = 0; x < n; x++) {
     const root = find(x);
     if (!label[root]) {
-      components.push({ label: components.length + 1, size: 0, touchesInPlaneBorder: false, sumI: 0, sumJ: 0, sumK: 0, minI: columns, maxI: -1, minJ: rows, maxJ: -1, minK: slices, maxK: -1 });
+      components.push({
+        label: components.length + 1,
+        size: 0,
+        touchesInPlaneBorder: false,
+        sumI: 0,
+        sumJ: 0,
+        sumK: 0,
+        minI: columns,
+        maxI: -1,
+        minJ: rows,
+        maxJ: -1,
+        minK: slices,
+        maxK: -1,
+      });
       label[root] = components.length;
     }
     label[x] = label[root];
@@ -158,7 +185,8 @@ export function labelRuns(mask: Uint8Array | Uint16Array, columns: number, rows:
     const j = r - k * rows;
     for (let x = rowFirst[r]; x < rowFirst[r + 1]; x++) {
       const c = components[label[x] - 1];
-      const s0 = start[x], e0 = end[x];
+      const s0 = start[x],
+        e0 = end[x];
       const len = e0 - s0;
       c.size += len;
       c.sumI += ((s0 + e0 - 1) * len) / 2;
@@ -195,7 +223,8 @@ export function paintRuns(l: RunLabelling, value: ArrayLike<number>, out: Uint8A
   const b = box ?? { i0: 0, j0: 0, k0: 0, columns: l.columns, rows: l.rows, slices: l.slices };
   const nRows = l.rows * l.slices;
   for (let r = 0; r < nRows; r++) {
-    const first = l.rowFirst[r], last = l.rowFirst[r + 1];
+    const first = l.rowFirst[r],
+      last = l.rowFirst[r + 1];
     if (first === last) continue;
     const k = (r / l.rows) | 0;
     const j = r - k * l.rows;
@@ -219,10 +248,17 @@ export function componentRuns(l: RunLabelling, label: number, box: Box): Runs {
     const j = (r % box.rows) + box.j0;
     const src = k * l.rows + j;
     for (let x = l.rowFirst[src]; x < l.rowFirst[src + 1]; x++)
-      if (l.label[x] === label) starts.push(l.start[x] - box.i0), ends.push(l.end[x] - box.i0);
+      if (l.label[x] === label) (starts.push(l.start[x] - box.i0), ends.push(l.end[x] - box.i0));
   }
   rowFirst[nRows] = starts.length;
-  return { columns: box.columns, rows: box.rows, slices: box.slices, start: Int32Array.from(starts), end: Int32Array.from(ends), rowFirst };
+  return {
+    columns: box.columns,
+    rows: box.rows,
+    slices: box.slices,
+    start: Int32Array.from(starts),
+    end: Int32Array.from(ends),
+    rowFirst,
+  };
 }
 
 /**
@@ -230,7 +266,13 @@ export function componentRuns(l: RunLabelling, label: number, box: Box): Runs {
  * labels many masks of one size reuse the large label buffer (the labels it returns are then the
  * scratch labels, overwritten by the next call).
  */
-export function labelComponents(mask: Uint8Array, columns: number, rows: number, slices: number, scratch?: { labels: Int32Array }): Labelling {
+export function labelComponents(
+  mask: Uint8Array,
+  columns: number,
+  rows: number,
+  slices: number,
+  scratch?: { labels: Int32Array },
+): Labelling {
   const runs = labelRuns(mask, columns, rows, slices);
   const labels = scratch ? scratch.labels.fill(0) : new Int32Array(mask.length);
   const identity = Int32Array.from({ length: runs.components.length + 1 }, (_, i) => i);
@@ -287,7 +329,14 @@ export function inPlaneDepthOfRuns(runs: Runs, max = 65535): Uint8Array | Uint16
  * of `within` are empty (a bounding box with a one-voxel margin), so a voxel's in-plane
  * neighbours need no bounds checks and the walk no divisions; the result is the same.
  */
-export function growSeeds<T extends Int32Array | Uint8Array>(seeds: T, within: Uint8Array, columns: number, rows: number, slices: number, inPlaneMargin = false): T {
+export function growSeeds<T extends Int32Array | Uint8Array>(
+  seeds: T,
+  within: Uint8Array,
+  columns: number,
+  rows: number,
+  slices: number,
+  inPlaneMargin = false,
+): T {
   const plane = columns * rows;
   const n = seeds.length;
   const out = (seeds instanceof Uint8Array ? new Uint8Array(n) : new Int32Array(n)) as T;
@@ -297,18 +346,18 @@ export function growSeeds<T extends Int32Array | Uint8Array>(seeds: T, within: U
   const queue = new Int32Array(size);
   let head = 0;
   let tail = 0;
-  for (let p = 0; p < n; p++) if (seeds[p] && within[p]) (out[p] = seeds[p]), (queue[tail++] = p);
+  for (let p = 0; p < n; p++) if (seeds[p] && within[p]) ((out[p] = seeds[p]), (queue[tail++] = p));
   if (inPlaneMargin) {
     while (head < tail) {
       const p = queue[head++];
       const label = out[p];
       let q: number;
-      if (within[(q = p - 1)] && !out[q]) (out[q] = label), (queue[tail++] = q);
-      if (within[(q = p + 1)] && !out[q]) (out[q] = label), (queue[tail++] = q);
-      if (within[(q = p - columns)] && !out[q]) (out[q] = label), (queue[tail++] = q);
-      if (within[(q = p + columns)] && !out[q]) (out[q] = label), (queue[tail++] = q);
-      if (p >= plane && within[(q = p - plane)] && !out[q]) (out[q] = label), (queue[tail++] = q);
-      if ((q = p + plane) < n && within[q] && !out[q]) (out[q] = label), (queue[tail++] = q);
+      if (within[(q = p - 1)] && !out[q]) ((out[q] = label), (queue[tail++] = q));
+      if (within[(q = p + 1)] && !out[q]) ((out[q] = label), (queue[tail++] = q));
+      if (within[(q = p - columns)] && !out[q]) ((out[q] = label), (queue[tail++] = q));
+      if (within[(q = p + columns)] && !out[q]) ((out[q] = label), (queue[tail++] = q));
+      if (p >= plane && within[(q = p - plane)] && !out[q]) ((out[q] = label), (queue[tail++] = q));
+      if ((q = p + plane) < n && within[q] && !out[q]) ((out[q] = label), (queue[tail++] = q));
     }
     return out;
   }
@@ -320,12 +369,12 @@ export function growSeeds<T extends Int32Array | Uint8Array>(seeds: T, within: U
     const j = (rem / columns) | 0;
     const i = rem - j * columns;
     let q: number;
-    if (i > 0 && within[(q = p - 1)] && !out[q]) (out[q] = label), (queue[tail++] = q);
-    if (i < columns - 1 && within[(q = p + 1)] && !out[q]) (out[q] = label), (queue[tail++] = q);
-    if (j > 0 && within[(q = p - columns)] && !out[q]) (out[q] = label), (queue[tail++] = q);
-    if (j < rows - 1 && within[(q = p + columns)] && !out[q]) (out[q] = label), (queue[tail++] = q);
-    if (k > 0 && within[(q = p - plane)] && !out[q]) (out[q] = label), (queue[tail++] = q);
-    if (k < slices - 1 && within[(q = p + plane)] && !out[q]) (out[q] = label), (queue[tail++] = q);
+    if (i > 0 && within[(q = p - 1)] && !out[q]) ((out[q] = label), (queue[tail++] = q));
+    if (i < columns - 1 && within[(q = p + 1)] && !out[q]) ((out[q] = label), (queue[tail++] = q));
+    if (j > 0 && within[(q = p - columns)] && !out[q]) ((out[q] = label), (queue[tail++] = q));
+    if (j < rows - 1 && within[(q = p + columns)] && !out[q]) ((out[q] = label), (queue[tail++] = q));
+    if (k > 0 && within[(q = p - plane)] && !out[q]) ((out[q] = label), (queue[tail++] = q));
+    if (k < slices - 1 && within[(q = p + plane)] && !out[q]) ((out[q] = label), (queue[tail++] = q));
   }
   return out;
 }

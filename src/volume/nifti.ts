@@ -21,14 +21,17 @@ export function readNifti(file: Buffer): NiftiImage {
   if (buf.length < 352) throw new AinodeError('DICOM_PARSE_FAILED', 'not a NIfTI-1 file (too short)');
   let le = true;
   if (buf.readInt32LE(0) !== 348) {
-    if (buf.readInt32BE(0) !== 348) throw new AinodeError('DICOM_PARSE_FAILED', 'not a NIfTI-1 file (sizeof_hdr is not 348)');
+    if (buf.readInt32BE(0) !== 348)
+      throw new AinodeError('DICOM_PARSE_FAILED', 'not a NIfTI-1 file (sizeof_hdr is not 348)');
     le = false;
   }
   const i16 = (o: number): number => (le ? buf.readInt16LE(o) : buf.readInt16BE(o));
   const f32 = (o: number): number => (le ? buf.readFloatLE(o) : buf.readFloatBE(o));
   const ndim = i16(40);
   const dims = [i16(42), i16(44), i16(46)].map((d, i) => (i < ndim ? d : 1)) as [number, number, number];
-  for (let d = 3; d < ndim; d++) if (i16(42 + 2 * d) > 1) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', 'NIfTI images with more than 3 dimensions are not supported');
+  for (let d = 3; d < ndim; d++)
+    if (i16(42 + 2 * d) > 1)
+      throw new AinodeError('PIXEL_DATA_UNSUPPORTED', 'NIfTI images with more than 3 dimensions are not supported');
   const datatype = i16(70);
   const pixdim = Array.from({ length: 8 }, (_, k) => f32(76 + 4 * k));
   const voxOffset = Math.max(352, Math.round(f32(108)));
@@ -58,7 +61,9 @@ export function readNifti(file: Buffer): NiftiImage {
   if (sformCode > 0) {
     ras = [0, 1, 2].map((row) => [0, 1, 2, 3].map((c) => f32(280 + 16 * row + 4 * c)));
   } else if (qformCode > 0) {
-    const b = f32(256), c = f32(260), d = f32(264);
+    const b = f32(256),
+      c = f32(260),
+      d = f32(264);
     const a = Math.sqrt(Math.max(0, 1 - b * b - c * c - d * d));
     const R = [
       [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],

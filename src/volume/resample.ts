@@ -20,7 +20,13 @@ const AXIS_VECTORS: Record<string, Vec3> = {
 /** World centre of a grid (mm). */
 export function gridCentre(g: VolumeGeometry): Vec3 {
   const h = [(g.columns - 1) / 2, (g.rows - 1) / 2, (g.slices - 1) / 2];
-  return [0, 1, 2].map((a) => g.origin[a] + g.rowDirection[a] * h[0] * g.spacing[0] + g.columnDirection[a] * h[1] * g.spacing[1] + g.sliceDirection[a] * h[2] * g.spacing[2]) as Vec3;
+  return [0, 1, 2].map(
+    (a) =>
+      g.origin[a] +
+      g.rowDirection[a] * h[0] * g.spacing[0] +
+      g.columnDirection[a] * h[1] * g.spacing[1] +
+      g.sliceDirection[a] * h[2] * g.spacing[2],
+  ) as Vec3;
 }
 
 /**
@@ -28,19 +34,43 @@ export function gridCentre(g: VolumeGeometry): Vec3 {
  * on the source grid. Without a shape, the extent of the source is kept; without a spacing, the
  * source's spacing along the matching axis is used.
  */
-export function targetGrid(src: VolumeGeometry, axes: string | undefined, shape?: [number, number, number], spacingMm?: [number, number, number]): VolumeGeometry {
-  const dirs: Vec3[] = axes ? [...axes].map((c) => AXIS_VECTORS[c]) : [src.rowDirection, src.columnDirection, src.sliceDirection];
+export function targetGrid(
+  src: VolumeGeometry,
+  axes: string | undefined,
+  shape?: [number, number, number],
+  spacingMm?: [number, number, number],
+): VolumeGeometry {
+  const dirs: Vec3[] = axes
+    ? [...axes].map((c) => AXIS_VECTORS[c])
+    : [src.rowDirection, src.columnDirection, src.sliceDirection];
   const srcDirs = [src.rowDirection, src.columnDirection, src.sliceDirection];
   const srcDims = [src.columns, src.rows, src.slices];
   // For each target axis, the source axis most parallel to it (for spacing and extent).
-  const match = dirs.map((d) => [0, 1, 2].reduce((best, a) => (Math.abs(dot(d, srcDirs[a])) > Math.abs(dot(d, srcDirs[best])) ? a : best), 0));
+  const match = dirs.map((d) =>
+    [0, 1, 2].reduce((best, a) => (Math.abs(dot(d, srcDirs[a])) > Math.abs(dot(d, srcDirs[best])) ? a : best), 0),
+  );
   const spacing = [0, 1, 2].map((t) => spacingMm?.[t] ?? src.spacing[match[t]]) as Vec3;
-  const dims = [0, 1, 2].map((t) => shape?.[t] ?? Math.max(1, Math.round((srcDims[match[t]] * src.spacing[match[t]]) / spacing[t])));
+  const dims = [0, 1, 2].map(
+    (t) => shape?.[t] ?? Math.max(1, Math.round((srcDims[match[t]] * src.spacing[match[t]]) / spacing[t])),
+  );
   const centre = gridCentre(src);
-  const origin = [0, 1, 2].map((a) => centre[a] - dirs.reduce((s, d, t) => s + d[a] * ((dims[t] - 1) / 2) * spacing[t], 0)) as Vec3;
+  const origin = [0, 1, 2].map(
+    (a) => centre[a] - dirs.reduce((s, d, t) => s + d[a] * ((dims[t] - 1) / 2) * spacing[t], 0),
+  ) as Vec3;
   const normal = cross(dirs[0], dirs[1]);
-  if (Math.abs(Math.abs(dot(normal, dirs[2])) - 1) > 1e-6) throw new AinodeError('MODEL_PACKAGE_INVALID', `reorient axes "${axes}" are not orthogonal`);
-  return { columns: dims[0], rows: dims[1], slices: dims[2], spacing, origin, rowDirection: dirs[0], columnDirection: dirs[1], sliceDirection: dirs[2], frameOfReferenceUid: src.frameOfReferenceUid };
+  if (Math.abs(Math.abs(dot(normal, dirs[2])) - 1) > 1e-6)
+    throw new AinodeError('MODEL_PACKAGE_INVALID', `reorient axes "${axes}" are not orthogonal`);
+  return {
+    columns: dims[0],
+    rows: dims[1],
+    slices: dims[2],
+    spacing,
+    origin,
+    rowDirection: dirs[0],
+    columnDirection: dirs[1],
+    sliceDirection: dirs[2],
+    frameOfReferenceUid: src.frameOfReferenceUid,
+  };
 }
 
 /** Affine taking target voxel indices to continuous source voxel indices: src = M * t + b. */
@@ -64,9 +94,15 @@ const snap = (x: number): number => {
  * centres on voxel centres, fully inside), every target voxel is one source voxel: return the
  * integer index map (source index = base + i*si + j*sj + k*sk), else undefined.
  */
-function axisPermutation(M: number[][], b: Vec3, src: VolumeGeometry, dst: VolumeGeometry): { base: number; si: number; sj: number; sk: number } | undefined {
+function axisPermutation(
+  M: number[][],
+  b: Vec3,
+  src: VolumeGeometry,
+  dst: VolumeGeometry,
+): { base: number; si: number; sj: number; sk: number } | undefined {
   const near = (x: number, y: number): boolean => Math.abs(x - y) < 1e-6;
-  for (let a = 0; a < 3; a++) for (let t = 0; t < 3; t++) if (!near(M[a][t], 0) && !near(Math.abs(M[a][t]), 1)) return undefined;
+  for (let a = 0; a < 3; a++)
+    for (let t = 0; t < 3; t++) if (!near(M[a][t], 0) && !near(Math.abs(M[a][t]), 1)) return undefined;
   if (b.some((x) => !near(x, Math.round(x)))) return undefined;
   const dims = [src.columns, src.rows, src.slices];
   const strideOf = [1, src.columns, src.columns * src.rows];
@@ -78,7 +114,12 @@ function axisPermutation(M: number[][], b: Vec3, src: VolumeGeometry, dst: Volum
     if (lo < 0 || hi > dims[a] - 1) return undefined;
   }
   const stride = (t: number): number => [0, 1, 2].reduce((s, a) => s + Math.round(M[a][t]) * strideOf[a], 0);
-  return { base: [0, 1, 2].reduce((s, a) => s + Math.round(b[a]) * strideOf[a], 0), si: stride(0), sj: stride(1), sk: stride(2) };
+  return {
+    base: [0, 1, 2].reduce((s, a) => s + Math.round(b[a]) * strideOf[a], 0),
+    si: stride(0),
+    sj: stride(1),
+    sk: stride(2),
+  };
 }
 
 /** The lowest and highest value written, where resampling could tell them without a pass of its own. */
@@ -93,7 +134,14 @@ export interface ValueRange {
  * is the source with its axes permuted or flipped, `range` (if given) receives the lowest and
  * highest value copied, found during the copy; otherwise it is left as it is.
  */
-export function resample(data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outside: number | (() => number) = 0, range?: ValueRange): Float32Array {
+export function resample(
+  data: Float32Array | Uint8Array,
+  src: VolumeGeometry,
+  dst: VolumeGeometry,
+  mode: 'linear' | 'nearest',
+  outside: number | (() => number) = 0,
+  range?: ValueRange,
+): Float32Array {
   return resampleInto(new Float32Array(dst.columns * dst.rows * dst.slices), data, src, dst, mode, outside, range);
 }
 
@@ -102,10 +150,19 @@ export function resampleLabels(labels: Uint8Array, src: VolumeGeometry, dst: Vol
   return resampleInto(new Uint8Array(dst.columns * dst.rows * dst.slices), labels, src, dst, 'nearest', 0);
 }
 
-function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32Array | Uint8Array, src: VolumeGeometry, dst: VolumeGeometry, mode: 'linear' | 'nearest', outsideValue: number | (() => number), range?: ValueRange): T {
+function resampleInto<T extends Float32Array | Uint8Array>(
+  out: T,
+  data: Float32Array | Uint8Array,
+  src: VolumeGeometry,
+  dst: VolumeGeometry,
+  mode: 'linear' | 'nearest',
+  outsideValue: number | (() => number),
+  range?: ValueRange,
+): T {
   const { M, b } = indexMap(src, dst);
   const perm = axisPermutation(M, b, src, dst);
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   if (perm && Math.abs(perm.si) === 1) {
     // Target rows run along source rows (flips only): a plain copy reads and writes in order.
     let p = 0;
@@ -121,7 +178,7 @@ function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32
           }
         else for (let i = 0; i < dst.columns; i++, p++, q += perm.si) out[p] = data[q];
       }
-    if (range) (range.min = lo), (range.max = hi);
+    if (range) ((range.min = lo), (range.max = hi));
     return out;
   }
   if (perm) {
@@ -133,7 +190,9 @@ function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32
     for (let k0 = 0; k0 < nz; k0 += B)
       for (let j0 = 0; j0 < ny; j0 += B)
         for (let i0 = 0; i0 < nx; i0 += B) {
-          const k1 = Math.min(k0 + B, nz), j1 = Math.min(j0 + B, ny), i1 = Math.min(i0 + B, nx);
+          const k1 = Math.min(k0 + B, nz),
+            j1 = Math.min(j0 + B, ny),
+            i1 = Math.min(i0 + B, nx);
           for (let k = k0; k < k1; k++)
             for (let j = j0; j < j1; j++) {
               let q = perm.base + i0 * perm.si + j * perm.sj + k * perm.sk;
@@ -147,7 +206,7 @@ function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32
               else for (let i = i0, p = (k * ny + j) * nx + i0; i < i1; i++, p++, q += perm.si) out[p] = data[q];
             }
         }
-    if (range) (range.min = lo), (range.max = hi);
+    if (range) ((range.min = lo), (range.max = hi));
     return out;
   }
   const outside = typeof outsideValue === 'function' ? outsideValue() : outsideValue;
@@ -164,17 +223,26 @@ function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32
         const y = snap(M[1][0] * i + by);
         const z = snap(M[2][0] * i + bz);
         if (mode === 'nearest') {
-          const xi = Math.round(x), yi = Math.round(y), zi = Math.round(z);
-          out[p] = xi < 0 || yi < 0 || zi < 0 || xi >= nx || yi >= ny || zi >= nz ? outside : data[xi + yi * nx + zi * plane];
+          const xi = Math.round(x),
+            yi = Math.round(y),
+            zi = Math.round(z);
+          out[p] =
+            xi < 0 || yi < 0 || zi < 0 || xi >= nx || yi >= ny || zi >= nz ? outside : data[xi + yi * nx + zi * plane];
           continue;
         }
         if (x < 0 || y < 0 || z < 0 || x > nx - 1 || y > ny - 1 || z > nz - 1) {
           out[p] = outside;
           continue;
         }
-        const x0 = Math.floor(x), y0 = Math.floor(y), z0 = Math.floor(z);
-        const fx = x - x0, fy = y - y0, fz = z - z0;
-        const x1 = Math.min(x0 + 1, nx - 1), y1 = Math.min(y0 + 1, ny - 1), z1 = Math.min(z0 + 1, nz - 1);
+        const x0 = Math.floor(x),
+          y0 = Math.floor(y),
+          z0 = Math.floor(z);
+        const fx = x - x0,
+          fy = y - y0,
+          fz = z - z0;
+        const x1 = Math.min(x0 + 1, nx - 1),
+          y1 = Math.min(y0 + 1, ny - 1),
+          z1 = Math.min(z0 + 1, nz - 1);
         const c = (xx: number, yy: number, zz: number): number => data[xx + yy * nx + zz * plane];
         const c00 = c(x0, y0, z0) * (1 - fx) + c(x1, y0, z0) * fx;
         const c10 = c(x0, y1, z0) * (1 - fx) + c(x1, y1, z0) * fx;
@@ -190,5 +258,14 @@ function resampleInto<T extends Float32Array | Uint8Array>(out: T, data: Float32
 /** Whether two grids are the same voxel for voxel (so resampling can be skipped). */
 export function sameGrid(a: VolumeGeometry, b: VolumeGeometry): boolean {
   const close = (x: number[], y: number[], tol: number): boolean => x.every((v, i) => Math.abs(v - y[i]) <= tol);
-  return a.columns === b.columns && a.rows === b.rows && a.slices === b.slices && close(a.spacing, b.spacing, 1e-6) && close(a.origin, b.origin, 1e-4) && close(a.rowDirection, b.rowDirection, 1e-6) && close(a.columnDirection, b.columnDirection, 1e-6) && close(a.sliceDirection, b.sliceDirection, 1e-6);
+  return (
+    a.columns === b.columns &&
+    a.rows === b.rows &&
+    a.slices === b.slices &&
+    close(a.spacing, b.spacing, 1e-6) &&
+    close(a.origin, b.origin, 1e-4) &&
+    close(a.rowDirection, b.rowDirection, 1e-6) &&
+    close(a.columnDirection, b.columnDirection, 1e-6) &&
+    close(a.sliceDirection, b.sliceDirection, 1e-6)
+  );
 }

@@ -49,5 +49,8 @@ export function voxelVolumeMm3(g: VolumeGeometry): number {
 
 /** Patient-space position (mm) of voxel (i, j, k). */
 export function voxelToPatient(g: VolumeGeometry, i: number, j: number, k: number): Vec3 {
-  return add(add(add(g.origin, scale(g.rowDirection, i * g.spacing[0])), scale(g.columnDirection, j * g.spacing[1])), scale(g.sliceDirection, k * g.spacing[2]));
+  return add(
+    add(add(g.origin, scale(g.rowDirection, i * g.spacing[0])), scale(g.columnDirection, j * g.spacing[1])),
+    scale(g.sliceDirection, k * g.spacing[2]),
+  );
 }

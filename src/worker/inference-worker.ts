@@ -14,7 +14,12 @@ import type { ModelPackage } from '../inference/model-package';
 import { collectGarbage, MALLOC_TUNING, mallocTuningMissing } from '../observability/memory';
 import { processInferenceJob, type JobOutcome, type WorkerDeps } from './process-inference';
 
-export async function startWorker(cfg: Config, connection: Redis, deps: Omit<WorkerDeps, 'session'>, log: Logger): Promise<Worker<InferenceJob, JobOutcome>> {
+export async function startWorker(
+  cfg: Config,
+  connection: Redis,
+  deps: Omit<WorkerDeps, 'session'>,
+  log: Logger,
+): Promise<Worker<InferenceJob, JobOutcome>> {
   const sessions = new Map<string, Promise<LoadedSession>>();
   const session = (pkg: ModelPackage): Promise<LoadedSession> => {
     const key = `${pkg.manifest.id}@${pkg.manifest.version}`;
@@ -22,7 +27,11 @@ export async function startWorker(cfg: Config, connection: Redis, deps: Omit<Wor
     if (!s) {
       s = createSession(pkg.modelPath, cfg.executionProviders, log, cfg.runtime);
       s.then(
-        (l) => log.info({ modelId: pkg.manifest.id, provider: l.provider, createMs: Math.round(l.createMs) }, 'inference session created'),
+        (l) =>
+          log.info(
+            { modelId: pkg.manifest.id, provider: l.provider, createMs: Math.round(l.createMs) },
+            'inference session created',
+          ),
         () => sessions.delete(key),
       );
       sessions.set(key, s);
@@ -41,10 +50,17 @@ export async function startWorker(cfg: Config, connection: Redis, deps: Omit<Wor
         const line = describeError(e);
         jlog.warn({ err: e, attempt: job.attemptsMade + 1 }, `job failed: ${line}`);
         if (isAinodeError(e) && !e.retryable) throw new UnrecoverableError(line);
-        throw new Error(line);
+        throw new Error(line, { cause: e });
       }
     },
-    { connection, prefix: cfg.redisPrefix, concurrency: cfg.workerConcurrency, lockDuration: cfg.jobLockMs, stalledInterval: cfg.stalledIntervalMs, maxStalledCount: cfg.maxStalledCount },
+    {
+      connection,
+      prefix: cfg.redisPrefix,
+      concurrency: cfg.workerConcurrency,
+      lockDuration: cfg.jobLockMs,
+      stalledInterval: cfg.stalledIntervalMs,
+      maxStalledCount: cfg.maxStalledCount,
+    },
   );
   worker.on('error', (e) => wlog.error({ err: e }, 'worker connection error'));
   // A finished job's buffers are collected once it is reported, off the next job's critical path
@@ -55,8 +71,13 @@ export async function startWorker(cfg: Config, connection: Redis, deps: Omit<Wor
   await worker.waitUntilReady();
   const untuned = mallocTuningMissing();
   if (untuned.length) {
-    const set = Object.entries(MALLOC_TUNING).map(([k, v]) => `${k}=${v}`).join(' ');
-    wlog.warn({ missing: untuned }, `glibc malloc is not tuned for large buffers: this worker will hold more memory when idle and fault in its buffers page by page; set ${set} in its environment (the deployment files do)`);
+    const set = Object.entries(MALLOC_TUNING)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    wlog.warn(
+      { missing: untuned },
+      `glibc malloc is not tuned for large buffers: this worker will hold more memory when idle and fault in its buffers page by page; set ${set} in its environment (the deployment files do)`,
+    );
   }
   wlog.info({ concurrency: cfg.workerConcurrency }, 'worker ready');
   return worker;

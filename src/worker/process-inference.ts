@@ -43,8 +43,17 @@ function targetClient(deps: WorkerDeps, job: InferenceJob): DicomwebClient {
   const name = job.destination ?? 'source';
   if (name === 'source') return deps.client;
   const d = deps.rules?.rules.destinations.get(name);
-  if (!d) throw new AinodeError('DESTINATION_UNKNOWN', `destination "${name}" is not in the rules in force`, { retryable: false, hint: 'declare it under destinations: in the rules file, then retry the job' });
-  return new Client({ url: d.url, username: d.usernameEnv ? process.env[d.usernameEnv] : undefined, password: d.passwordEnv ? process.env[d.passwordEnv] : undefined, timeoutMs: 120_000 });
+  if (!d)
+    throw new AinodeError('DESTINATION_UNKNOWN', `destination "${name}" is not in the rules in force`, {
+      retryable: false,
+      hint: 'declare it under destinations: in the rules file, then retry the job',
+    });
+  return new Client({
+    url: d.url,
+    username: d.usernameEnv ? process.env[d.usernameEnv] : undefined,
+    password: d.passwordEnv ? process.env[d.passwordEnv] : undefined,
+    timeoutMs: 120_000,
+  });
 }
 
 export type Stage = 'check' | 'retrieve' | 'volume' | 'inference' | 'encode' | 'store' | 'done';
@@ -69,21 +78,33 @@ async function seriesExists(client: DicomwebClient, studyUid: string, seriesUid:
   return found.some((s) => jsonString(s, Tag.SeriesInstanceUID) === seriesUid);
 }
 
-export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, progress: ProgressFn): Promise<JobOutcome> {
+export async function processInferenceJob(
+  deps: WorkerDeps,
+  job: InferenceJob,
+  progress: ProgressFn,
+): Promise<JobOutcome> {
   const log = deps.log.child({ studyInstanceUid: job.studyInstanceUid, modelId: job.modelId, stage: 'worker' });
   const pkg = deps.models.get(job.modelId);
   if (!pkg || pkg.manifest.version !== job.modelVersion) {
-    throw new AinodeError('MODEL_PACKAGE_INVALID', `model ${job.modelId} ${job.modelVersion} is not loaded on this worker`, {
-      retryable: true,
-      hint: 'deploy the same model packages on every worker (`ainode models list`)',
-    });
+    throw new AinodeError(
+      'MODEL_PACKAGE_INVALID',
+      `model ${job.modelId} ${job.modelVersion} is not loaded on this worker`,
+      {
+        retryable: true,
+        hint: 'deploy the same model packages on every worker (`ainode models list`)',
+      },
+    );
   }
   const uids = outputUids(job);
   const profiles = job.srProfiles ?? DEFAULT_SR_PROFILES;
   const reportSeries = profiles.map((p) => (p === 'viewer' ? uids.viewerSrSeries : uids.srSeries));
   const t: Record<string, number> = {};
   const peaks = new StagePeaks();
-  const mark = (name: string, since: number): number => (peaks.mark(name), (t[name] = Math.round(performance.now() - since)), performance.now());
+  const mark = (name: string, since: number): number => (
+    peaks.mark(name),
+    (t[name] = Math.round(performance.now() - since)),
+    performance.now()
+  );
 
   const started = performance.now();
   await progress({ stage: 'check', percent: 2 });
@@ -91,14 +112,32 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   const done = await deps.ledger.get(job.studyInstanceUid, job.modelId, job.modelVersion);
   if (done && (done.resultVersion ?? 1) >= (job.resultVersion ?? 1)) {
     log.info('results already delivered (ledger); nothing to do');
-    return { status: 'already-delivered', segSeriesInstanceUid: done.segSeriesInstanceUid, srSeriesInstanceUid: done.srSeriesInstanceUid, reportSeriesInstanceUids: reportSeries };
+    return {
+      status: 'already-delivered',
+      segSeriesInstanceUid: done.segSeriesInstanceUid,
+      srSeriesInstanceUid: done.srSeriesInstanceUid,
+      reportSeriesInstanceUids: reportSeries,
+    };
   }
   const target = targetClient(deps, job);
-  const there = await Promise.all([uids.segSeries, ...reportSeries].map((series) => seriesExists(target, job.studyInstanceUid, series)));
+  const there = await Promise.all(
+    [uids.segSeries, ...reportSeries].map((series) => seriesExists(target, job.studyInstanceUid, series)),
+  );
   if (there.every(Boolean)) {
-    await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, { seriesInstanceUid: job.seriesInstanceUid, segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: reportSeries[0], deliveredAt: new Date().toISOString(), resultVersion: job.resultVersion ?? 1 });
+    await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, {
+      seriesInstanceUid: job.seriesInstanceUid,
+      segSeriesInstanceUid: uids.segSeries,
+      srSeriesInstanceUid: reportSeries[0],
+      deliveredAt: new Date().toISOString(),
+      resultVersion: job.resultVersion ?? 1,
+    });
     log.info('results already in the PACS; ledger updated');
-    return { status: 'already-delivered', segSeriesInstanceUid: uids.segSeries, srSeriesInstanceUid: reportSeries[0], reportSeriesInstanceUids: reportSeries };
+    return {
+      status: 'already-delivered',
+      segSeriesInstanceUid: uids.segSeries,
+      srSeriesInstanceUid: reportSeries[0],
+      reportSeriesInstanceUids: reportSeries,
+    };
   }
   t0 = mark('check', t0);
 
@@ -107,12 +146,17 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   // Retrieve and decode overlap: each instance is decoded, and rescaled into the volume, as soon
   // as it has arrived (the worker role's retriever reads the response on a thread of its own).
   const builder = await VolumeBuilder.create(job.seriesInstanceUid, deps.maxVoxels, deps.maxFramePixels);
-  const instances = await (deps.retriever ?? deps.client).retrieveSeriesStreaming(job.studyInstanceUid, job.seriesInstanceUid, (part10) => builder.add(part10));
+  const instances = await (deps.retriever ?? deps.client).retrieveSeriesStreaming(
+    job.studyInstanceUid,
+    job.seriesInstanceUid,
+    (part10) => builder.add(part10),
+  );
   t0 = mark('retrieveDecode', t0);
 
   await progress({ stage: 'volume', percent: 35 });
   const { volume, patientStudy, separated } = builder.build();
-  if (separated.localizers || separated.otherStacks.length) log.info({ instances, separated }, 'localizers or other stacks separated from the volume');
+  if (separated.localizers || separated.otherStacks.length)
+    log.info({ instances, separated }, 'localizers or other stacks separated from the volume');
   if (patientStudy.StudyInstanceUID !== job.studyInstanceUid) {
     throw new AinodeError('SERIES_NOT_FOUND', 'the retrieved series belongs to another study', { retryable: false });
   }
@@ -124,8 +168,16 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   t0 = mark('volume', t0);
 
   const acc = pkg.manifest.accepts.sliceSpacingMm;
-  if (acc && ((acc.min !== undefined && volume.geometry.spacing[2] < acc.min) || (acc.max !== undefined && volume.geometry.spacing[2] > acc.max))) {
-    throw new AinodeError('SERIES_NOT_ACCEPTED', `slice spacing ${volume.geometry.spacing[2].toFixed(2)} mm is outside what ${pkg.manifest.id} accepts`, { retryable: false });
+  if (
+    acc &&
+    ((acc.min !== undefined && volume.geometry.spacing[2] < acc.min) ||
+      (acc.max !== undefined && volume.geometry.spacing[2] > acc.max))
+  ) {
+    throw new AinodeError(
+      'SERIES_NOT_ACCEPTED',
+      `slice spacing ${volume.geometry.spacing[2].toFixed(2)} mm is outside what ${pkg.manifest.id} accepts`,
+      { retryable: false },
+    );
   }
 
   await progress({ stage: 'inference', percent: 45 });
@@ -146,7 +198,15 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   await progress({ stage: 'encode', percent: 80 });
   const measurements = measure(pkg.manifest, volume, outcome.labels);
   t.measure = Math.round(performance.now() - t0);
-  const objects = buildSegmentationResults(job, pkg.manifest, volume, patientStudy, outcome.labels, measurements, profiles);
+  const objects = buildSegmentationResults(
+    job,
+    pkg.manifest,
+    volume,
+    patientStudy,
+    outcome.labels,
+    measurements,
+    profiles,
+  );
   t0 = mark('encode', t0);
   t.segEncode = objects.timingsMs.segEncode;
   t.srEncode = objects.timingsMs.srEncode;
@@ -171,10 +231,20 @@ export async function processInferenceJob(deps: WorkerDeps, job: InferenceJob, p
   await progress({ stage: 'done', percent: 100 });
   t.job = Math.round(performance.now() - started);
   const volumesMl: Record<string, number> = {};
-  const add = (name: string, r: RegionStats | undefined): void => void (r && (volumesMl[name] = Math.round(r.volumeMl * 10) / 10));
+  const add = (name: string, r: RegionStats | undefined): void =>
+    void (r && (volumesMl[name] = Math.round(r.volumeMl * 10) / 10));
   for (const s of pkg.manifest.segments) add(s.name, measurements.segments.get(s.label));
   for (const [name, d] of measurements.derived) add(name, d.union);
-  log.info({ provider: loaded.provider, frames: objects.seg.frames, note: outcome.note, timingsMs: t, peakRssMb: peaks.peaksMb }, 'results stored');
+  log.info(
+    {
+      provider: loaded.provider,
+      frames: objects.seg.frames,
+      note: outcome.note,
+      timingsMs: t,
+      peakRssMb: peaks.peaksMb,
+    },
+    'results stored',
+  );
   return {
     status: 'delivered',
     segSeriesInstanceUid: objects.seg.seriesInstanceUid,

@@ -37,7 +37,8 @@ interface StudyResults {
 
 async function fetchResults(client: DicomwebClient, study: string, dir: string, name: string): Promise<StudyResults> {
   const series = await client.search(`/studies/${study}/series`);
-  const of = (m: string): string[] => series.filter((s) => jsonString(s, Tag.Modality) === m).map((s) => jsonString(s, Tag.SeriesInstanceUID)!);
+  const of = (m: string): string[] =>
+    series.filter((s) => jsonString(s, Tag.Modality) === m).map((s) => jsonString(s, Tag.SeriesInstanceUID)!);
   expect(of('SEG')).to.have.length(1);
   expect(of('SR')).to.have.length(2);
   const [segBytes] = await client.retrieveSeries(study, of('SEG')[0]);
@@ -53,7 +54,12 @@ async function fetchResults(client: DicomwebClient, study: string, dir: string, 
 }
 
 /** Every unit step of the outline has the segment's pixel on its right and a non-segment pixel on its left. */
-function outlineOnSegmentBorder(points: number[], bits: Uint8Array, w: number, h: number): { steps: number; wrong: number } {
+function outlineOnSegmentBorder(
+  points: number[],
+  bits: Uint8Array,
+  w: number,
+  h: number,
+): { steps: number; wrong: number } {
   const at = (x: number, y: number): number => (x >= 0 && y >= 0 && x < w && y < h ? bits[y * w + x] : 0);
   let steps = 0;
   let wrong = 0;
@@ -81,7 +87,8 @@ function insidePolygon(points: number[], w: number, h: number): Uint8Array {
       if (y1 > py !== y2 > py) xs.push(((x2 - x1) * (py - y1)) / (y2 - y1) + x1);
     }
     xs.sort((a, b) => a - b);
-    for (let k = 0; k + 1 < xs.length; k += 2) for (let x = Math.ceil(xs[k] - 0.5); x + 0.5 < xs[k + 1]; x++) if (x >= 0 && x < w) out[y * w + x] = 1;
+    for (let k = 0; k + 1 < xs.length; k += 2)
+      for (let x = Math.ceil(xs[k] - 0.5); x + 0.5 < xs[k + 1]; x++) if (x >= 0 && x < w) out[y * w + x] = 1;
   }
   return out;
 }
@@ -111,29 +118,49 @@ describe('issue 8: results in the OHIF viewer (headless Chromium), chest CT and 
     dir = tempDir('ohif');
     const dist = ohifDist();
     orthanc = await startOrthanc({ dir, stableAge: 2 });
-    client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 60_000 });
+    client = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: undefined,
+      password: undefined,
+      timeoutMs: 60_000,
+    });
     const rules = fs
       .readFileSync(path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml'), 'utf8')
       .replace(/^(\s+)priority: routine$/gm, '$1priority: routine\n$1srProfiles: [standard, viewer]');
     expect(rules.match(/srProfiles/g)).to.have.length(2);
     fs.writeFileSync(path.join(dir, 'rules.yaml'), rules);
     node = spawnAinode(['start'], {
-      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('ohif'),
-      AINODE_POLL_INTERVAL_MS: '300', AINODE_EXECUTION_PROVIDERS: 'cpu', AINODE_RULES_FILE: path.join(dir, 'rules.yaml'),
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_REDIS_URL: REDIS_URL,
+      AINODE_REDIS_PREFIX: uniquePrefix('ohif'),
+      AINODE_POLL_INTERVAL_MS: '300',
+      AINODE_EXECUTION_PROVIDERS: 'cpu',
+      AINODE_RULES_FILE: path.join(dir, 'rules.yaml'),
     });
-    viewer = spawnAinode(['viewer', '--ohif-dist', dist], { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_VIEWER_PORT: '0' });
+    viewer = spawnAinode(['viewer', '--ohif-dist', dist], {
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_VIEWER_PORT: '0',
+    });
     viewerUrl = JSON.parse(await viewer.waitForLog(/OHIF viewer served/, 30_000)).url;
     await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
     await node.waitForLog(/worker ready/, 30_000);
     await stowFiles(client, ct);
-    for (let i = 0; i < mr.instances.length; i += 32) await client.store(mr.studyInstanceUid, mr.instances.slice(i, i + 32));
+    for (let i = 0; i < mr.instances.length; i += 32)
+      await client.store(mr.studyInstanceUid, mr.instances.slice(i, i + 32));
     for (const f of ct) sources.set(f.sopInstanceUid, readPart10(f.part10).dataset);
     for (const f of mr.instances) sources.set(f.sopInstanceUid, readPart10(f.part10).dataset);
     const done = async (study: string): Promise<boolean> => {
       const s = await client.search(`/studies/${study}/series`);
-      return s.filter((x) => jsonString(x, Tag.Modality) === 'SEG').length === 1 && s.filter((x) => jsonString(x, Tag.Modality) === 'SR').length === 2;
+      return (
+        s.filter((x) => jsonString(x, Tag.Modality) === 'SEG').length === 1 &&
+        s.filter((x) => jsonString(x, Tag.Modality) === 'SR').length === 2
+      );
     };
-    await waitUntil('SEG and both SRs for the CT and the MR', 240_000, async () => (await done(ct[0].studyInstanceUid)) && (await done(mr.studyInstanceUid)));
+    await waitUntil(
+      'SEG and both SRs for the CT and the MR',
+      240_000,
+      async () => (await done(ct[0].studyInstanceUid)) && (await done(mr.studyInstanceUid)),
+    );
     results.set('ct', await fetchResults(client, ct[0].studyInstanceUid, dir, 'ct'));
     results.set('mr', await fetchResults(client, mr.studyInstanceUid, dir, 'mr'));
     browser = await launchChromium();
@@ -155,12 +182,18 @@ describe('issue 8: results in the OHIF viewer (headless Chromium), chest CT and 
     const config = await (await fetch(`${viewerUrl}/app-config.js`)).text();
     expect(config).to.include('"omitQuotationForMultipartRequest": true');
     expect(config).to.include('"qidoRoot": "/dicom-web"');
-    const qido = await fetch(`${viewerUrl}/dicom-web/studies?StudyInstanceUID=${ct[0].studyInstanceUid}`, { headers: { Accept: 'application/dicom+json' } });
+    const qido = await fetch(`${viewerUrl}/dicom-web/studies?StudyInstanceUID=${ct[0].studyInstanceUid}`, {
+      headers: { Accept: 'application/dicom+json' },
+    });
     expect(qido.status).to.equal(200);
     expect(qido.headers.get('cross-origin-resource-policy')).to.equal('same-origin');
     expect(((await qido.json()) as unknown[]).length).to.equal(1);
     const before = (await client.search(`/studies/${ct[0].studyInstanceUid}/series`)).length;
-    const post = await fetch(`${viewerUrl}/dicom-web/studies/${ct[0].studyInstanceUid}`, { method: 'POST', body: 'x', headers: { 'Content-Type': 'application/dicom' } });
+    const post = await fetch(`${viewerUrl}/dicom-web/studies/${ct[0].studyInstanceUid}`, {
+      method: 'POST',
+      body: 'x',
+      headers: { 'Content-Type': 'application/dicom' },
+    });
     expect(post.status).to.equal(405);
     expect(((await post.json()) as { code: string }).code).to.equal('GATEWAY_REQUEST_REFUSED');
     const del = await fetch(`${viewerUrl}/dicom-web/studies/${ct[0].studyInstanceUid}`, { method: 'DELETE' });
@@ -174,12 +207,20 @@ describe('issue 8: results in the OHIF viewer (headless Chromium), chest CT and 
       const v = spawnSync('dciodvfy', [r.viewerFile], { encoding: 'utf8' });
       const out = `${v.stdout}${v.stderr}`;
       expect(out).to.match(/^Comprehensive3DSR/m);
-      expect(out.split('\n').filter((l) => /^Error/.test(l)), out).to.deep.equal([]);
-      const dump = execFileSync('dsrdump', ['+Pl', r.viewerFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      expect(
+        out.split('\n').filter((l) => /^Error/.test(l)),
+        out,
+      ).to.deep.equal([]);
+      const dump = execFileSync('dsrdump', ['+Pl', r.viewerFile], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       expect(dump.match(/Cornerstone3DTools@\^0\.1\.0:PlanarFreehandROI/g)).to.have.length(r.seg.segments.length);
       expect(dump.match(/<inferred from SCOORD:=\(POLYLINE,/g)).to.have.length(r.seg.segments.length);
       expect(r.viewer.map((g) => g.comment)).to.deep.equal(
-        r.standard.filter((g) => g.referencedSegment).map((g) => `${g.trackingId}: ${value(g, 'Volume').toFixed(1)} mL`),
+        r.standard
+          .filter((g) => g.referencedSegment)
+          .map((g) => `${g.trackingId}: ${value(g, 'Volume').toFixed(1)} mL`),
       );
     });
 
@@ -190,7 +231,9 @@ describe('issue 8: results in the OHIF viewer (headless Chromium), chest CT and 
         const region = g.imageRegion!;
         expect(region.graphicType).to.equal('POLYLINE');
         const segNumber = r.seg.segments.find((s) => s.label === r.standard[i].trackingId)!.number;
-        const frame = r.seg.frames.find((f) => f.segmentNumber === segNumber && f.sourceSopInstanceUid === region.sopInstanceUid);
+        const frame = r.seg.frames.find(
+          (f) => f.segmentNumber === segNumber && f.sourceSopInstanceUid === region.sopInstanceUid,
+        );
         expect(frame, `${g.finding}: a SEG frame on the outlined image`).to.not.equal(undefined);
         const { steps, wrong } = outlineOnSegmentBorder(region.points, frame!.bits, r.seg.columns, r.seg.rows);
         expect(wrong, `${g.finding}: outline steps off the segment border`).to.equal(0);
@@ -204,7 +247,12 @@ describe('issue 8: results in the OHIF viewer (headless Chromium), chest CT and 
         expect(value(g, 'Area')).to.be.closeTo(area, 1e-3);
         // Mean value of the source pixels inside the outline (for CT: HU, air-like for lungs).
         const inside = insidePolygon(region.points, r.seg.columns, r.seg.rows);
-        const px = src.BitsAllocated === 16 ? (src.PixelRepresentation === 1 ? new Int16Array((src.PixelData as ArrayBuffer[])[0]) : new Uint16Array((src.PixelData as ArrayBuffer[])[0])) : new Uint8Array((src.PixelData as ArrayBuffer[])[0]);
+        const px =
+          src.BitsAllocated === 16
+            ? src.PixelRepresentation === 1
+              ? new Int16Array((src.PixelData as ArrayBuffer[])[0])
+              : new Uint16Array((src.PixelData as ArrayBuffer[])[0])
+            : new Uint8Array((src.PixelData as ArrayBuffer[])[0]);
         let sum = 0;
         let n = 0;
         let inSeg = 0;
@@ -215,7 +263,9 @@ describe('issue 8: results in the OHIF viewer (headless Chromium), chest CT and 
             inSeg += frame!.bits[p];
           }
         expect(n * spacing[0] * spacing[1]).to.be.closeTo(area, 1e-6);
-        report.push(`${g.finding}: ${steps} border steps on image ${region.sopInstanceUid!.slice(-6)}, area ${area.toFixed(0)} mm2, ${((100 * inSeg) / n).toFixed(1)} % of it in the segment, mean ${(sum / n).toFixed(1)}`);
+        report.push(
+          `${g.finding}: ${steps} border steps on image ${region.sopInstanceUid!.slice(-6)}, area ${area.toFixed(0)} mm2, ${((100 * inSeg) / n).toFixed(1)} % of it in the segment, mean ${(sum / n).toFixed(1)}`,
+        );
         // Lungs have few holes (vessels); a grey-matter ribbon's outer outline also encloses white
         // matter, so only the CT gets a share threshold (docs/dicom-objects.md, viewer profile).
         if (name === 'ct') {
@@ -254,13 +304,27 @@ describe('issue 8: results in the OHIF viewer (headless Chromium), chest CT and 
       const labels = await ohif.segmentLabels(r.seg.segments.length);
       expect(labels).to.deep.equal(r.seg.segments.map((s) => s.label));
       // Back on the key slice (a radiologist clicks the measurement), the segments are painted over the image.
-      await ohif.showPanel('trackedMeasurements-btn', '[data-cy="trackedMeasurements-panel"] [data-cy="measurement-table-row-0"]');
+      await ohif.showPanel(
+        'trackedMeasurements-btn',
+        '[data-cy="trackedMeasurements-panel"] [data-cy="measurement-table-row-0"]',
+      );
       await ohif.page.locator('[data-cy="measurement-table-row-0"] [data-cy="data-row-title"]').click();
-      await ohif.page.waitForFunction((n) => new RegExp(`I:\\s*${n}\\b`).test(document.querySelector('[data-cy="viewport-overlay-bottom-right"]')?.textContent ?? ''), firstInstance, { timeout: 15_000 }).catch(() => undefined);
+      await ohif.page
+        .waitForFunction(
+          (n) =>
+            new RegExp(`I:\\s*${n}\\b`).test(
+              document.querySelector('[data-cy="viewport-overlay-bottom-right"]')?.textContent ?? '',
+            ),
+          firstInstance,
+          { timeout: 15_000 },
+        )
+        .catch(() => undefined);
       expect(await ohif.shownInstance()).to.equal(firstInstance);
       const withSegments = await ohif.colouredFraction();
       await ohif.screenshot(`${name}-seg-and-sr.png`);
-      process.stdout.write(`      OHIF: study open in ${(opened / 1000).toFixed(1)} s; coloured viewport pixels: ${(100 * before).toFixed(2)} % -> outlines ${(100 * withOutline).toFixed(2)} % -> + SEG ${(100 * withSegments).toFixed(2)} %; rows: ${rows.map((x) => x.split('\n')[1] ?? x).join(' | ')}\n`);
+      process.stdout.write(
+        `      OHIF: study open in ${(opened / 1000).toFixed(1)} s; coloured viewport pixels: ${(100 * before).toFixed(2)} % -> outlines ${(100 * withOutline).toFixed(2)} % -> + SEG ${(100 * withSegments).toFixed(2)} %; rows: ${rows.map((x) => x.split('\n')[1] ?? x).join(' | ')}\n`,
+      );
       expect(withOutline).to.be.above(before);
       expect(withSegments - withOutline, 'the SEG overlay colours a visible part of the image').to.be.above(0.03);
       expect(ohif.errors, 'errors in the page or its console').to.deep.equal([]);

@@ -65,10 +65,21 @@ describe('issue 2: walking skeleton, chest CT -> SEG + SR on real services', fun
   before(async () => {
     dir = tempDir('e2e');
     orthanc = await startOrthanc({ dir, stableAge: 2 });
-    client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 60_000 });
+    client = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: undefined,
+      password: undefined,
+      timeoutMs: 60_000,
+    });
     files = readDicomFolder(CHEST_CT_DIR);
     study = files[0].studyInstanceUid;
-    env = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: prefix, AINODE_POLL_INTERVAL_MS: '300', AINODE_EXECUTION_PROVIDERS: 'cpu' };
+    env = {
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_REDIS_URL: REDIS_URL,
+      AINODE_REDIS_PREFIX: prefix,
+      AINODE_POLL_INTERVAL_MS: '300',
+      AINODE_EXECUTION_PROVIDERS: 'cpu',
+    };
   });
 
   after(async () => {
@@ -100,7 +111,9 @@ describe('issue 2: walking skeleton, chest CT -> SEG + SR on real services', fun
   it('both objects pass dciodvfy with zero errors, and dsrdump reads the SR', () => {
     const seg = dciodvfy(path.join(dir, 'seg.dcm'));
     const sr = dciodvfy(path.join(dir, 'sr.dcm'));
-    process.stdout.write(`      dciodvfy SEG:\n${seg.output.replace(/^/gm, '        ')}\n      dciodvfy SR:\n${sr.output.replace(/^/gm, '        ')}\n`);
+    process.stdout.write(
+      `      dciodvfy SEG:\n${seg.output.replace(/^/gm, '        ')}\n      dciodvfy SR:\n${sr.output.replace(/^/gm, '        ')}\n`,
+    );
     expect(seg.output).to.match(/^Segmentation$/m);
     expect(seg.errors, seg.output).to.deep.equal([]);
     expect(sr.output).to.match(/^Comprehensive3DSR/m);
@@ -123,7 +136,7 @@ describe('issue 2: walking skeleton, chest CT -> SEG + SR on real services', fun
     expect(sr.groups[2].evaluations).to.deep.equal([{ concept: 'Pulmonary emphysema', value: 'No' }]);
   });
 
-  it('every SEG frame references a source instance at that instance\'s position', () => {
+  it("every SEG frame references a source instance at that instance's position", () => {
     const seg = readSeg(segBytes);
     const byUid = new Map(files.map((f) => [f.sopInstanceUid, readPart10(f.part10).dataset]));
     expect(seg.segments.map((s) => s.typeCode)).to.deep.equal(['3341006', '44029006']);
@@ -166,11 +179,16 @@ describe('issue 2: walking skeleton, chest CT -> SEG + SR on real services', fun
     const left = stats.get(2)!;
     const sr = readSrNumbers(srBytes);
     const report: string[] = [];
-    for (const [name, s] of [['Right lung', right], ['Left lung', left]] as const) {
+    for (const [name, s] of [
+      ['Right lung', right],
+      ['Left lung', left],
+    ] as const) {
       const volumeMl = s.n * voxelMl;
       const meanHu = s.huSum / s.n;
       const values = sr.get(name)!;
-      report.push(`${name}: ${volumeMl.toFixed(1)} mL, mean ${meanHu.toFixed(1)} HU, %LAA-950 ${values.get('Lung volume below -950 HU, percent of lung volume')!.toFixed(3)}`);
+      report.push(
+        `${name}: ${volumeMl.toFixed(1)} mL, mean ${meanHu.toFixed(1)} HU, %LAA-950 ${values.get('Lung volume below -950 HU, percent of lung volume')!.toFixed(3)}`,
+      );
       expect(volumeMl, `${name} volume`).to.be.within(800, 5000);
       expect(meanHu, `${name} mean HU`).to.be.below(-600);
       expect(values.get('Volume')!, `${name} SR volume`).to.be.closeTo(volumeMl, volumeMl * 1e-6);
@@ -178,7 +196,9 @@ describe('issue 2: walking skeleton, chest CT -> SEG + SR on real services', fun
     }
     const total = sr.get('Both lungs')!;
     const totalMl = (right.n + left.n) * voxelMl;
-    report.push(`Both lungs: ${totalMl.toFixed(1)} mL, %LAA-950 ${total.get('Lung volume below -950 HU, percent of lung volume')!.toFixed(3)}`);
+    report.push(
+      `Both lungs: ${totalMl.toFixed(1)} mL, %LAA-950 ${total.get('Lung volume below -950 HU, percent of lung volume')!.toFixed(3)}`,
+    );
     process.stdout.write(report.map((l) => `      ${l}\n`).join(''));
     expect(total.get('Volume')!).to.be.closeTo(totalMl, totalMl * 1e-6);
     expect(totalMl).to.be.within(2000, 9000);
@@ -193,11 +213,25 @@ describe('issue 2: walking skeleton, chest CT -> SEG + SR on real services', fun
     const queue = new Queue('inference', { connection: conn, prefix });
     const jobs = await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed']);
     expect(jobs).to.have.length(1);
-    expect(Object.keys(jobs[0].data).sort()).to.deep.equal(['destination', 'modelId', 'modelVersion', 'rule', 'seriesInstanceUid', 'studyInstanceUid']);
+    expect(Object.keys(jobs[0].data).sort()).to.deep.equal([
+      'destination',
+      'modelId',
+      'modelVersion',
+      'rule',
+      'seriesInstanceUid',
+      'studyInstanceUid',
+    ]);
     expect(jobs[0].data.rule).to.equal('chest-ct-lungs');
     const patient = readPart10(files[0].part10).dataset;
-    const flat = (v: unknown): string => (Array.isArray(v) ? v.map(flat).join('') : v && typeof v === 'object' ? String((v as { Alphabetic?: string }).Alphabetic ?? '') : String(v ?? ''));
-    const secrets = [patient.PatientName, patient.PatientID, patient.PatientBirthDate, patient.AccessionNumber].map(flat).filter((v) => v.length > 2);
+    const flat = (v: unknown): string =>
+      Array.isArray(v)
+        ? v.map(flat).join('')
+        : v && typeof v === 'object'
+          ? String((v as { Alphabetic?: string }).Alphabetic ?? '')
+          : String(v ?? '');
+    const secrets = [patient.PatientName, patient.PatientID, patient.PatientBirthDate, patient.AccessionNumber]
+      .map(flat)
+      .filter((v) => v.length > 2);
     expect(secrets, 'the test CT has a patient name/ID to look for').to.not.be.empty;
     const stored = JSON.stringify(jobs[0].data) + JSON.stringify(jobs[0].returnvalue);
     const logs = node!.lines.join('\n');

@@ -29,17 +29,32 @@ describe('issue 6: burst of 100 studies, 2 listeners, 3 workers', function () {
     thresholdModelPackage(models, 'ct-body', -300);
     const rules = path.join(dir, 'rules.yaml');
     anyCtRules(rules, 'ct-body');
-    const env = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('burst'), AINODE_MODELS_DIR: models, AINODE_RULES_FILE: rules, AINODE_POLL_INTERVAL_MS: '300', AINODE_EXECUTION_PROVIDERS: 'cpu', AINODE_ORT_INTRA_OP_THREADS: '1' };
+    const env = {
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_REDIS_URL: REDIS_URL,
+      AINODE_REDIS_PREFIX: uniquePrefix('burst'),
+      AINODE_MODELS_DIR: models,
+      AINODE_RULES_FILE: rules,
+      AINODE_POLL_INTERVAL_MS: '300',
+      AINODE_EXECUTION_PROVIDERS: 'cpu',
+      AINODE_ORT_INTRA_OP_THREADS: '1',
+    };
     const listeners = [1, 2].map(() => spawnAinode(['start', '--role', 'listener'], env));
     const workers = [1, 2, 3].map(() => spawnAinode(['start', '--role', 'worker'], env));
     procs.push(...listeners, ...workers);
     for (const l of listeners) await l.waitForLog(/listening to the Orthanc change feed/, 30_000);
     for (const w of workers) await w.waitForLog(/worker ready/, 30_000);
-    const client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 60_000 });
+    const client = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: undefined,
+      password: undefined,
+      timeoutMs: 60_000,
+    });
     const source = readDicomFolder(path.join(SHARED_DATA, 'reference', 'dcmqi', 'segmentations', 'ct-3slice'));
     const studies = Array.from({ length: 100 }, (_, i) => reUid(source, `burst-${i}`));
     const t0 = Date.now();
-    for (let i = 0; i < studies.length; i += 10) await Promise.all(studies.slice(i, i + 10).map((s) => stowFiles(client, s)));
+    for (let i = 0; i < studies.length; i += 10)
+      await Promise.all(studies.slice(i, i + 10).map((s) => stowFiles(client, s)));
     const stored = Date.now();
     let done = 0;
     await waitUntil('results for all 100 studies', 600_000, async () => {
@@ -65,7 +80,10 @@ describe('issue 6: burst of 100 studies, 2 listeners, 3 workers', function () {
     expect(lost).to.equal(0);
     expect(duplicates).to.equal(0);
     expect(perWorker.reduce((a, b) => a + b, 0)).to.equal(100);
-    expect(enqueuedBy.reduce((a, b) => a + b, 0), 'one job per study across both listeners').to.equal(100);
+    expect(
+      enqueuedBy.reduce((a, b) => a + b, 0),
+      'one job per study across both listeners',
+    ).to.equal(100);
     expect(perWorker.filter((n) => n > 0).length, 'all three workers took work').to.equal(3);
     for (const p of procs) expect(p.child.exitCode).to.equal(null);
   });

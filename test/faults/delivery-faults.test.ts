@@ -36,12 +36,25 @@ describe('issue 6: faults - nothing lost, nothing duplicated', function () {
     dir = tempDir('faults');
     orthanc = await startOrthanc({ dir: path.join(dir, 'orthanc'), stableAge: 2 });
     redis = await startRedis(path.join(dir, 'redis'));
-    client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 30_000 });
+    client = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: undefined,
+      password: undefined,
+      timeoutMs: 30_000,
+    });
     env = {
-      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: redis.url, AINODE_REDIS_PREFIX: uniquePrefix('faults'),
-      AINODE_POLL_INTERVAL_MS: '300', AINODE_EXECUTION_PROVIDERS: 'cpu', AINODE_DICOMWEB_TIMEOUT_MS: '10000',
-      AINODE_JOB_LOCK_MS: '4000', AINODE_STALLED_INTERVAL_MS: '2000', AINODE_MAX_STALLED: '20',
-      AINODE_RETRY_ATTEMPTS: '12', AINODE_RETRY_DELAY_MS: '1000', AINODE_LOG_LEVEL: 'info',
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_REDIS_URL: redis.url,
+      AINODE_REDIS_PREFIX: uniquePrefix('faults'),
+      AINODE_POLL_INTERVAL_MS: '300',
+      AINODE_EXECUTION_PROVIDERS: 'cpu',
+      AINODE_DICOMWEB_TIMEOUT_MS: '10000',
+      AINODE_JOB_LOCK_MS: '4000',
+      AINODE_STALLED_INTERVAL_MS: '2000',
+      AINODE_MAX_STALLED: '20',
+      AINODE_RETRY_ATTEMPTS: '12',
+      AINODE_RETRY_DELAY_MS: '1000',
+      AINODE_LOG_LEVEL: 'info',
     };
   });
   afterEach(async () => {
@@ -77,7 +90,11 @@ describe('issue 6: faults - nothing lost, nothing duplicated', function () {
     await worker.waitForLog(/worker ready/, 30_000);
     const studies = [1, 2, 3].map((i) => reUid(ct, `outage-${i}`));
     for (const s of studies) await stowFiles(client, s);
-    await waitUntil('3 studies enqueued', 60_000, async () => listener.lines.filter((l) => l.includes('study enqueued')).length >= 3);
+    await waitUntil(
+      '3 studies enqueued',
+      60_000,
+      async () => listener.lines.filter((l) => l.includes('study enqueued')).length >= 3,
+    );
     await worker.waitForLog(/inference started/, 60_000);
     await orthanc.stop();
     report(`Orthanc stopped at ${((Date.now() - t0) / 1000).toFixed(1)} s with jobs running`);
@@ -102,7 +119,11 @@ describe('issue 6: faults - nothing lost, nothing duplicated', function () {
     await worker.waitForLog(/worker ready/, 30_000);
     const studies = [1, 2, 3].map((i) => reUid(ct, `redis-${i}`));
     for (const s of studies) await stowFiles(client, s);
-    await waitUntil('3 studies enqueued', 60_000, async () => listener.lines.filter((l) => l.includes('study enqueued')).length >= 3);
+    await waitUntil(
+      '3 studies enqueued',
+      60_000,
+      async () => listener.lines.filter((l) => l.includes('study enqueued')).length >= 3,
+    );
     await worker.waitForLog(/inference started/, 60_000);
     await redis.stop('SIGKILL');
     report(`redis-server killed at ${((Date.now() - t0) / 1000).toFixed(1)} s with 1 job running and 2 queued`);

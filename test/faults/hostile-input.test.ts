@@ -37,7 +37,12 @@ function file(p: string, seed: string): DicomFile {
   const { dataset } = readPart10(fs.readFileSync(p));
   const study = deterministicUid('hostile', seed, 'study');
   dataset.StudyInstanceUID = study;
-  return { studyInstanceUid: study, seriesInstanceUid: String(dataset.SeriesInstanceUID), sopInstanceUid: String(dataset.SOPInstanceUID), part10: writePart10(dataset) };
+  return {
+    studyInstanceUid: study,
+    seriesInstanceUid: String(dataset.SeriesInstanceUID),
+    sopInstanceUid: String(dataset.SOPInstanceUID),
+    part10: writePart10(dataset),
+  };
 }
 
 /** The same Part 10 bytes with another TransferSyntaxUID in the file meta (group length fixed). */
@@ -50,7 +55,15 @@ function withTransferSyntax(part10: Buffer, ts: string): Buffer {
     const long = ['OB', 'OW', 'UN', 'SQ', 'UT'].includes(vr);
     const len = long ? 12 + part10.readUInt32LE(p + 8) : 8 + part10.readUInt16LE(p + 6);
     const el = part10.readUInt16LE(p + 2);
-    parts.push(el === 0x0010 ? Buffer.concat([Buffer.from([0x02, 0x00, 0x10, 0x00, 0x55, 0x49]), Buffer.from(new Uint16Array([value.length]).buffer), value]) : part10.subarray(p, p + len));
+    parts.push(
+      el === 0x0010
+        ? Buffer.concat([
+            Buffer.from([0x02, 0x00, 0x10, 0x00, 0x55, 0x49]),
+            Buffer.from(new Uint16Array([value.length]).buffer),
+            value,
+          ])
+        : part10.subarray(p, p + len),
+    );
     p += len;
   }
   const meta = Buffer.concat(parts);
@@ -76,19 +89,57 @@ describe('issue 6: hostile and broken input', function () {
     thresholdModelPackage(models, 'ct-body', -300);
     const rules = path.join(dir, 'rules.yaml');
     anyCtRules(rules, 'ct-body');
-    node = spawnAinode(['start'], { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: prefix, AINODE_MODELS_DIR: models, AINODE_RULES_FILE: rules, AINODE_POLL_INTERVAL_MS: '300', AINODE_EXECUTION_PROVIDERS: 'cpu', AINODE_MAX_VOXELS: '50000000', AINODE_RETRY_ATTEMPTS: '2', AINODE_RETRY_DELAY_MS: '200' });
+    node = spawnAinode(['start'], {
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_REDIS_URL: REDIS_URL,
+      AINODE_REDIS_PREFIX: prefix,
+      AINODE_MODELS_DIR: models,
+      AINODE_RULES_FILE: rules,
+      AINODE_POLL_INTERVAL_MS: '300',
+      AINODE_EXECUTION_PROVIDERS: 'cpu',
+      AINODE_MAX_VOXELS: '50000000',
+      AINODE_RETRY_ATTEMPTS: '2',
+      AINODE_RETRY_DELAY_MS: '200',
+    });
     await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
-    const client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 60_000 });
+    const client = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: undefined,
+      password: undefined,
+      timeoutMs: 60_000,
+    });
 
     const jobsExpected: Record<string, { files: DicomFile[]; code: string }> = {
-      'memory bomb (65535 x 65535 x 1000 claimed)': { files: variant('bomb', (d) => ((d.Rows = 65535), (d.Columns = 65535), (d.NumberOfFrames = 1000))), code: 'DICOM_INPUT_TOO_LARGE' },
-      'voxel bomb within the frame limit (4096 x 4096 x 1000 claimed)': { files: variant('voxels', (d) => ((d.Rows = 4096), (d.Columns = 4096), (d.NumberOfFrames = 1000))), code: 'DICOM_INPUT_TOO_LARGE' },
+      'memory bomb (65535 x 65535 x 1000 claimed)': {
+        files: variant('bomb', (d) => ((d.Rows = 65535), (d.Columns = 65535), (d.NumberOfFrames = 1000))),
+        code: 'DICOM_INPUT_TOO_LARGE',
+      },
+      'voxel bomb within the frame limit (4096 x 4096 x 1000 claimed)': {
+        files: variant('voxels', (d) => ((d.Rows = 4096), (d.Columns = 4096), (d.NumberOfFrames = 1000))),
+        code: 'DICOM_INPUT_TOO_LARGE',
+      },
       'RescaleSlope "NaN"': { files: variant('nan', (d) => (d.RescaleSlope = 'NaN')), code: 'PIXEL_MODULE_INVALID' },
-      'BitsAllocated 32 on a CT': { files: variant('bits32', (d) => ((d.BitsAllocated = 32), (d.BitsStored = 32), (d.HighBit = 31))), code: 'PIXEL_MODULE_INVALID' },
+      'BitsAllocated 32 on a CT': {
+        files: variant('bits32', (d) => ((d.BitsAllocated = 32), (d.BitsStored = 32), (d.HighBit = 31))),
+        code: 'PIXEL_MODULE_INVALID',
+      },
       'Rows smaller than the data': { files: variant('rows', (d) => (d.Rows = 256)), code: 'PIXEL_MODULE_INVALID' },
-      'deflate bomb (1 GiB private tag)': { files: variant('dbomb', () => undefined).map((f, i) => (i === 0 ? { ...f, part10: deflateBomb(withoutSequences(f.part10), 1024 * 1024 * 1024) } : f)), code: 'DICOM_INPUT_TOO_LARGE' },
-      'deflated slice holding 20000 x 20000 pixels': { files: variant('huge', () => undefined).map((f, i) => (i === 0 ? { ...f, part10: deflatedHugeSlice(withoutSequences(f.part10), 20000, 20000) } : f)), code: 'DICOM_INPUT_TOO_LARGE' },
-      'missing geometry': { files: variant('nogeo', (d) => delete d.ImagePositionPatient), code: 'DICOM_ATTRIBUTE_MISSING' },
+      'deflate bomb (1 GiB private tag)': {
+        files: variant('dbomb', () => undefined).map((f, i) =>
+          i === 0 ? { ...f, part10: deflateBomb(withoutSequences(f.part10), 1024 * 1024 * 1024) } : f,
+        ),
+        code: 'DICOM_INPUT_TOO_LARGE',
+      },
+      'deflated slice holding 20000 x 20000 pixels': {
+        files: variant('huge', () => undefined).map((f, i) =>
+          i === 0 ? { ...f, part10: deflatedHugeSlice(withoutSequences(f.part10), 20000, 20000) } : f,
+        ),
+        code: 'DICOM_INPUT_TOO_LARGE',
+      },
+      'missing geometry': {
+        files: variant('nogeo', (d) => delete d.ImagePositionPatient),
+        code: 'DICOM_ATTRIBUTE_MISSING',
+      },
       'mixed sizes': {
         files: variant('mixed', (d, i) => {
           if (i !== 1) return;
@@ -101,30 +152,77 @@ describe('issue 6: hostile and broken input', function () {
         }),
         code: 'SERIES_GEOMETRY_INCONSISTENT',
       },
-      'gantry tilt': { files: variant('tilt', (d, i) => (d.ImagePositionPatient = (d.ImagePositionPatient as number[]).map((v, a) => (a === 1 ? Number(v) + i * 3 : Number(v))))), code: 'SERIES_GEOMETRY_INCONSISTENT' },
+      'gantry tilt': {
+        files: variant(
+          'tilt',
+          (d, i) =>
+            (d.ImagePositionPatient = (d.ImagePositionPatient as number[]).map((v, a) =>
+              a === 1 ? Number(v) + i * 3 : Number(v),
+            )),
+        ),
+        code: 'SERIES_GEOMETRY_INCONSISTENT',
+      },
     };
     const skipped: Record<string, DicomFile[]> = {
-      'structured report (dcmqi TID 1500)': [file(path.join(SHARED_DATA, 'reference', 'dcmqi', 'sr-example', 'sr.dcm'), 'sr')],
+      'structured report (dcmqi TID 1500)': [
+        file(path.join(SHARED_DATA, 'reference', 'dcmqi', 'sr-example', 'sr.dcm'), 'sr'),
+      ],
       RTSTRUCT: [file(path.join(DEB, 'rtstruct.dcm'), 'rtstruct')],
       'RT dose with a bad VR': [file(path.join(DEB, 'badVR.dcm'), 'badvr')],
-      "a SEG (someone's output)": [file(path.join(SHARED_DATA, 'reference', 'dcmqi', 'segmentations', 'liver.dcm'), 'seg')],
+      "a SEG (someone's output)": [
+        file(path.join(SHARED_DATA, 'reference', 'dcmqi', 'segmentations', 'liver.dcm'), 'seg'),
+      ],
     };
     // Encapsulated PDF, written here (the corpus has none).
     const pdfStudy = deterministicUid('hostile', 'pdf', 'study');
-    const pdf = writePart10({
-      SOPClassUID: '1.2.840.10008.5.1.4.1.1.104.1', SOPInstanceUID: deterministicUid('hostile', 'pdf', 'sop'), StudyInstanceUID: pdfStudy, SeriesInstanceUID: deterministicUid('hostile', 'pdf', 'series'),
-      Modality: 'DOC', PatientName: 'Hostile^Pdf', PatientID: 'HOSTILE-PDF', ConversionType: 'WSD', BurnedInAnnotation: 'YES', DocumentTitle: 'report', MIMETypeOfEncapsulatedDocument: 'application/pdf',
-      EncapsulatedDocument: [new TextEncoder().encode('%PDF-1.4\n%%EOF\n').buffer],
-    }, { EncapsulatedDocument: 'OB' });
+    const pdf = writePart10(
+      {
+        SOPClassUID: '1.2.840.10008.5.1.4.1.1.104.1',
+        SOPInstanceUID: deterministicUid('hostile', 'pdf', 'sop'),
+        StudyInstanceUID: pdfStudy,
+        SeriesInstanceUID: deterministicUid('hostile', 'pdf', 'series'),
+        Modality: 'DOC',
+        PatientName: 'Hostile^Pdf',
+        PatientID: 'HOSTILE-PDF',
+        ConversionType: 'WSD',
+        BurnedInAnnotation: 'YES',
+        DocumentTitle: 'report',
+        MIMETypeOfEncapsulatedDocument: 'application/pdf',
+        EncapsulatedDocument: [new TextEncoder().encode('%PDF-1.4\n%%EOF\n').buffer],
+      },
+      { EncapsulatedDocument: 'OB' },
+    );
     // Key object selection and a presentation state, written here (the corpus has none).
     const plain = (kind: string, sopClass: string, modality: string): DicomFile[] => {
       const st = deterministicUid('hostile', kind, 'study');
       const sop = deterministicUid('hostile', kind, 'sop');
-      return [{ studyInstanceUid: st, seriesInstanceUid: deterministicUid('hostile', kind, 'series'), sopInstanceUid: sop, part10: writePart10({ SOPClassUID: sopClass, SOPInstanceUID: sop, StudyInstanceUID: st, SeriesInstanceUID: deterministicUid('hostile', kind, 'series'), Modality: modality, PatientName: 'Hostile^Object', PatientID: 'HOSTILE-OBJ' }) }];
+      return [
+        {
+          studyInstanceUid: st,
+          seriesInstanceUid: deterministicUid('hostile', kind, 'series'),
+          sopInstanceUid: sop,
+          part10: writePart10({
+            SOPClassUID: sopClass,
+            SOPInstanceUID: sop,
+            StudyInstanceUID: st,
+            SeriesInstanceUID: deterministicUid('hostile', kind, 'series'),
+            Modality: modality,
+            PatientName: 'Hostile^Object',
+            PatientID: 'HOSTILE-OBJ',
+          }),
+        },
+      ];
     };
     skipped['key object selection (KOS)'] = plain('kos', '1.2.840.10008.5.1.4.1.1.88.59', 'KO');
     skipped['presentation state'] = plain('pr', '1.2.840.10008.5.1.4.1.1.11.1', 'PR');
-    skipped['encapsulated PDF'] = [{ studyInstanceUid: pdfStudy, seriesInstanceUid: deterministicUid('hostile', 'pdf', 'series'), sopInstanceUid: deterministicUid('hostile', 'pdf', 'sop'), part10: pdf }];
+    skipped['encapsulated PDF'] = [
+      {
+        studyInstanceUid: pdfStudy,
+        seriesInstanceUid: deterministicUid('hostile', 'pdf', 'series'),
+        sopInstanceUid: deterministicUid('hostile', 'pdf', 'sop'),
+        part10: pdf,
+      },
+    ];
 
     // Files the PACS itself refuses never reach ainode; they are reported, not counted.
     const refusedByPacs: string[] = [];
@@ -136,10 +234,20 @@ describe('issue 6: hostile and broken input', function () {
       }
     };
     const truncated = small[0].part10.subarray(0, Math.floor(small[0].part10.length * 0.6));
-    await tryStore('truncated file', [{ studyInstanceUid: deterministicUid('hostile', 'truncated'), seriesInstanceUid: '', sopInstanceUid: '', part10: Buffer.from(truncated) }]);
+    await tryStore('truncated file', [
+      {
+        studyInstanceUid: deterministicUid('hostile', 'truncated'),
+        seriesInstanceUid: '',
+        sopInstanceUid: '',
+        part10: Buffer.from(truncated),
+      },
+    ]);
     // A transfer syntax ainode does not decode (JPEG XL): the file meta says so, the data set is
     // native. Orthanc stores it as it is.
-    const unsupported = variant('jpegxl', () => undefined).map((f) => ({ ...f, part10: withTransferSyntax(f.part10, '1.2.840.10008.1.2.4.110') }));
+    const unsupported = variant('jpegxl', () => undefined).map((f) => ({
+      ...f,
+      part10: withTransferSyntax(f.part10, '1.2.840.10008.1.2.4.110'),
+    }));
     jobsExpected['unsupported transfer syntax (JPEG XL)'] = { files: unsupported, code: 'PIXEL_DATA_UNSUPPORTED' };
     for (const [name, v] of Object.entries(jobsExpected)) await tryStore(name, v.files);
     // Fuzzed studies beside them: one mutated instance each (hostile-dicom.ts). Whatever Orthanc
@@ -156,10 +264,18 @@ describe('issue 6: hostile and broken input', function () {
     const good = reUid(small, 'good');
     await stowFiles(client, good);
 
-    await waitUntil('the good study', 120_000, async () => (await resultCounts(client, good[0].studyInstanceUid)).sr === 1);
+    await waitUntil(
+      'the good study',
+      120_000,
+      async () => (await resultCounts(client, good[0].studyInstanceUid)).sr === 1,
+    );
     const conn = new IORedis(REDIS_URL, { maxRetriesPerRequest: null });
     const queue = new Queue<InferenceJob>(INFERENCE_QUEUE, { connection: conn, prefix });
-    await waitUntil('every bad job failed', 120_000, async () => (await queue.getJobs(['failed'])).length >= Object.keys(jobsExpected).length);
+    await waitUntil(
+      'every bad job failed',
+      120_000,
+      async () => (await queue.getJobs(['failed'])).length >= Object.keys(jobsExpected).length,
+    );
     const failed = await queue.getJobs(['failed']);
     const lines: string[] = [];
     for (const [name, v] of Object.entries(jobsExpected)) {
@@ -171,12 +287,23 @@ describe('issue 6: hostile and broken input', function () {
     }
     for (const [name, f] of Object.entries(skipped)) {
       const study = f[0].studyInstanceUid;
-      await waitUntil(`${name} routed`, 30_000, async () => node.lines.some((l) => l.includes(study) && l.includes('no rule routes this study')));
-      expect((await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])).some((j) => j.data.studyInstanceUid === study), name).to.equal(false);
+      await waitUntil(`${name} routed`, 30_000, async () =>
+        node.lines.some((l) => l.includes(study) && l.includes('no rule routes this study')),
+      );
+      expect(
+        (await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])).some(
+          (j) => j.data.studyInstanceUid === study,
+        ),
+        name,
+      ).to.equal(false);
       lines.push(`${name}: skipped by the rules`);
     }
     for (const r of refusedByPacs) lines.push(`refused by Orthanc at STOW: ${r}`);
-    await waitUntil('every fuzzed job settled', 120_000, async () => (await queue.getJobs(['active', 'waiting', 'delayed', 'prioritized'])).length === 0);
+    await waitUntil(
+      'every fuzzed job settled',
+      120_000,
+      async () => (await queue.getJobs(['active', 'waiting', 'delayed', 'prioritized'])).length === 0,
+    );
     const settled = await queue.getJobs(['completed', 'failed']);
     for (const [i, files] of fuzzed.entries()) {
       const j = settled.find((x) => x.data.studyInstanceUid === files[0].studyInstanceUid);

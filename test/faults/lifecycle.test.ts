@@ -29,8 +29,21 @@ describe('issue 6: shutdown and re-runs', function () {
 
   beforeEach(async () => {
     orthanc = await startOrthanc({ dir: path.join(tempDir('lifecycle'), 'orthanc'), stableAge: 2 });
-    client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 60_000 });
-    env = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('life'), AINODE_POLL_INTERVAL_MS: '300', AINODE_EXECUTION_PROVIDERS: 'cpu', AINODE_JOB_LOCK_MS: '4000', AINODE_STALLED_INTERVAL_MS: '2000' };
+    client = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: undefined,
+      password: undefined,
+      timeoutMs: 60_000,
+    });
+    env = {
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_REDIS_URL: REDIS_URL,
+      AINODE_REDIS_PREFIX: uniquePrefix('life'),
+      AINODE_POLL_INTERVAL_MS: '300',
+      AINODE_EXECUTION_PROVIDERS: 'cpu',
+      AINODE_JOB_LOCK_MS: '4000',
+      AINODE_STALLED_INTERVAL_MS: '2000',
+    };
   });
   afterEach(async () => {
     await Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL')));
@@ -48,7 +61,9 @@ describe('issue 6: shutdown and re-runs', function () {
     const code = await worker.stop('SIGTERM');
     expect(code).to.equal(0);
     expect(worker.lines.some((l) => l.includes('results stored'))).to.equal(true);
-    expect(worker.lines.findIndex((l) => l.includes('stopping: no new jobs'))).to.be.lessThan(worker.lines.findIndex((l) => l.includes('results stored')));
+    expect(worker.lines.findIndex((l) => l.includes('stopping: no new jobs'))).to.be.lessThan(
+      worker.lines.findIndex((l) => l.includes('results stored')),
+    );
     await expectExactlyOneResult(client, study[0].studyInstanceUid);
   });
 
@@ -74,11 +89,19 @@ describe('issue 6: shutdown and re-runs', function () {
     const study = reUid(ct, 'rerun');
     const uid = study[0].studyInstanceUid;
     await stowFiles(client, study.slice(0, 40));
-    await waitUntil('first result', 90_000, async () => node.lines.filter((l) => l.includes('results stored')).length === 1);
+    await waitUntil(
+      'first result',
+      90_000,
+      async () => node.lines.filter((l) => l.includes('results stored')).length === 1,
+    );
     await new Promise((r) => setTimeout(r, 4000)); // our own results come back as a stable study: no re-run
     expect(node.lines.some((l) => l.includes('re-running as a new result version'))).to.equal(false);
     await stowFiles(client, study.slice(40));
-    await waitUntil('second result', 90_000, async () => node.lines.filter((l) => l.includes('results stored')).length === 2);
+    await waitUntil(
+      'second result',
+      90_000,
+      async () => node.lines.filter((l) => l.includes('results stored')).length === 2,
+    );
     await new Promise((r) => setTimeout(r, 4000));
     const series = await client.search(`/studies/${uid}/series`, { includefield: [Tag.SeriesNumber] });
     const segs = series.filter((s) => jsonString(s, Tag.Modality) === 'SEG');

@@ -21,14 +21,49 @@ import { CHEST_CT_DIR, REDIS_URL, tempDir, uniquePrefix } from '../support/env';
 import { expectExactlyOneResult, waitUntil, resultCounts } from '../support/results';
 
 const TOKEN = 'bearer-secret-6f1e2d3c4b5a';
-const PATIENT = { PatientName: 'Doe^Jane', PatientID: 'MRN-55501234', PatientBirthDate: '19580304', AccessionNumber: 'ACC7734521' };
+const PATIENT = {
+  PatientName: 'Doe^Jane',
+  PatientID: 'MRN-55501234',
+  PatientBirthDate: '19580304',
+  AccessionNumber: 'ACC7734521',
+};
 
 function makeCa(dir: string): { ca: string; key: string; cert: string } {
   const o = (args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  o(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=ainode test hospital CA']);
+  o([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=ainode test hospital CA',
+  ]);
   o(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
   fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  o(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext']);
+  o([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+  ]);
   return { ca: path.join(dir, 'ca.pem'), key: path.join(dir, 'server.key'), cert: path.join(dir, 'server.pem') };
 }
 
@@ -55,10 +90,13 @@ describe('issue 6: TLS with a custom CA, bearer token, no patient data in logs o
       }
       const headers = { ...req.headers, host: upstream.host };
       delete headers.authorization;
-      const up = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
+      const up = http.request(
+        { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
       up.on('error', () => res.writeHead(502).end());
       req.pipe(up);
     });
@@ -66,14 +104,29 @@ describe('issue 6: TLS with a custom CA, bearer token, no patient data in logs o
     const base = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 
     const prefix = uniquePrefix('security');
-    const env = { AINODE_DICOMWEB_URL: `${base}/dicom-web`, AINODE_ORTHANC_URL: base, AINODE_DICOMWEB_TOKEN: TOKEN, AINODE_DICOMWEB_CA_FILE: tls.ca, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: prefix, AINODE_POLL_INTERVAL_MS: '300', AINODE_EXECUTION_PROVIDERS: 'cpu', AINODE_LOG_LEVEL: 'debug' };
+    const env = {
+      AINODE_DICOMWEB_URL: `${base}/dicom-web`,
+      AINODE_ORTHANC_URL: base,
+      AINODE_DICOMWEB_TOKEN: TOKEN,
+      AINODE_DICOMWEB_CA_FILE: tls.ca,
+      AINODE_REDIS_URL: REDIS_URL,
+      AINODE_REDIS_PREFIX: prefix,
+      AINODE_POLL_INTERVAL_MS: '300',
+      AINODE_EXECUTION_PROVIDERS: 'cpu',
+      AINODE_LOG_LEVEL: 'debug',
+    };
     const node = spawnAinode(['start'], env);
     procs.push(node);
     await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
     expect(node.lines.join('\n')).to.match(/"intake":"orthanc"/); // the change feed is reached through the proxy too
 
     // Without the CA the same setup fails, saying why.
-    const noCa = spawnAinode(['start', '--role', 'listener'], { ...env, AINODE_DICOMWEB_CA_FILE: '', AINODE_PACS_KIND: 'orthanc', AINODE_REDIS_PREFIX: uniquePrefix('noca') });
+    const noCa = spawnAinode(['start', '--role', 'listener'], {
+      ...env,
+      AINODE_DICOMWEB_CA_FILE: '',
+      AINODE_PACS_KIND: 'orthanc',
+      AINODE_REDIS_PREFIX: uniquePrefix('noca'),
+    });
     procs.push(noCa);
     expect(await noCa.waitForLog(/intake tick failed/, 20_000)).to.match(/DICOMWEB_UNREACHABLE/);
 
@@ -82,7 +135,12 @@ describe('issue 6: TLS with a custom CA, bearer token, no patient data in logs o
       Object.assign(dataset, PATIENT);
       return { ...f, part10: writePart10(dataset, { PixelData: 'OW' }) };
     });
-    const direct = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 60_000 });
+    const direct = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: undefined,
+      password: undefined,
+      timeoutMs: 60_000,
+    });
     await stowFiles(direct, study);
     await waitUntil('results', 90_000, async () => (await resultCounts(direct, study[0].studyInstanceUid)).sr === 1);
     await new Promise((r) => setTimeout(r, 3000));
@@ -99,13 +157,36 @@ describe('issue 6: TLS with a custom CA, bearer token, no patient data in logs o
     for (const k of keys) {
       const type = await redis.type(k);
       const values: string[] =
-        type === 'hash' ? Object.values(await redis.hgetall(k)) : type === 'string' ? [(await redis.get(k)) ?? ''] : type === 'list' ? await redis.lrange(k, 0, -1) : type === 'zset' ? await redis.zrange(k, '0', '-1') : type === 'set' ? await redis.smembers(k) : [];
+        type === 'hash'
+          ? Object.values(await redis.hgetall(k))
+          : type === 'string'
+            ? [(await redis.get(k)) ?? '']
+            : type === 'list'
+              ? await redis.lrange(k, 0, -1)
+              : type === 'zset'
+                ? await redis.zrange(k, '0', '-1')
+                : type === 'set'
+                  ? await redis.smembers(k)
+                  : [];
       for (const v of values) for (const s of secrets) expect(v, `${k} holds "${s}"`).to.not.include(s);
       if (type === 'hash') {
         const data = await redis.hget(k, 'data');
         if (data) {
           jobHashes++;
-          expect(Object.keys(JSON.parse(data) as object).every((f) => ['studyInstanceUid', 'seriesInstanceUid', 'modelId', 'modelVersion', 'rule', 'destination', 'resultVersion'].includes(f)), k).to.equal(true);
+          expect(
+            Object.keys(JSON.parse(data) as object).every((f) =>
+              [
+                'studyInstanceUid',
+                'seriesInstanceUid',
+                'modelId',
+                'modelVersion',
+                'rule',
+                'destination',
+                'resultVersion',
+              ].includes(f),
+            ),
+            k,
+          ).to.equal(true);
         }
       }
     }

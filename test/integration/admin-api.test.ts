@@ -44,7 +44,23 @@ describe('issue 5: admin API', function () {
     const rules = new RulesStore(rulesFile, log);
     rules.load();
     const { packages, refused } = loadModelPackages(path.join(REPO_ROOT, 'models'));
-    admin = createAdminApp({ token: TOKEN, queue, redis, prefix, ledger: new DeliveryLedger(redis, prefix), rules, models: packages, refused, client: new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 10_000 }), log });
+    admin = createAdminApp({
+      token: TOKEN,
+      queue,
+      redis,
+      prefix,
+      ledger: new DeliveryLedger(redis, prefix),
+      rules,
+      models: packages,
+      refused,
+      client: new DicomwebClient({
+        url: orthanc.dicomwebUrl,
+        username: undefined,
+        password: undefined,
+        timeoutMs: 10_000,
+      }),
+      log,
+    });
     await admin.start();
     server = await new Promise((resolve) => {
       const s = admin.app.listen(0, '127.0.0.1', () => resolve(s));
@@ -67,14 +83,30 @@ describe('issue 5: admin API', function () {
   };
 
   it('every request without a valid token gets a coded 401 and nothing else; the probes say only up and ready', async () => {
-    for (const p of ['/status', '/jobs', '/rules', '/models', '/metrics', '/audit', '/queues', '/queue/depth', '/studies/1.2.3/status']) {
+    for (const p of [
+      '/status',
+      '/jobs',
+      '/rules',
+      '/models',
+      '/metrics',
+      '/audit',
+      '/queues',
+      '/queue/depth',
+      '/studies/1.2.3/status',
+    ]) {
       for (const token of [null, 'wrong-token-wrong-token']) {
         const r = await call(p, { token });
         expect(r.status, `${p} ${token}`).to.equal(401);
-        expect(await r.json(), p).to.deep.equal({ code: 'ADMIN_AUTH_REQUIRED', message: 'send Authorization: Bearer <admin token>' });
+        expect(await r.json(), p).to.deep.equal({
+          code: 'ADMIN_AUTH_REQUIRED',
+          message: 'send Authorization: Bearer <admin token>',
+        });
       }
     }
-    expect((await call('/rules', { method: 'PUT', token: null, body: 'x', headers: { 'Content-Type': 'text/yaml' } })).status).to.equal(401);
+    expect(
+      (await call('/rules', { method: 'PUT', token: null, body: 'x', headers: { 'Content-Type': 'text/yaml' } }))
+        .status,
+    ).to.equal(401);
     expect(await (await call('/health', { token: null })).json()).to.deep.equal({ status: 'ok' });
     expect(await (await call('/ready', { token: null })).json()).to.deep.equal({ ready: true });
   });
@@ -98,22 +130,33 @@ describe('issue 5: admin API', function () {
       },
       { connection: new IORedis(REDIS_URL, { maxRetriesPerRequest: null }), prefix },
     );
-    const job = await queue.add('infer', { studyInstanceUid: '1.2.3', seriesInstanceUid: '1.2.3.4', modelId: 'ct-lung', modelVersion: '1.0.0' }, { jobId: '1.2.3_ct-lung_1.0.0' });
+    const job = await queue.add(
+      'infer',
+      { studyInstanceUid: '1.2.3', seriesInstanceUid: '1.2.3.4', modelId: 'ct-lung', modelVersion: '1.0.0' },
+      { jobId: '1.2.3_ct-lung_1.0.0' },
+    );
     const waitState = async (state: string): Promise<void> => {
       for (let i = 0; i < 100 && (await job.getState()) !== state; i++) await new Promise((r) => setTimeout(r, 100));
       expect(await job.getState()).to.equal(state);
     };
     await waitState('failed');
-    const list = (await (await call('/jobs?state=failed&model=ct-lung')).json()) as { jobs: { id: string; failure: { code: string; message: string } }[] };
+    const list = (await (await call('/jobs?state=failed&model=ct-lung')).json()) as {
+      jobs: { id: string; failure: { code: string; message: string } }[];
+    };
     expect(list.jobs.map((j) => j.id)).to.deep.equal(['1.2.3_ct-lung_1.0.0']);
-    expect(list.jobs[0].failure).to.deep.equal({ code: 'SERIES_GEOMETRY_INCONSISTENT', message: 'uneven slice spacing' });
+    expect(list.jobs[0].failure).to.deep.equal({
+      code: 'SERIES_GEOMETRY_INCONSISTENT',
+      message: 'uneven slice spacing',
+    });
     const status = (await (await call('/studies/1.2.3/status')).json()) as { jobs: unknown[] };
     expect(status.jobs).to.have.length(1);
     expect((await call(`/jobs/${job.id}/retry`, { method: 'POST' })).status).to.equal(200);
     await waitState('completed');
     expect(runs).to.equal(2);
     expect((await call(`/jobs/${job.id}/retry`, { method: 'POST' })).status).to.equal(409);
-    const audit = (await (await call('/audit')).json()) as { entries: { action: string; target: string; actor: string }[] };
+    const audit = (await (await call('/audit')).json()) as {
+      entries: { action: string; target: string; actor: string }[];
+    };
     expect(audit.entries[0]).to.include({ action: 'job.retry', target: '1.2.3_ct-lung_1.0.0' });
     expect(audit.entries[0].actor).to.match(/^token:[0-9a-f]{8}@/);
   });
@@ -130,16 +173,26 @@ describe('issue 5: admin API', function () {
 
   it('invalid rules are refused with their problems and the old ones stay; valid ones replace them', async () => {
     const before = (await (await call('/rules')).json()) as { source: string };
-    const bad = await call('/rules', { method: 'PUT', body: 'version: 1\nrules:\n  - name: x\n    models: [ct-lung]\n    series:\n      - attribute: Modalty\n        equals: CT\n', headers: { 'Content-Type': 'text/yaml' } });
+    const bad = await call('/rules', {
+      method: 'PUT',
+      body: 'version: 1\nrules:\n  - name: x\n    models: [ct-lung]\n    series:\n      - attribute: Modalty\n        equals: CT\n',
+      headers: { 'Content-Type': 'text/yaml' },
+    });
     expect(bad.status).to.equal(422);
-    expect(((await bad.json()) as { problems: string[] }).problems[0]).to.equal('/rules/0/series/0/attribute (line 6): "Modalty" is not a DICOM keyword or tag');
+    expect(((await bad.json()) as { problems: string[] }).problems[0]).to.equal(
+      '/rules/0/series/0/attribute (line 6): "Modalty" is not a DICOM keyword or tag',
+    );
     expect(((await (await call('/rules')).json()) as { source: string }).source).to.equal(before.source);
     expect(fs.readFileSync(rulesFile, 'utf8')).to.equal(before.source);
     const good = 'version: 1\nrules:\n  - name: only-ct\n    models: [ct-lung]\n';
     const ok = await call('/rules', { method: 'PUT', body: good, headers: { 'Content-Type': 'text/yaml' } });
     expect(ok.status).to.equal(200);
     expect(fs.readFileSync(rulesFile, 'utf8')).to.equal(good);
-    const v = await call('/rules/validate', { method: 'POST', body: 'version: 3\n', headers: { 'Content-Type': 'text/yaml' } });
+    const v = await call('/rules/validate', {
+      method: 'POST',
+      body: 'version: 3\n',
+      headers: { 'Content-Type': 'text/yaml' },
+    });
     expect(v.status).to.equal(422);
   });
 
@@ -150,7 +203,11 @@ describe('issue 5: admin API', function () {
   });
 
   it('`ainode start --role admin` refuses to start without a token', () => {
-    const r = spawnSync(process.execPath, [AINODE_BIN, 'start', '--role', 'admin'], { env: { PATH: process.env.PATH ?? '', AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL }, encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [AINODE_BIN, 'start', '--role', 'admin'], {
+      env: { PATH: process.env.PATH ?? '', AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(r.status).to.equal(2);
     expect(r.stderr).to.match(/AINODE_ADMIN_TOKEN: is required for --role admin/);
   });

@@ -26,8 +26,13 @@ describe('intake: any DICOMweb server (QIDO-RS polling), with credentials, liste
 
   it('wrong credentials: the listener says what failed and what to check', async () => {
     const p = spawnAinode(['start', '--role', 'listener'], {
-      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('badauth'),
-      AINODE_PACS_KIND: 'dicomweb', AINODE_DICOMWEB_USERNAME: 'ainode', AINODE_DICOMWEB_PASSWORD: 'wrong', AINODE_POLL_INTERVAL_MS: '200',
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_REDIS_URL: REDIS_URL,
+      AINODE_REDIS_PREFIX: uniquePrefix('badauth'),
+      AINODE_PACS_KIND: 'dicomweb',
+      AINODE_DICOMWEB_USERNAME: 'ainode',
+      AINODE_DICOMWEB_PASSWORD: 'wrong',
+      AINODE_POLL_INTERVAL_MS: '200',
     });
     procs.push(p);
     const line = await p.waitForLog(/intake tick failed/, 20_000);
@@ -37,16 +42,27 @@ describe('intake: any DICOMweb server (QIDO-RS polling), with credentials, liste
 
   it('finds a study once its instance count is quiet and writes SEG + SR', async () => {
     const env = {
-      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('qido'),
-      AINODE_PACS_KIND: 'dicomweb', AINODE_STABLE_SECONDS: '2', AINODE_POLL_INTERVAL_MS: '300',
-      AINODE_DICOMWEB_USERNAME: 'ainode', AINODE_DICOMWEB_PASSWORD: users.ainode, AINODE_EXECUTION_PROVIDERS: 'cpu',
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_REDIS_URL: REDIS_URL,
+      AINODE_REDIS_PREFIX: uniquePrefix('qido'),
+      AINODE_PACS_KIND: 'dicomweb',
+      AINODE_STABLE_SECONDS: '2',
+      AINODE_POLL_INTERVAL_MS: '300',
+      AINODE_DICOMWEB_USERNAME: 'ainode',
+      AINODE_DICOMWEB_PASSWORD: users.ainode,
+      AINODE_EXECUTION_PROVIDERS: 'cpu',
     };
     const listener = spawnAinode(['start', '--role', 'listener'], env);
     const worker = spawnAinode(['start', '--role', 'worker'], env);
     procs.push(listener, worker);
     await listener.waitForLog(/polling QIDO-RS for stable studies/, 20_000);
     await worker.waitForLog(/worker ready/, 20_000);
-    const client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: 'ainode', password: users.ainode, timeoutMs: 60_000 });
+    const client = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: 'ainode',
+      password: users.ainode,
+      timeoutMs: 60_000,
+    });
     const files = readDicomFolder(CHEST_CT_DIR);
     await stowFiles(client, files);
     const study = files[0].studyInstanceUid;

@@ -34,23 +34,38 @@ describe('issue 5: dry run on the live PACS, and hot reload', function () {
   before(async () => {
     dir = tempDir('dryrun');
     orthanc = await startOrthanc({ dir, stableAge: 2 });
-    client = new DicomwebClient({ url: orthanc.dicomwebUrl, username: undefined, password: undefined, timeoutMs: 60_000 });
+    client = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: undefined,
+      password: undefined,
+      timeoutMs: 60_000,
+    });
     await stowFiles(client, ct);
-    for (let i = 0; i < mr.instances.length; i += 64) await client.store(mr.studyInstanceUid, mr.instances.slice(i, i + 64));
+    for (let i = 0; i < mr.instances.length; i += 64)
+      await client.store(mr.studyInstanceUid, mr.instances.slice(i, i + 64));
   });
   after(async () => orthanc?.stop());
 
   const dryRun = (study: string, json: boolean): string => {
-    const r = spawnSync(process.execPath, [AINODE_BIN, 'rules', 'test', '--study', study, ...(json ? ['--json'] : [])], {
-      env: { PATH: process.env.PATH ?? '', AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: prefix },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [AINODE_BIN, 'rules', 'test', '--study', study, ...(json ? ['--json'] : [])],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+          AINODE_REDIS_URL: REDIS_URL,
+          AINODE_REDIS_PREFIX: prefix,
+        },
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
     expect(r.status, r.stderr).to.equal(0);
     return r.stdout;
   };
 
-  it('routing facts with the positions from Orthanc\'s index equal those from QIDO-RS alone (chest CT and brain MR)', async () => {
+  it("routing facts with the positions from Orthanc's index equal those from QIDO-RS alone (chest CT and brain MR)", async () => {
     const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: null });
     try {
       const feed = new OrthancChangesFeed(orthanc.url, { username: undefined, password: undefined }, redis, prefix);
@@ -58,16 +73,27 @@ describe('issue 5: dry run on the live PACS, and hot reload', function () {
         [ct[0].studyInstanceUid, ct[0].seriesInstanceUid, 64],
         [mr.studyInstanceUid, mr.seriesInstanceUid, 256],
       ] as const) {
-        const found = (await (await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', body: study })).json()) as { ID: string; Type: string }[];
+        const found = (await (await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', body: study })).json()) as {
+          ID: string;
+          Type: string;
+        }[];
         const orthancId = found.find((f) => f.Type === 'Study')!.ID;
         const listed = await feed.instancePositions(orthancId);
         expect(listed!.get(series)).to.have.length(count);
         let asked = 0;
-        const viaIndex = await gatherStudyFacts(client, study, [], [Tag.SeriesDescription], async () => (asked++, listed));
+        const viaIndex = await gatherStudyFacts(
+          client,
+          study,
+          [],
+          [Tag.SeriesDescription],
+          async () => (asked++, listed),
+        );
         expect(asked).to.equal(1);
         expect(viaIndex).to.deep.equal(await gatherStudyFacts(client, study, [], [Tag.SeriesDescription]));
         // A source that cannot tell leaves routing to QIDO-RS.
-        expect(await gatherStudyFacts(client, study, [], [], async () => undefined)).to.deep.equal(await gatherStudyFacts(client, study));
+        expect(await gatherStudyFacts(client, study, [], [], async () => undefined)).to.deep.equal(
+          await gatherStudyFacts(client, study),
+        );
       }
       expect(await feed.instancePositions('no-such-study')).to.equal(undefined);
     } finally {
@@ -112,29 +138,48 @@ describe('issue 5: dry run on the live PACS, and hot reload', function () {
 
   it('hot reload: a valid change takes effect on the next study; an invalid change keeps the rules in force', async () => {
     const rulesFile = path.join(dir, 'rules.yaml');
-    const brainOnly = fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml'), 'utf8').replace(/  - name: chest-ct-lungs[\s\S]*?(?=  - name: brain-t1-tissue)/, '');
+    const brainOnly = fs
+      .readFileSync(path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml'), 'utf8')
+      .replace(/ {2}- name: chest-ct-lungs[\s\S]*?(?= {2}- name: brain-t1-tissue)/, '');
     fs.writeFileSync(rulesFile, brainOnly);
     let node: AinodeProcess | undefined;
     try {
-      node = spawnAinode(['start'], { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('reload'), AINODE_RULES_FILE: rulesFile, AINODE_POLL_INTERVAL_MS: '300', AINODE_EXECUTION_PROVIDERS: 'cpu' });
+      node = spawnAinode(['start'], {
+        AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+        AINODE_REDIS_URL: REDIS_URL,
+        AINODE_REDIS_PREFIX: uniquePrefix('reload'),
+        AINODE_RULES_FILE: rulesFile,
+        AINODE_POLL_INTERVAL_MS: '300',
+        AINODE_EXECUTION_PROVIDERS: 'cpu',
+      });
       await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
       const a = reUid(ct, 'reload-a');
       await stowFiles(client, a);
-      await node.waitForLog(new RegExp(`"studyInstanceUid":"${a[0].studyInstanceUid.replace(/\./g, '\\.')}".*no rule routes this study`), 60_000);
+      await node.waitForLog(
+        new RegExp(`"studyInstanceUid":"${a[0].studyInstanceUid.replace(/\./g, '\\.')}".*no rule routes this study`),
+        60_000,
+      );
 
       fs.writeFileSync(rulesFile, fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml'), 'utf8'));
       await node.waitForLog(/rules reloaded/, 10_000);
       const b = reUid(ct, 'reload-b');
       await stowFiles(client, b);
-      await node.waitForLog(new RegExp(`"studyInstanceUid":"${b[0].studyInstanceUid.replace(/\./g, '\\.')}".*results stored`), 90_000);
+      await node.waitForLog(
+        new RegExp(`"studyInstanceUid":"${b[0].studyInstanceUid.replace(/\./g, '\\.')}".*results stored`),
+        90_000,
+      );
 
       fs.writeFileSync(rulesFile, 'version: 1\nrules:\n  - name: broken\n    modles: [x]\n');
       await node.waitForLog(/rules file invalid, previous rules stay in force: \/rules\/0\/modles \(line 4\)/, 10_000);
       const c = reUid(ct, 'reload-c');
       await stowFiles(client, c);
-      await node.waitForLog(new RegExp(`"studyInstanceUid":"${c[0].studyInstanceUid.replace(/\./g, '\\.')}".*results stored`), 90_000);
+      await node.waitForLog(
+        new RegExp(`"studyInstanceUid":"${c[0].studyInstanceUid.replace(/\./g, '\\.')}".*results stored`),
+        90_000,
+      );
 
-      const modalities = async (study: string): Promise<string[]> => (await client.search(`/studies/${study}/series`)).map((s) => jsonString(s, Tag.Modality)!).sort();
+      const modalities = async (study: string): Promise<string[]> =>
+        (await client.search(`/studies/${study}/series`)).map((s) => jsonString(s, Tag.Modality)!).sort();
       expect(await modalities(a[0].studyInstanceUid)).to.deep.equal(['CT']);
       expect(await modalities(b[0].studyInstanceUid)).to.deep.equal(['CT', 'SEG', 'SR']);
       expect(await modalities(c[0].studyInstanceUid)).to.deep.equal(['CT', 'SEG', 'SR']);
@@ -148,15 +193,39 @@ describe('issue 5: dry run on the live PACS, and hot reload', function () {
     let node: AinodeProcess | undefined;
     try {
       const rulesFile = path.join(dir, 'rules-dest.yaml');
-      fs.writeFileSync(rulesFile, `version: 1\ndestinations:\n  research:\n    url: ${other.dicomwebUrl}\n    usernameEnv: RESEARCH_USER\n    passwordEnv: RESEARCH_PASSWORD\nrules:\n  - name: chest-to-research\n    models: [ct-lung]\n    destination: research\n    priority: stat\n    series:\n      - attribute: Modality\n        equals: CT\n`);
-      node = spawnAinode(['start'], { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('dest'), AINODE_RULES_FILE: rulesFile, AINODE_POLL_INTERVAL_MS: '300', AINODE_EXECUTION_PROVIDERS: 'cpu', RESEARCH_USER: 'research', RESEARCH_PASSWORD: 'research-secret-1' });
+      fs.writeFileSync(
+        rulesFile,
+        `version: 1\ndestinations:\n  research:\n    url: ${other.dicomwebUrl}\n    usernameEnv: RESEARCH_USER\n    passwordEnv: RESEARCH_PASSWORD\nrules:\n  - name: chest-to-research\n    models: [ct-lung]\n    destination: research\n    priority: stat\n    series:\n      - attribute: Modality\n        equals: CT\n`,
+      );
+      node = spawnAinode(['start'], {
+        AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+        AINODE_REDIS_URL: REDIS_URL,
+        AINODE_REDIS_PREFIX: uniquePrefix('dest'),
+        AINODE_RULES_FILE: rulesFile,
+        AINODE_POLL_INTERVAL_MS: '300',
+        AINODE_EXECUTION_PROVIDERS: 'cpu',
+        RESEARCH_USER: 'research',
+        RESEARCH_PASSWORD: 'research-secret-1',
+      });
       await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
       const d = reUid(ct, 'destination');
       await stowFiles(client, d);
-      await node.waitForLog(new RegExp(`"studyInstanceUid":"${d[0].studyInstanceUid.replace(/\./g, '\\.')}".*results stored`), 90_000);
-      const otherClient = new DicomwebClient({ url: other.dicomwebUrl, username: 'research', password: 'research-secret-1', timeoutMs: 30_000 });
-      const there = (await otherClient.search(`/studies/${d[0].studyInstanceUid}/series`)).map((s) => jsonString(s, Tag.Modality)).sort();
-      const here = (await client.search(`/studies/${d[0].studyInstanceUid}/series`)).map((s) => jsonString(s, Tag.Modality)).sort();
+      await node.waitForLog(
+        new RegExp(`"studyInstanceUid":"${d[0].studyInstanceUid.replace(/\./g, '\\.')}".*results stored`),
+        90_000,
+      );
+      const otherClient = new DicomwebClient({
+        url: other.dicomwebUrl,
+        username: 'research',
+        password: 'research-secret-1',
+        timeoutMs: 30_000,
+      });
+      const there = (await otherClient.search(`/studies/${d[0].studyInstanceUid}/series`))
+        .map((s) => jsonString(s, Tag.Modality))
+        .sort();
+      const here = (await client.search(`/studies/${d[0].studyInstanceUid}/series`))
+        .map((s) => jsonString(s, Tag.Modality))
+        .sort();
       expect(there).to.deep.equal(['SEG', 'SR']);
       expect(here).to.deep.equal(['CT']);
       expect(node.lines.join('\n')).to.not.include('research-secret-1');

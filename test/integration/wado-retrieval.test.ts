@@ -36,7 +36,9 @@ describe('WADO-RS retrieval on its own thread', function () {
   it('hands over every instance, byte for byte what the in-process client receives, in the same order', async () => {
     const direct: Buffer[] = [];
     const viaThread: Buffer[] = [];
-    expect(await new DicomwebClient(cfg).retrieveSeriesStreaming(study, series, (p) => void direct.push(p))).to.equal(64);
+    expect(await new DicomwebClient(cfg).retrieveSeriesStreaming(study, series, (p) => void direct.push(p))).to.equal(
+      64,
+    );
     expect(await thread.retrieveSeriesStreaming(study, series, (p) => void viaThread.push(p))).to.equal(64);
     expect(viaThread).to.have.length(64);
     for (let i = 0; i < 64; i++) expect(viaThread[i].equals(direct[i]), `instance ${i}`).to.equal(true);
@@ -52,7 +54,8 @@ describe('WADO-RS retrieval on its own thread', function () {
     try {
       const client = new DicomwebClient(cfg);
       // (Not a retrieval: Orthanc streams a WADO-RS answer and closes its connection.)
-      for (let i = 0; i < 5; i++) expect(await client.search('/studies', { StudyInstanceUID: study })).to.have.length(1);
+      for (let i = 0; i < 5; i++)
+        expect(await client.search('/studies', { StudyInstanceUID: study })).to.have.length(1);
       await new Promise((r) => setTimeout(r, 300)); // an idle pause, as between two change-feed reads
       expect(await client.search(`/studies/${study}/series`)).to.have.length(1);
     } finally {
@@ -79,7 +82,10 @@ describe('WADO-RS retrieval on its own thread', function () {
   });
 
   it('errors raised on the thread keep their codes: unknown series, wrong password, PACS unreachable', async () => {
-    const codeOf = async (t: RetrieveThread, seriesUid: string): Promise<{ code?: string; retryable?: boolean; message: string }> => {
+    const codeOf = async (
+      t: RetrieveThread,
+      seriesUid: string,
+    ): Promise<{ code?: string; retryable?: boolean; message: string }> => {
       try {
         await t.retrieveSeriesStreaming(study, seriesUid, () => undefined);
         return { message: 'no error' };

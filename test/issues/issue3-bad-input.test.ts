@@ -12,7 +12,9 @@ import { readDicomFolder } from '../../scripts/support/dicom-files';
 import { CHEST_CT_DIR, SHARED_DATA } from '../support/env';
 
 const DEB = path.join(SHARED_DATA, 'reference', 'pydicom-debian', 'test_files');
-const ct = readDicomFolder(CHEST_CT_DIR).slice(20, 32).map((f) => f.part10);
+const ct = readDicomFolder(CHEST_CT_DIR)
+  .slice(20, 32)
+  .map((f) => f.part10);
 
 async function refusal(instances: Buffer[]): Promise<{ code: string; message: string }> {
   try {
@@ -74,10 +76,14 @@ describe('issue 3: bad input is refused with a coded error', () => {
   });
 
   it('gantry tilt (positions sheared along y) -> SERIES_GEOMETRY_INCONSISTENT', async () => {
-    const tilted = ct.map((b, k) => altered(b, (d) => {
-      const ipp = (d.ImagePositionPatient as number[]).map(Number);
-      d.ImagePositionPatient = [ipp[0], ipp[1] + k * 5 * Math.tan((15 * Math.PI) / 180), ipp[2]].map((v) => Number(v.toFixed(4)));
-    }));
+    const tilted = ct.map((b, k) =>
+      altered(b, (d) => {
+        const ipp = (d.ImagePositionPatient as number[]).map(Number);
+        d.ImagePositionPatient = [ipp[0], ipp[1] + k * 5 * Math.tan((15 * Math.PI) / 180), ipp[2]].map((v) =>
+          Number(v.toFixed(4)),
+        );
+      }),
+    );
     const r = await refusal(tilted);
     expect(r.code).to.equal('SERIES_GEOMETRY_INCONSISTENT');
     expect(r.message).to.match(/gantry tilt/);

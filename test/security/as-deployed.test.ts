@@ -32,8 +32,14 @@ describe('as deployed: every role starts with its documented command and environ
   before(async () => {
     dir = tempDir('as-deployed');
     orthanc = await startOrthanc({ dir: path.join(dir, 'orthanc'), users: { ainode: PACS_PASSWORD } });
-    const write = (name: string, text: string): string => (fs.writeFileSync(path.join(dir, name), text), path.join(dir, name));
-    const users = execFileSync(process.execPath, [AINODE_BIN, 'viewer', 'add-user', 'reader'], { input: READER_PASSWORD, encoding: 'utf8' });
+    const write = (name: string, text: string): string => (
+      fs.writeFileSync(path.join(dir, name), text),
+      path.join(dir, name)
+    );
+    const users = execFileSync(process.execPath, [AINODE_BIN, 'viewer', 'add-user', 'reader'], {
+      input: READER_PASSWORD,
+      encoding: 'utf8',
+    });
     secrets = {
       '/run/secrets/pacs_password': write('pacs_password', `${PACS_PASSWORD}\n`),
       '/run/secrets/admin_token': write('admin_token', `${ADMIN_TOKEN}\n`),
@@ -63,24 +69,38 @@ describe('as deployed: every role starts with its documented command and environ
     return out;
   }
 
-  async function proveRunning(name: string, args: string[], env: Record<string, string>, via: 'node' | 'npx' = 'node'): Promise<AinodeProcess> {
+  async function proveRunning(
+    name: string,
+    args: string[],
+    env: Record<string, string>,
+    via: 'node' | 'npx' = 'node',
+  ): Promise<AinodeProcess> {
     const p = spawnAinode(args, env, { via });
     procs.push(p);
     const role = args[0] === 'viewer' ? 'viewer' : (args[args.indexOf('--role') + 1] ?? 'all');
     const ok = (r: Response, what: string): void => {
       expect(r.status, `${name}: ${what}`).to.equal(200);
     };
-    if (role === 'listener' || role === 'all') await p.waitForLog(/listening to the Orthanc change feed|polling QIDO-RS/, 30_000);
+    if (role === 'listener' || role === 'all')
+      await p.waitForLog(/listening to the Orthanc change feed|polling QIDO-RS/, 30_000);
     if (role === 'worker' || role === 'all') await p.waitForLog(/worker ready/, 30_000);
     if (role === 'admin') {
       const line = await p.waitForLog(/admin API listening/, 30_000);
       const port = (JSON.parse(line) as { port: number }).port;
       const base = `http://127.0.0.1:${port}`;
       ok(await fetch(`${base}/health`), '/health');
-      const status = await fetch(`${base}/status`, { headers: { Authorization: `Bearer ${env.AINODE_ADMIN_TOKEN ?? ADMIN_TOKEN}` } });
+      const status = await fetch(`${base}/status`, {
+        headers: { Authorization: `Bearer ${env.AINODE_ADMIN_TOKEN ?? ADMIN_TOKEN}` },
+      });
       ok(status, '/status');
-      expect(((await status.json()) as { ready: boolean }).ready, `${name}: ready (Redis, PACS, rules, models)`).to.equal(true);
-      ok(await fetch(`${base}/jobs`, { headers: { Authorization: `Bearer ${env.AINODE_ADMIN_TOKEN ?? ADMIN_TOKEN}` } }), '/jobs');
+      expect(
+        ((await status.json()) as { ready: boolean }).ready,
+        `${name}: ready (Redis, PACS, rules, models)`,
+      ).to.equal(true);
+      ok(
+        await fetch(`${base}/jobs`, { headers: { Authorization: `Bearer ${env.AINODE_ADMIN_TOKEN ?? ADMIN_TOKEN}` } }),
+        '/jobs',
+      );
       if (!admin) {
         admin = { base, proc: p }; // kept for the attacks below
         return p;
@@ -90,7 +110,9 @@ describe('as deployed: every role starts with its documented command and environ
       const line = await p.waitForLog(/OHIF viewer served/, 30_000);
       const base = (JSON.parse(line) as { url: string }).url;
       ok(await fetch(`${base}/health`), '/health');
-      const auth = env.AINODE_VIEWER_USERS_FILE ? { Authorization: `Basic ${Buffer.from(`reader:${READER_PASSWORD}`).toString('base64')}` } : undefined;
+      const auth = env.AINODE_VIEWER_USERS_FILE
+        ? { Authorization: `Basic ${Buffer.from(`reader:${READER_PASSWORD}`).toString('base64')}` }
+        : undefined;
       const index = await fetch(`${base}/`, { headers: auth });
       ok(index, '/');
       expect(await index.text()).to.match(/<html/i);
@@ -103,14 +125,21 @@ describe('as deployed: every role starts with its documented command and environ
   }
 
   it('deploy/compose: listener, worker, admin and viewer with their command and environment', async () => {
-    const compose = parse(fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'compose', 'compose.yaml'), 'utf8'), { merge: true }) as Obj;
+    const compose = parse(fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'compose', 'compose.yaml'), 'utf8'), {
+      merge: true,
+    }) as Obj;
     // The image's own environment (the last stage's ENV of deploy/docker/Dockerfile), its install
     // folder /opt/ainode being this checkout.
     const dockerfile = fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'docker', 'Dockerfile'), 'utf8');
     const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     const imageEnv: Record<string, string> = {};
-    for (const m of lastStage.matchAll(/^ENV ((?:.*\\\n)*.*)$/gm)) for (const kv of m[1].replace(/\\\n/g, ' ').split(/\s+/).filter(Boolean)) imageEnv[kv.split('=')[0]] = kv.slice(kv.indexOf('=') + 1).replace(/^\/opt\/ainode/, REPO_ROOT);
-    expect(fs.existsSync(path.join(imageEnv.AINODE_OHIF_DIST, 'index.html')), 'the image\'s OHIF folder is the one fetch-ohif.sh fills').to.equal(true);
+    for (const m of lastStage.matchAll(/^ENV ((?:.*\\\n)*.*)$/gm))
+      for (const kv of m[1].replace(/\\\n/g, ' ').split(/\s+/).filter(Boolean))
+        imageEnv[kv.split('=')[0]] = kv.slice(kv.indexOf('=') + 1).replace(/^\/opt\/ainode/, REPO_ROOT);
+    expect(
+      fs.existsSync(path.join(imageEnv.AINODE_OHIF_DIST, 'index.html')),
+      "the image's OHIF folder is the one fetch-ohif.sh fills",
+    ).to.equal(true);
     const started: string[] = [];
     for (const [name, s] of Object.entries(compose.services as Record<string, Obj>)) {
       if (!String(s.image ?? '').startsWith('ainode')) continue;
@@ -124,7 +153,7 @@ describe('as deployed: every role starts with its documented command and environ
     expect(started.sort()).to.deep.equal(['admin', 'listener', 'viewer', 'worker-cpu']);
   });
 
-  it('deploy/systemd: each unit\'s ExecStart with deploy/ainode.env.example and its Environment=', async () => {
+  it("deploy/systemd: each unit's ExecStart with deploy/ainode.env.example and its Environment=", async () => {
     const example = Object.fromEntries(
       fs
         .readFileSync(path.join(REPO_ROOT, 'deploy', 'ainode.env.example'), 'utf8')
@@ -136,27 +165,59 @@ describe('as deployed: every role starts with its documented command and environ
       const text = fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'systemd', unit), 'utf8');
       const exec = /^ExecStart=\S+ \S+\/bin\/ainode\.js (.+)$/m.exec(text);
       expect(exec, `${unit}: ExecStart runs bin/ainode.js`).to.not.equal(null);
-      const unitEnv = Object.fromEntries((/^Environment=(.+)$/m.exec(text)?.[1] ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
-      const env = { ...(await localise(example)), AINODE_DICOMWEB_USERNAME: 'ainode', AINODE_DICOMWEB_PASSWORD: PACS_PASSWORD, ...unitEnv };
+      const unitEnv = Object.fromEntries(
+        (/^Environment=(.+)$/m.exec(text)?.[1] ?? '')
+          .split(' ')
+          .filter(Boolean)
+          .map((kv) => kv.split('=', 2) as [string, string]),
+      );
+      const env = {
+        ...(await localise(example)),
+        AINODE_DICOMWEB_USERNAME: 'ainode',
+        AINODE_DICOMWEB_PASSWORD: PACS_PASSWORD,
+        ...unitEnv,
+      };
       await proveRunning(`systemd ${unit}`, exec![1].split(' '), env);
     }
   });
 
   it('README: npx ainode start, each --role, and npx ainode viewer', async () => {
     const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-    const base = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_DICOMWEB_USERNAME: 'ainode', AINODE_DICOMWEB_PASSWORD: PACS_PASSWORD, AINODE_REDIS_URL: REDIS_URL };
-    const commands = [...readme.matchAll(/^(?:(AINODE_ADMIN_TOKEN)=\.\.\. )?npx ainode (start[^#\n]*?|viewer [^#\n]*?)\s*(?:#.*)?$/gm)];
-    expect(commands.map((m) => m[2]).slice(0, 5)).to.deep.equal(['start', 'start --role listener', 'start --role worker', 'start --role admin', 'viewer --ohif-dist "$(bash scripts/fetch-ohif.sh)"']);
+    const base = {
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_DICOMWEB_USERNAME: 'ainode',
+      AINODE_DICOMWEB_PASSWORD: PACS_PASSWORD,
+      AINODE_REDIS_URL: REDIS_URL,
+    };
+    const commands = [
+      ...readme.matchAll(/^(?:(AINODE_ADMIN_TOKEN)=\.\.\. )?npx ainode (start[^#\n]*?|viewer [^#\n]*?)\s*(?:#.*)?$/gm),
+    ];
+    expect(commands.map((m) => m[2]).slice(0, 5)).to.deep.equal([
+      'start',
+      'start --role listener',
+      'start --role worker',
+      'start --role admin',
+      'viewer --ohif-dist "$(bash scripts/fetch-ohif.sh)"',
+    ]);
     for (const m of commands) {
       const args = m[2].replace('"$(bash scripts/fetch-ohif.sh)"', ohifDist()).split(' ');
-      const env = { ...base, AINODE_REDIS_PREFIX: uniquePrefix('readme'), ...(m[1] ? { AINODE_ADMIN_TOKEN: ADMIN_TOKEN, AINODE_ADMIN_PORT: String(await freePort()) } : {}), ...(args[0] === 'viewer' ? { AINODE_VIEWER_PORT: String(await freePort()) } : {}) };
+      const env = {
+        ...base,
+        AINODE_REDIS_PREFIX: uniquePrefix('readme'),
+        ...(m[1] ? { AINODE_ADMIN_TOKEN: ADMIN_TOKEN, AINODE_ADMIN_PORT: String(await freePort()) } : {}),
+        ...(args[0] === 'viewer' ? { AINODE_VIEWER_PORT: String(await freePort()) } : {}),
+      };
       await proveRunning(`README: npx ainode ${m[2]}`, args, env, 'npx');
     }
   });
 
   it('a role that cannot start exits non-zero with a coded message', () => {
     const run = (args: string[], env: Record<string, string>): { status: number | null; stderr: string } => {
-      const r = spawnSync(process.execPath, [AINODE_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 20_000 });
+      const r = spawnSync(process.execPath, [AINODE_BIN, ...args], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
       return { status: r.status, stderr: r.stderr };
     };
     const base = { AINODE_DICOMWEB_URL: orthanc.dicomwebUrl, AINODE_REDIS_URL: REDIS_URL };
@@ -165,15 +226,32 @@ describe('as deployed: every role starts with its documented command and environ
     expect(noToken.stderr).to.match(/configuration error: AINODE_ADMIN_TOKEN/);
     const openViewer = run(['viewer', '--ohif-dist', ohifDist()], { ...base, AINODE_VIEWER_HOST: '0.0.0.0' });
     expect(openViewer.status).to.equal(2);
-    expect(openViewer.stderr).to.match(/configuration error: AINODE_VIEWER_HOST: is 0.0.0.0, reachable from the network, but no one signs in/);
-    const badHost = run(['start', '--role', 'admin'], { ...base, AINODE_ADMIN_TOKEN: ADMIN_TOKEN, AINODE_ADMIN_HOST: 'not a host!' });
+    expect(openViewer.stderr).to.match(
+      /configuration error: AINODE_VIEWER_HOST: is 0.0.0.0, reachable from the network, but no one signs in/,
+    );
+    const badHost = run(['start', '--role', 'admin'], {
+      ...base,
+      AINODE_ADMIN_TOKEN: ADMIN_TOKEN,
+      AINODE_ADMIN_HOST: 'not a host!',
+    });
     expect(badHost.status).to.equal(2);
-    expect(badHost.stderr).to.match(/AINODE_ADMIN_HOST/).and.match(/\(code CONFIG_INVALID\)/);
+    expect(badHost.stderr)
+      .to.match(/AINODE_ADMIN_HOST/)
+      .and.match(/\(code CONFIG_INVALID\)/);
     // A port another process holds: exit 1, coded, saying what to change.
-    const taken = run(['start', '--role', 'admin'], { ...base, AINODE_ADMIN_TOKEN: ADMIN_TOKEN, AINODE_ADMIN_PORT: String(orthanc.httpPort) });
+    const taken = run(['start', '--role', 'admin'], {
+      ...base,
+      AINODE_ADMIN_TOKEN: ADMIN_TOKEN,
+      AINODE_ADMIN_PORT: String(orthanc.httpPort),
+    });
     expect(taken.status).to.equal(1);
-    expect(taken.stderr).to.match(/LISTEN_FAILED: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\) \(next: free the port or change AINODE_ADMIN_HOST \/ AINODE_ADMIN_PORT\)/);
-    const viewerTaken = run(['viewer', '--ohif-dist', ohifDist()], { ...base, AINODE_VIEWER_PORT: String(orthanc.httpPort) });
+    expect(taken.stderr).to.match(
+      /LISTEN_FAILED: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\) \(next: free the port or change AINODE_ADMIN_HOST \/ AINODE_ADMIN_PORT\)/,
+    );
+    const viewerTaken = run(['viewer', '--ohif-dist', ohifDist()], {
+      ...base,
+      AINODE_VIEWER_PORT: String(orthanc.httpPort),
+    });
     expect(viewerTaken.status).to.equal(1);
     expect(viewerTaken.stderr).to.match(/LISTEN_FAILED: .*AINODE_VIEWER_HOST \/ AINODE_VIEWER_PORT/);
   });
@@ -222,30 +300,92 @@ describe('as deployed: every role starts with its documented command and environ
         expect(r.status).to.equal(200);
         expect(Object.keys((await r.json()) as object), probe).to.have.length(1);
       }
-      const audit = (await (await fetch(`${base}/audit`, { headers: bearer })).json()) as { entries: { action: string }[] };
+      const audit = (await (await fetch(`${base}/audit`, { headers: bearer })).json()) as {
+        entries: { action: string }[];
+      };
       expect(audit.entries.map((e) => e.action).slice(0, 2)).to.deep.equal(['queue.resume', 'queue.pause']);
     });
 
     it('hostile requests get coded 4xx answers, never a stack', async () => {
       const { base } = admin!;
       const cases: [string, RequestInit & { path: string }, number, string][] = [
-        ['cookie that is not %-encoding on /health', { path: '/health', headers: { Cookie: 'ainode_admin=%' } }, 200, ''],
-        ['cookie that is not %-encoding on /jobs', { path: '/jobs', headers: { Cookie: 'ainode_admin=%' } }, 401, 'ADMIN_AUTH_REQUIRED'],
-        ['the raw token as the cookie', { path: '/queues', headers: { Cookie: `ainode_admin=${ADMIN_TOKEN}` } }, 401, 'ADMIN_AUTH_REQUIRED'],
-        ['malformed JSON', { path: '/rules/validate', method: 'POST', headers: { ...bearer, 'Content-Type': 'application/json' }, body: '{"a":' }, 400, 'ADMIN_BAD_REQUEST'],
-        ['a 50 MB body', { path: '/rules', method: 'PUT', headers: { ...bearer, 'Content-Type': 'text/yaml' }, body: 'x'.repeat(50 * 1024 * 1024) }, 413, 'ADMIN_BODY_TOO_LARGE'],
-        ['JSON nested 10000 deep', { path: '/rules/validate', method: 'POST', headers: { ...bearer, 'Content-Type': 'application/json' }, body: '['.repeat(10000) + ']'.repeat(10000) }, 400, 'ADMIN_BAD_REQUEST'],
+        [
+          'cookie that is not %-encoding on /health',
+          { path: '/health', headers: { Cookie: 'ainode_admin=%' } },
+          200,
+          '',
+        ],
+        [
+          'cookie that is not %-encoding on /jobs',
+          { path: '/jobs', headers: { Cookie: 'ainode_admin=%' } },
+          401,
+          'ADMIN_AUTH_REQUIRED',
+        ],
+        [
+          'the raw token as the cookie',
+          { path: '/queues', headers: { Cookie: `ainode_admin=${ADMIN_TOKEN}` } },
+          401,
+          'ADMIN_AUTH_REQUIRED',
+        ],
+        [
+          'malformed JSON',
+          {
+            path: '/rules/validate',
+            method: 'POST',
+            headers: { ...bearer, 'Content-Type': 'application/json' },
+            body: '{"a":',
+          },
+          400,
+          'ADMIN_BAD_REQUEST',
+        ],
+        [
+          'a 50 MB body',
+          {
+            path: '/rules',
+            method: 'PUT',
+            headers: { ...bearer, 'Content-Type': 'text/yaml' },
+            body: 'x'.repeat(50 * 1024 * 1024),
+          },
+          413,
+          'ADMIN_BODY_TOO_LARGE',
+        ],
+        [
+          'JSON nested 10000 deep',
+          {
+            path: '/rules/validate',
+            method: 'POST',
+            headers: { ...bearer, 'Content-Type': 'application/json' },
+            body: '['.repeat(10000) + ']'.repeat(10000),
+          },
+          400,
+          'ADMIN_BAD_REQUEST',
+        ],
         ['a broken %-escape in the path', { path: '/jobs/%E0%A4%A', headers: bearer }, 400, 'ADMIN_BAD_REQUEST'],
         ['BullMQ meta key as a job id', { path: '/jobs/meta', headers: bearer }, 400, 'ADMIN_BAD_REQUEST'],
-        ['cancel the meta key', { path: '/jobs/meta/cancel', method: 'POST', headers: bearer }, 400, 'ADMIN_BAD_REQUEST'],
+        [
+          'cancel the meta key',
+          { path: '/jobs/meta/cancel', method: 'POST', headers: bearer },
+          400,
+          'ADMIN_BAD_REQUEST',
+        ],
         ['limit=-1', { path: '/jobs?limit=-1', headers: bearer }, 400, 'ADMIN_BAD_REQUEST'],
         ['limit=100000', { path: '/jobs?limit=100000', headers: bearer }, 400, 'ADMIN_BAD_REQUEST'],
         ['an unknown state', { path: '/jobs?state=stalled', headers: bearer }, 400, 'ADMIN_BAD_REQUEST'],
         ['state given twice', { path: '/jobs?state=failed&state=active', headers: bearer }, 400, 'ADMIN_BAD_REQUEST'],
         ['a study that is no UID', { path: '/jobs?study=1.2.x', headers: bearer }, 400, 'ADMIN_BAD_REQUEST'],
-        ['a study status for no UID', { path: '/studies/..%2f..%2fx/status', headers: bearer }, 400, 'ADMIN_BAD_REQUEST'],
+        [
+          'a study status for no UID',
+          { path: '/studies/..%2f..%2fx/status', headers: bearer },
+          400,
+          'ADMIN_BAD_REQUEST',
+        ],
         ['dry run without a UID', { path: '/rules/test?study=abc', headers: bearer }, 400, 'ADMIN_BAD_REQUEST'],
-        ['pause from the dashboard', { path: '/queues/api/queues/pause', method: 'PUT', headers: bearer }, 405, 'ADMIN_BAD_REQUEST'],
+        [
+          'pause from the dashboard',
+          { path: '/queues/api/queues/pause', method: 'PUT', headers: bearer },
+          405,
+          'ADMIN_BAD_REQUEST',
+        ],
         ['an unknown route', { path: '/nothing-here', headers: bearer }, 404, 'ADMIN_NOT_FOUND'],
       ];
       for (const [what, init, status, code] of cases) {
@@ -265,21 +405,45 @@ describe('as deployed: the dashboard session cookie', function () {
   this.timeout(60_000);
   it('is set from a login form, HttpOnly, SameSite=Strict, Secure behind https, and is not the token', async () => {
     const port = await freePort();
-    const p = spawnAinode(['start', '--role', 'admin'], { AINODE_DICOMWEB_URL: 'http://127.0.0.1:9/dicom-web', AINODE_REDIS_URL: REDIS_URL, AINODE_REDIS_PREFIX: uniquePrefix('cookie'), AINODE_ADMIN_TOKEN: ADMIN_TOKEN, AINODE_ADMIN_PORT: String(port) });
+    const p = spawnAinode(['start', '--role', 'admin'], {
+      AINODE_DICOMWEB_URL: 'http://127.0.0.1:9/dicom-web',
+      AINODE_REDIS_URL: REDIS_URL,
+      AINODE_REDIS_PREFIX: uniquePrefix('cookie'),
+      AINODE_ADMIN_TOKEN: ADMIN_TOKEN,
+      AINODE_ADMIN_PORT: String(port),
+    });
     try {
       await p.waitForLog(/admin API listening/, 30_000);
       const base = `http://127.0.0.1:${port}`;
       const redirect = await fetch(`${base}/queues`, { redirect: 'manual', headers: { Accept: 'text/html' } });
       expect([redirect.status, redirect.headers.get('location')]).to.deep.equal([303, '/login']);
-      const wrong = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'token=wrong' });
+      const wrong = await fetch(`${base}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: 'token=wrong',
+      });
       expect(wrong.status).to.equal(401);
-      const login = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Forwarded-Proto': 'https' }, body: `token=${encodeURIComponent(ADMIN_TOKEN)}` });
+      const login = await fetch(`${base}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Forwarded-Proto': 'https' },
+        body: `token=${encodeURIComponent(ADMIN_TOKEN)}`,
+      });
       expect(login.status).to.equal(303);
       const cookie = login.headers.get('set-cookie') ?? '';
-      expect(cookie).to.match(/HttpOnly/).and.match(/SameSite=Strict/).and.match(/Secure/);
+      expect(cookie)
+        .to.match(/HttpOnly/)
+        .and.match(/SameSite=Strict/)
+        .and.match(/Secure/);
       expect(cookie).to.not.include(ADMIN_TOKEN);
       expect(cookie).to.not.include(encodeURIComponent(ADMIN_TOKEN));
-      const plain = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(ADMIN_TOKEN)}` });
+      const plain = await fetch(`${base}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: `token=${encodeURIComponent(ADMIN_TOKEN)}`,
+      });
       expect(plain.headers.get('set-cookie')).to.not.match(/Secure/);
       const session = cookie.split(';')[0];
       const board = await fetch(`${base}/queues`, { headers: { Cookie: session } });

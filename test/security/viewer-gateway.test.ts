@@ -43,9 +43,20 @@ function rawRequest(port: number, method: string, target: string, headers: Recor
     s.on('end', () => {
       const text = Buffer.concat(chunks).toString('latin1');
       const [head, ...rest] = text.split('\r\n\r\n');
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), headers: head, body: rest.join('\r\n\r\n') });
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+        headers: head,
+        body: rest.join('\r\n\r\n'),
+      });
     });
-    const lines = [`${method} ${target} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', ''];
+    const lines = [
+      `${method} ${target} HTTP/1.1`,
+      `Host: 127.0.0.1:${port}`,
+      'Connection: close',
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      '',
+      '',
+    ];
     // write, not end: a half-closed socket may be dropped before an answer that takes a while.
     s.write(lines.join('\r\n'));
   });
@@ -71,13 +82,26 @@ describe('security: the viewer gateway as deployed, attacked', function () {
     expect(r.status, p).to.equal(200);
     return r.json();
   };
-  const snapshot = async (): Promise<string> => JSON.stringify([await orthancGet('/instances'), await orthancGet('/patients'), await orthancGet('/changes?limit=1000'), await orthancGet('/peers'), await orthancGet('/modalities')]);
+  const snapshot = async (): Promise<string> =>
+    JSON.stringify([
+      await orthancGet('/instances'),
+      await orthancGet('/patients'),
+      await orthancGet('/changes?limit=1000'),
+      await orthancGet('/peers'),
+      await orthancGet('/modalities'),
+    ]);
 
   async function startGateway(url: string): Promise<number> {
     const dir = tempDir('gateway-users');
     const usersFile = path.join(dir, 'viewer-users');
     // The users file exactly as an administrator writes it.
-    fs.writeFileSync(usersFile, execFileSync(process.execPath, [AINODE_BIN, 'viewer', 'add-user', READER], { input: `${READER_PASSWORD}\n`, encoding: 'utf8' }));
+    fs.writeFileSync(
+      usersFile,
+      execFileSync(process.execPath, [AINODE_BIN, 'viewer', 'add-user', READER], {
+        input: `${READER_PASSWORD}\n`,
+        encoding: 'utf8',
+      }),
+    );
     const gw = spawnAinode(['viewer', '--ohif-dist', ohifDist()], {
       AINODE_DICOMWEB_URL: url,
       AINODE_DICOMWEB_USERNAME: PACS_USER,
@@ -92,16 +116,32 @@ describe('security: the viewer gateway as deployed, attacked', function () {
 
   before(async () => {
     const dir = tempDir('security-gateway');
-    orthanc = await startOrthanc({ dir: path.join(dir, 'orthanc'), users: { [PACS_USER]: PACS_PASSWORD }, stableAge: 1 });
-    pacs = new DicomwebClient({ url: orthanc.dicomwebUrl, username: PACS_USER, password: PACS_PASSWORD, timeoutMs: 60_000 });
+    orthanc = await startOrthanc({
+      dir: path.join(dir, 'orthanc'),
+      users: { [PACS_USER]: PACS_PASSWORD },
+      stableAge: 1,
+    });
+    pacs = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: PACS_USER,
+      password: PACS_PASSWORD,
+      timeoutMs: 60_000,
+    });
     const files = reUid(readDicomFolder(CHEST_CT_DIR).slice(0, 3), 'security-gateway');
     await stowFiles(pacs, files);
     // Orthanc adds Stable* changes once the study is quiet: wait for them, so that the snapshots
     // compare a feed only an attack could change.
-    for (let i = 0; i < 100 && !JSON.stringify(await orthancGet('/changes?limit=1000')).includes('StablePatient'); i++) await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 100 && !JSON.stringify(await orthancGet('/changes?limit=1000')).includes('StablePatient'); i++)
+      await new Promise((r) => setTimeout(r, 200));
     const instances = (await orthancGet('/instances')) as string[];
     const patients = (await orthancGet('/patients')) as string[];
-    study = { studyUid: files[0].studyInstanceUid, seriesUid: files[0].seriesInstanceUid, sopUid: files[0].sopInstanceUid, orthancInstance: instances[0], orthancPatient: patients[0] };
+    study = {
+      studyUid: files[0].studyInstanceUid,
+      seriesUid: files[0].seriesInstanceUid,
+      sopUid: files[0].sopInstanceUid,
+      orthancInstance: instances[0],
+      orthancPatient: patients[0],
+    };
     capture = http.createServer((req, res) => {
       captured.push(`${req.method} ${req.url} auth=${req.headers.authorization ?? ''}`);
       res.end('captured');
@@ -116,7 +156,9 @@ describe('security: the viewer gateway as deployed, attacked', function () {
     capture?.close();
     await orthanc?.stop();
     if (table.length) {
-      process.stdout.write(`\n      | attack | expected | observed |\n      |---|---|---|\n${table.map((r) => `      | ${r.join(' | ')} |`).join('\n')}\n`);
+      process.stdout.write(
+        `\n      | attack | expected | observed |\n      |---|---|---|\n${table.map((r) => `      | ${r.join(' | ')} |`).join('\n')}\n`,
+      );
     }
   });
 
@@ -161,7 +203,12 @@ describe('security: the viewer gateway as deployed, attacked', function () {
         expect(body.code, what).to.match(/^GATEWAY_/);
         expect(r.body + r.headers, what).to.not.include(String(orthanc.httpPort));
         expect(r.headers.toLowerCase(), what).to.not.match(/^server:/m);
-        if (port === withPath) table.push([`${what}: \`${method} ${target.replace(inst, '<instance>').replace(pat, '<patient>').replace(uid, '<study>').replace(cap, '<capture>')}\``, 'refused, coded, not forwarded', `${r.status} ${body.code}`]);
+        if (port === withPath)
+          table.push([
+            `${what}: \`${method} ${target.replace(inst, '<instance>').replace(pat, '<patient>').replace(uid, '<study>').replace(cap, '<capture>')}\``,
+            'refused, coded, not forwarded',
+            `${r.status} ${body.code}`,
+          ]);
       }
     }
     expect(await snapshot(), 'Orthanc unchanged: instances, patients, change feed, peers, modalities').to.equal(before);
@@ -169,9 +216,26 @@ describe('security: the viewer gateway as deployed, attacked', function () {
   });
 
   it('a fuzzed set of path encodings: every one refused, nothing forwarded', async () => {
-    const dots = ['..', '%2e%2e', '%2E%2e', '.%2e', '%2e.', '%252e%252e', '%c0%ae%c0%ae', '%u002e%u002e', '..%00', '...'];
+    const dots = [
+      '..',
+      '%2e%2e',
+      '%2E%2e',
+      '.%2e',
+      '%2e.',
+      '%252e%252e',
+      '%c0%ae%c0%ae',
+      '%u002e%u002e',
+      '..%00',
+      '...',
+    ];
     const seps = ['/', '%2f', '%2F', '\\', '%5c', '%5C', '%252f', '//', '/./'];
-    const targets = [`instances/${study.orthancInstance}`, `patients/${study.orthancPatient}`, 'changes', 'system', 'tools/reset'];
+    const targets = [
+      `instances/${study.orthancInstance}`,
+      `patients/${study.orthancPatient}`,
+      'changes',
+      'system',
+      'tools/reset',
+    ];
     const overrides = ['', '?_method=DELETE', '?_METHOD=delete', '?x-http-method-override=DELETE', '?_method=POST'];
     const before = await snapshot();
     let n = 0;
@@ -190,23 +254,40 @@ describe('security: the viewer gateway as deployed, attacked', function () {
     expect(refused).to.equal(dots.length * seps.length * targets.length);
     expect(await snapshot()).to.equal(before);
     expect(captured).to.deep.equal([]);
-    table.push([`${n} fuzzed encodings of \`..\` and \`/\` towards instances, patients, changes, system, tools/reset, with method overrides`, 'all refused', `${refused} x 400`]);
+    table.push([
+      `${n} fuzzed encodings of \`..\` and \`/\` towards instances, patients, changes, system, tools/reset, with method overrides`,
+      'all refused',
+      `${refused} x 400`,
+    ]);
   });
 
-  it("legitimate reads work, carry no trace of the PACS, and need a signed-in user", async () => {
+  it('legitimate reads work, carry no trace of the PACS, and need a signed-in user', async () => {
     const { studyUid, seriesUid, sopUid } = study;
-    const qido = await rawRequest(withPath, 'GET', `/dicom-web/studies?StudyInstanceUID=${studyUid}&limit=5`, { ...signIn, Accept: 'application/dicom+json' });
+    const qido = await rawRequest(withPath, 'GET', `/dicom-web/studies?StudyInstanceUID=${studyUid}&limit=5`, {
+      ...signIn,
+      Accept: 'application/dicom+json',
+    });
     expect(qido.status, qido.body).to.equal(200);
     expect(qido.body).to.include(studyUid);
-    const meta = await rawRequest(withPath, 'GET', `/dicom-web/studies/${studyUid}/series/${seriesUid}/metadata`, { ...signIn, Accept: 'application/dicom+json' });
+    const meta = await rawRequest(withPath, 'GET', `/dicom-web/studies/${studyUid}/series/${seriesUid}/metadata`, {
+      ...signIn,
+      Accept: 'application/dicom+json',
+    });
     expect(meta.status).to.equal(200);
-    expect(meta.body, 'BulkDataURIs name the gateway').to.include(`http://127.0.0.1:${withPath}/dicom-web/studies/${studyUid}`);
+    expect(meta.body, 'BulkDataURIs name the gateway').to.include(
+      `http://127.0.0.1:${withPath}/dicom-web/studies/${studyUid}`,
+    );
     for (const r of [qido, meta]) {
       expect(r.body + r.headers).to.not.include(String(orthanc.httpPort));
       expect(r.headers.toLowerCase()).to.not.match(/^server:/m);
       expect(r.headers).to.match(/Cross-Origin-Resource-Policy: same-origin/i);
     }
-    const frame = await rawRequest(withPath, 'GET', `/dicom-web/studies/${studyUid}/series/${seriesUid}/instances/${sopUid}/frames/1`, { ...signIn, Accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' });
+    const frame = await rawRequest(
+      withPath,
+      'GET',
+      `/dicom-web/studies/${studyUid}/series/${seriesUid}/instances/${sopUid}/frames/1`,
+      { ...signIn, Accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' },
+    );
     expect(frame.status).to.equal(200);
     expect(frame.headers).to.match(/content-type: multipart\/related/i);
 
@@ -214,14 +295,30 @@ describe('security: the viewer gateway as deployed, attacked', function () {
     expect(anonymous.status).to.equal(401);
     expect(JSON.parse(anonymous.body)).to.include({ code: 'GATEWAY_AUTH_REQUIRED' });
     expect(anonymous.headers).to.match(/WWW-Authenticate: Basic/i);
-    expect((await rawRequest(withPath, 'GET', '/dicom-web/studies', { Authorization: basic(READER, 'wrong password!!') })).status).to.equal(401);
-    expect((await rawRequest(withPath, 'GET', '/dicom-web/studies', { Authorization: basic('nobody', READER_PASSWORD) })).status).to.equal(401);
+    expect(
+      (await rawRequest(withPath, 'GET', '/dicom-web/studies', { Authorization: basic(READER, 'wrong password!!') }))
+        .status,
+    ).to.equal(401);
+    expect(
+      (await rawRequest(withPath, 'GET', '/dicom-web/studies', { Authorization: basic('nobody', READER_PASSWORD) }))
+        .status,
+    ).to.equal(401);
     expect((await rawRequest(withPath, 'GET', '/', {})).status, 'the viewer itself needs sign-in too').to.equal(401);
     const health = await rawRequest(withPath, 'GET', '/health');
     expect([health.status, JSON.parse(health.body)]).to.deep.equal([200, { status: 'ok' }]);
-    const crossSite = await rawRequest(withPath, 'GET', '/dicom-web/studies', { ...signIn, 'Sec-Fetch-Site': 'cross-site' });
-    expect([crossSite.status, (JSON.parse(crossSite.body) as { code: string }).code]).to.deep.equal([403, 'GATEWAY_CROSS_SITE']);
-    table.push(['QIDO, metadata, frames signed in', '200, no PACS address or Server header', `${qido.status}, ${meta.status}, ${frame.status}`]);
+    const crossSite = await rawRequest(withPath, 'GET', '/dicom-web/studies', {
+      ...signIn,
+      'Sec-Fetch-Site': 'cross-site',
+    });
+    expect([crossSite.status, (JSON.parse(crossSite.body) as { code: string }).code]).to.deep.equal([
+      403,
+      'GATEWAY_CROSS_SITE',
+    ]);
+    table.push([
+      'QIDO, metadata, frames signed in',
+      '200, no PACS address or Server header',
+      `${qido.status}, ${meta.status}, ${frame.status}`,
+    ]);
     table.push(['no sign-in / wrong password / unknown user', '401 GATEWAY_AUTH_REQUIRED', '401, 401, 401']);
     table.push(['Sec-Fetch-Site: cross-site', '403', `${crossSite.status} GATEWAY_CROSS_SITE`]);
   });
@@ -279,7 +376,11 @@ setTimeout(go, 500);
       const title = await p.title();
       // no-cors answers are opaque (status 0, no body); the CORS read is blocked.
       expect(title, title).to.not.match(/basic:200|cors:200/);
-      table.push(['cross-site page in Chromium (signed-in user): <img> x3, fetch no-cors DELETE/POST/_method, CORS read', 'nothing changed, nothing read', title.replace(/^done /, '')]);
+      table.push([
+        'cross-site page in Chromium (signed-in user): <img> x3, fetch no-cors DELETE/POST/_method, CORS read',
+        'nothing changed, nothing read',
+        title.replace(/^done /, ''),
+      ]);
     } finally {
       await browser.close();
       attacker.close();

@@ -37,7 +37,10 @@ async function fuzz(iterations: number, seed: number, files: string[]): Promise<
       outcome = 'read';
     } catch (e) {
       outcome = isAinodeError(e) ? e.code : 'UNCODED';
-      if (!isAinodeError(e)) uncoded.push(`${files[i % files.length].split('/').pop()} ${m.kind}: ${(e as Error).name}: ${String((e as Error).message).slice(0, 120)}`);
+      if (!isAinodeError(e))
+        uncoded.push(
+          `${files[i % files.length].split('/').pop()} ${m.kind}: ${(e as Error).name}: ${String((e as Error).message).slice(0, 120)}`,
+        );
     }
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
   }
@@ -45,7 +48,8 @@ async function fuzz(iterations: number, seed: number, files: string[]): Promise<
 }
 
 async function main(): Promise<void> {
-  if (process.argv[2] === '--fuzz') return fuzz(Number(process.argv[3]), Number(process.argv[4]), process.argv.slice(5));
+  if (process.argv[2] === '--fuzz')
+    return fuzz(Number(process.argv[3]), Number(process.argv[4]), process.argv.slice(5));
   const files = process.argv.slice(2);
   const startMb = vmHwmMb();
   let result: Record<string, unknown>;
@@ -55,7 +59,12 @@ async function main(): Promise<void> {
     const { volume } = b.build();
     result = { ok: true, slices: volume.geometry.slices };
   } catch (e) {
-    result = { ok: false, coded: isAinodeError(e), code: isAinodeError(e) ? e.code : (e as Error).name, message: String((e as Error).message).slice(0, 160) };
+    result = {
+      ok: false,
+      coded: isAinodeError(e),
+      code: isAinodeError(e) ? e.code : (e as Error).name,
+      message: String((e as Error).message).slice(0, 160),
+    };
   }
   process.stdout.write(`${JSON.stringify({ ...result, startMb, peakMb: vmHwmMb() })}\n`);
 }

@@ -10,9 +10,14 @@ import { REPO_ROOT } from './ainode-process';
  * point AINODE_SHARED_DATA at it; /work/shared/data is the workplace's standard location.
  */
 export const SHARED_DATA: string = (() => {
-  const candidates = [process.env.AINODE_SHARED_DATA, path.resolve(REPO_ROOT, '..', 'shared', 'data'), '/work/shared/data'].filter((c): c is string => !!c);
+  const candidates = [
+    process.env.AINODE_SHARED_DATA,
+    path.resolve(REPO_ROOT, '..', 'shared', 'data'),
+    '/work/shared/data',
+  ].filter((c): c is string => !!c);
   const found = candidates.find((c) => fs.existsSync(path.join(c, 'README.md')));
-  if (!found) throw new Error(`shared test data not found (looked in ${candidates.join(', ')}); set AINODE_SHARED_DATA`);
+  if (!found)
+    throw new Error(`shared test data not found (looked in ${candidates.join(', ')}); set AINODE_SHARED_DATA`);
   return found;
 })();
 /** The chest CT shipped in the repository for the demo (same files as ../shared). */

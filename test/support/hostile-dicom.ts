@@ -30,11 +30,19 @@ export function metaWithTransferSyntax(part10: Buffer, ts: string): Buffer {
   const value = Buffer.from(ts.length % 2 ? `${ts}\0` : ts, 'latin1');
   const parts: Buffer[] = [];
   const end = datasetStart(part10);
-  for (let p = 144; p < end; ) {
+  for (let p = 144; p < end;) {
     const vr = part10.toString('latin1', p + 4, p + 6);
     const long = ['OB', 'OW', 'UN', 'SQ', 'UT'].includes(vr);
     const len = long ? 12 + part10.readUInt32LE(p + 8) : 8 + part10.readUInt16LE(p + 6);
-    parts.push(part10.readUInt16LE(p + 2) === 0x0010 ? Buffer.concat([Buffer.from([0x02, 0x00, 0x10, 0x00, 0x55, 0x49]), Buffer.from(new Uint16Array([value.length]).buffer), value]) : part10.subarray(p, p + len));
+    parts.push(
+      part10.readUInt16LE(p + 2) === 0x0010
+        ? Buffer.concat([
+            Buffer.from([0x02, 0x00, 0x10, 0x00, 0x55, 0x49]),
+            Buffer.from(new Uint16Array([value.length]).buffer),
+            value,
+          ])
+        : part10.subarray(p, p + len),
+    );
     p += len;
   }
   const meta = Buffer.concat(parts);
@@ -45,7 +53,7 @@ export function metaWithTransferSyntax(part10: Buffer, ts: string): Buffer {
 
 /** The offset of the first top-level element of group >= `group` in an explicit VR LE dataset. */
 function firstOfGroup(ds: Buffer, group: number): number {
-  for (let p = 0; p + 8 <= ds.length; ) {
+  for (let p = 0; p + 8 <= ds.length;) {
     if (ds.readUInt16LE(p) >= group) return p;
     const vr = ds.toString('latin1', p + 4, p + 6);
     const long = ['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV'].includes(vr);
@@ -78,7 +86,10 @@ function deflateStream(pieces: (Buffer | { zeros: number })[]): Buffer {
 
 /** An instance with its dataset deflated (Deflated Explicit VR Little Endian). */
 export function deflated(part10: Buffer): Buffer {
-  return Buffer.concat([metaWithTransferSyntax(part10, DEFLATED), zlib.deflateRawSync(part10.subarray(datasetStart(part10)), { level: 9 })]);
+  return Buffer.concat([
+    metaWithTransferSyntax(part10, DEFLATED),
+    zlib.deflateRawSync(part10.subarray(datasetStart(part10)), { level: 9 }),
+  ]);
 }
 
 /**
@@ -88,10 +99,16 @@ export function deflated(part10: Buffer): Buffer {
 export function deflateBomb(part10: Buffer, bytes: number): Buffer {
   const ds = part10.subarray(datasetStart(part10));
   const cut = firstOfGroup(ds, 0x0010);
-  const creator = Buffer.concat([Buffer.from([0x09, 0x00, 0x10, 0x00, 0x4c, 0x4f, 12, 0x00]), Buffer.from('AINODE TEST ', 'latin1')]);
+  const creator = Buffer.concat([
+    Buffer.from([0x09, 0x00, 0x10, 0x00, 0x4c, 0x4f, 12, 0x00]),
+    Buffer.from('AINODE TEST ', 'latin1'),
+  ]);
   const header = Buffer.from([0x09, 0x00, 0x00, 0x10, 0x4f, 0x42, 0, 0, 0, 0, 0, 0]);
   header.writeUInt32LE(bytes, 8);
-  return Buffer.concat([metaWithTransferSyntax(part10, DEFLATED), deflateStream([ds.subarray(0, cut), creator, header, { zeros: bytes }, ds.subarray(cut)])]);
+  return Buffer.concat([
+    metaWithTransferSyntax(part10, DEFLATED),
+    deflateStream([ds.subarray(0, cut), creator, header, { zeros: bytes }, ds.subarray(cut)]),
+  ]);
 }
 
 /** A deflated slice that really holds rows x columns zero pixels (16 bits), small when deflated. */
@@ -105,7 +122,10 @@ export function deflatedHugeSlice(part10: Buffer, rows: number, columns: number)
   const pd = ds.length - 12 - 2; // PixelData header (OW, 12 bytes) and its 2-byte value come last
   const header = Buffer.from(ds.subarray(pd, pd + 12));
   header.writeUInt32LE(rows * columns * 2, 8);
-  return Buffer.concat([metaWithTransferSyntax(small, DEFLATED), deflateStream([ds.subarray(0, pd), header, { zeros: rows * columns * 2 }])]);
+  return Buffer.concat([
+    metaWithTransferSyntax(small, DEFLATED),
+    deflateStream([ds.subarray(0, pd), header, { zeros: rows * columns * 2 }]),
+  ]);
 }
 
 /** Sequences nested `depth` deep (explicit VR LE, undefined lengths) before the pixel data. */
@@ -113,17 +133,26 @@ export function deeplyNested(part10: Buffer, depth: number): Buffer {
   const ds = part10.subarray(datasetStart(part10));
   const cut = firstOfGroup(ds, 0x0009);
   // (0008,1140) ReferencedImageSequence, each item holding the next one.
-  const open = Buffer.from([0x08, 0x00, 0x40, 0x11, 0x53, 0x51, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff]);
+  const open = Buffer.from([
+    0x08, 0x00, 0x40, 0x11, 0x53, 0x51, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff,
+  ]);
   const close = Buffer.from([0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0, 0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
   const head = part10.subarray(0, datasetStart(part10));
   // Put the nest where (0008,1140) belongs: before group 0009 (ascending tag order).
   const before = ds.subarray(0, cut);
   const at = firstOfGroupAfter(before, 0x00081140);
-  return Buffer.concat([head, before.subarray(0, at), ...Array(depth).fill(open), ...Array(depth).fill(close), before.subarray(at), ds.subarray(cut)]);
+  return Buffer.concat([
+    head,
+    before.subarray(0, at),
+    ...Array(depth).fill(open),
+    ...Array(depth).fill(close),
+    before.subarray(at),
+    ds.subarray(cut),
+  ]);
 }
 
 function firstOfGroupAfter(ds: Buffer, tag: number): number {
-  for (let p = 0; p + 8 <= ds.length; ) {
+  for (let p = 0; p + 8 <= ds.length;) {
     const t = ((ds.readUInt16LE(p) << 16) | ds.readUInt16LE(p + 2)) >>> 0;
     if (t > tag) return p;
     const vr = ds.toString('latin1', p + 4, p + 6);
@@ -176,7 +205,16 @@ export function mutate(part10: Buffer, rnd: () => number): { kind: string; bytes
 /** The instance with the first top-level US element `tag` (e.g. 0x00280010 Rows) set to `value`, in place (explicit VR). */
 export function patchUs(part10: Buffer, tag: number, value: number): Buffer {
   const b = Buffer.from(part10);
-  const pattern = Buffer.from([(tag >>> 16) & 0xff, tag >>> 24, tag & 0xff, (tag >>> 8) & 0xff, 0x55, 0x53, 0x02, 0x00]);
+  const pattern = Buffer.from([
+    (tag >>> 16) & 0xff,
+    tag >>> 24,
+    tag & 0xff,
+    (tag >>> 8) & 0xff,
+    0x55,
+    0x53,
+    0x02,
+    0x00,
+  ]);
   const at = b.indexOf(pattern, datasetStart(b));
   if (at < 0) throw new Error(`patchUs: no US element ${tag.toString(16)}`);
   b.writeUInt16LE(value, at + 8);
@@ -186,6 +224,11 @@ export function patchUs(part10: Buffer, tag: number, value: number): Buffer {
 /** The instance's attributes without its sequences (for fixtures that walk elements by length). */
 export function withoutSequences(part10: Buffer): Buffer {
   return rewritten(part10, (d) => {
-    for (const k of Object.keys(d)) if (Array.isArray(d[k]) && (d[k] as unknown[]).some((x) => x !== null && typeof x === 'object' && !(x instanceof ArrayBuffer))) delete d[k];
+    for (const k of Object.keys(d))
+      if (
+        Array.isArray(d[k]) &&
+        (d[k] as unknown[]).some((x) => x !== null && typeof x === 'object' && !(x instanceof ArrayBuffer))
+      )
+        delete d[k];
   });
 }

@@ -15,15 +15,31 @@ export const ARTIFACTS_DIR = path.join(REPO_ROOT, 'run', 'artifacts', 'ohif');
 /** OHIF's dist/: AINODE_OHIF_DIST, or fetched (pinned, integrity-checked) by scripts/fetch-ohif.sh. */
 export function ohifDist(): string {
   if (process.env.AINODE_OHIF_DIST) return process.env.AINODE_OHIF_DIST;
-  return execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'fetch-ohif.sh')], { encoding: 'utf8' }).trim().split('\n').pop()!;
+  return execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'fetch-ohif.sh')], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()!;
 }
 
 export async function launchChromium(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (scripts/ensure-deps.sh does) or set AINODE_CHROMIUM`);
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(
+      `${CHROMIUM} not found: install Debian's chromium (scripts/ensure-deps.sh does) or set AINODE_CHROMIUM`,
+    );
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+    args: [
+      '--no-sandbox',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-gl=angle',
+      '--use-angle=swiftshader',
+      '--enable-unsafe-swiftshader',
+    ],
   });
 }
 
@@ -41,7 +57,10 @@ export class OhifSession {
     await page.addInitScript(() => localStorage.setItem('shownTours', '["basicViewerTour"]'));
     const s = new OhifSession(page);
     await page.goto(`${viewerUrl}/viewer?StudyInstanceUIDs=${studyUid}`);
-    await page.locator('[data-cy="viewport-overlay-bottom-right"]', { hasText: /I:\s*\d+/ }).first().waitFor({ timeout: 90_000 });
+    await page
+      .locator('[data-cy="viewport-overlay-bottom-right"]', { hasText: /I:\s*\d+/ })
+      .first()
+      .waitFor({ timeout: 90_000 });
     return s;
   }
 
@@ -72,9 +91,18 @@ export class OhifSession {
   }
 
   async measurementRows(count: number): Promise<string[]> {
-    await this.showPanel('trackedMeasurements-btn', '[data-cy="trackedMeasurements-panel"] [data-cy="measurement-table-row-0"]');
-    await this.page.waitForFunction((n) => document.querySelectorAll('[data-cy^="measurement-table-row-"]').length >= n, count, { timeout: 30_000 });
-    return this.page.$$eval('[data-cy^="measurement-table-row-"]', (els) => els.map((e) => (e as HTMLElement).innerText));
+    await this.showPanel(
+      'trackedMeasurements-btn',
+      '[data-cy="trackedMeasurements-panel"] [data-cy="measurement-table-row-0"]',
+    );
+    await this.page.waitForFunction(
+      (n) => document.querySelectorAll('[data-cy^="measurement-table-row-"]').length >= n,
+      count,
+      { timeout: 30_000 },
+    );
+    return this.page.$$eval('[data-cy^="measurement-table-row-"]', (els) =>
+      els.map((e) => (e as HTMLElement).innerText),
+    );
   }
 
   /** The instance number the viewport shows ("I: 47 (47/64)"). */
@@ -101,7 +129,8 @@ export class OhifSession {
       ctx.drawImage(img, 0, 0);
       const d = ctx.getImageData(0, 0, c.width, c.height).data;
       let n = 0;
-      for (let i = 0; i < d.length; i += 4) if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 40) n++;
+      for (let i = 0; i < d.length; i += 4)
+        if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 40) n++;
       return n / (c.width * c.height);
     }, png.toString('base64'));
   }

@@ -66,7 +66,11 @@ export function readSrNumbers(part10: Buffer): Map<string, Map<string, number>> 
         const tid = children.find((c) => seq(c, 'ConceptNameCodeSequence')[0]?.CodeMeaning === 'Tracking Identifier');
         const values = new Map<string, number>();
         for (const c of children) {
-          if (c.ValueType === 'NUM') values.set(String(seq(c, 'ConceptNameCodeSequence')[0]?.CodeMeaning), Number(seq(c, 'MeasuredValueSequence')[0]?.NumericValue));
+          if (c.ValueType === 'NUM')
+            values.set(
+              String(seq(c, 'ConceptNameCodeSequence')[0]?.CodeMeaning),
+              Number(seq(c, 'MeasuredValueSequence')[0]?.NumericValue),
+            );
         }
         out.set(String(tid?.TextValue), values);
       } else walk(seq(it, 'ContentSequence'));

@@ -1,6 +1,14 @@
 /** Volume morphology used by the lung model's post-processing (src/volume/components.ts). */
 import { expect } from 'chai';
-import { componentRuns, growSeeds, inPlaneDepthOfRuns, labelComponents, labelRuns, paintRuns, type Component } from '../../src/volume/components';
+import {
+  componentRuns,
+  growSeeds,
+  inPlaneDepthOfRuns,
+  labelComponents,
+  labelRuns,
+  paintRuns,
+  type Component,
+} from '../../src/volume/components';
 
 /** Reference: one in-plane erosion step with a 4-neighbour cross; in-plane border voxels are cleared. */
 function erodeInPlane(mask: Uint8Array, columns: number, rows: number, slices: number): Uint8Array {
@@ -17,11 +25,17 @@ function erodeInPlane(mask: Uint8Array, columns: number, rows: number, slices: n
 
 function randomMask(columns: number, rows: number, slices: number, seed: number): Uint8Array {
   let s = seed;
-  const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = (): number => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const m = new Uint8Array(columns * rows * slices);
   for (let b = 0; b < 6; b++) {
-    const ci = rnd() * columns, cj = rnd() * rows, ck = rnd() * slices, r = 2 + rnd() * 7;
-    for (let k = 0; k < slices; k++) for (let j = 0; j < rows; j++) for (let i = 0; i < columns; i++) if ((i - ci) ** 2 + (j - cj) ** 2 + ((k - ck) * 2) ** 2 < r * r) m[k * columns * rows + j * columns + i] = 1;
+    const ci = rnd() * columns,
+      cj = rnd() * rows,
+      ck = rnd() * slices,
+      r = 2 + rnd() * 7;
+    for (let k = 0; k < slices; k++)
+      for (let j = 0; j < rows; j++)
+        for (let i = 0; i < columns; i++)
+          if ((i - ci) ** 2 + (j - cj) ** 2 + ((k - ck) * 2) ** 2 < r * r) m[k * columns * rows + j * columns + i] = 1;
   }
   return m;
 }
@@ -32,15 +46,33 @@ function floodFill(mask: Uint8Array, c: number, r: number, s: number): { labels:
   const components: Component[] = [];
   for (let p0 = 0; p0 < mask.length; p0++) {
     if (!mask[p0] || labels[p0]) continue;
-    const comp = { label: components.length + 1, size: 0, touchesInPlaneBorder: false, sumI: 0, sumJ: 0, sumK: 0, minI: c, maxI: -1, minJ: r, maxJ: -1, minK: s, maxK: -1 };
+    const comp = {
+      label: components.length + 1,
+      size: 0,
+      touchesInPlaneBorder: false,
+      sumI: 0,
+      sumJ: 0,
+      sumK: 0,
+      minI: c,
+      maxI: -1,
+      minJ: r,
+      maxJ: -1,
+      minK: s,
+      maxK: -1,
+    };
     const queue = [p0];
     labels[p0] = comp.label;
     while (queue.length) {
       const p = queue.pop()!;
-      const k = Math.floor(p / (c * r)), j = Math.floor((p % (c * r)) / c), i = p % c;
-      comp.size++, (comp.sumI += i), (comp.sumJ += j), (comp.sumK += k);
-      (comp.minI = Math.min(comp.minI, i)), (comp.maxI = Math.max(comp.maxI, i)), (comp.minJ = Math.min(comp.minJ, j)), (comp.maxJ = Math.max(comp.maxJ, j));
-      (comp.minK = Math.min(comp.minK, k)), (comp.maxK = Math.max(comp.maxK, k));
+      const k = Math.floor(p / (c * r)),
+        j = Math.floor((p % (c * r)) / c),
+        i = p % c;
+      (comp.size++, (comp.sumI += i), (comp.sumJ += j), (comp.sumK += k));
+      ((comp.minI = Math.min(comp.minI, i)),
+        (comp.maxI = Math.max(comp.maxI, i)),
+        (comp.minJ = Math.min(comp.minJ, j)),
+        (comp.maxJ = Math.max(comp.maxJ, j)));
+      ((comp.minK = Math.min(comp.minK, k)), (comp.maxK = Math.max(comp.maxK, k)));
       if (i === 0 || j === 0 || i === c - 1 || j === r - 1) comp.touchesInPlaneBorder = true;
       const nb: number[] = [];
       if (i > 0) nb.push(p - 1);
@@ -49,7 +81,7 @@ function floodFill(mask: Uint8Array, c: number, r: number, s: number): { labels:
       if (j < r - 1) nb.push(p + c);
       if (k > 0) nb.push(p - c * r);
       if (k < s - 1) nb.push(p + c * r);
-      for (const q of nb) if (mask[q] && !labels[q]) (labels[q] = comp.label), queue.push(q);
+      for (const q of nb) if (mask[q] && !labels[q]) ((labels[q] = comp.label), queue.push(q));
     }
     components.push(comp);
   }
@@ -128,13 +160,25 @@ describe('volume morphology', () => {
     const ref = floodFill(mask, c, r, s);
     const runs = labelRuns(mask, c, r, s);
     for (const comp of ref.components) {
-      const box = { i0: comp.minI, j0: comp.minJ, k0: comp.minK, columns: comp.maxI - comp.minI + 1, rows: comp.maxJ - comp.minJ + 1, slices: comp.maxK - comp.minK + 1 };
+      const box = {
+        i0: comp.minI,
+        j0: comp.minJ,
+        k0: comp.minK,
+        columns: comp.maxI - comp.minI + 1,
+        rows: comp.maxJ - comp.minJ + 1,
+        slices: comp.maxK - comp.minK + 1,
+      };
       const own = componentRuns(runs, comp.label, box);
       const covered = new Uint8Array(box.columns * box.rows * box.slices);
-      for (let row = 0; row < box.rows * box.slices; row++) for (let x = own.rowFirst[row]; x < own.rowFirst[row + 1]; x++) covered.fill(1, row * box.columns + own.start[x], row * box.columns + own.end[x]);
+      for (let row = 0; row < box.rows * box.slices; row++)
+        for (let x = own.rowFirst[row]; x < own.rowFirst[row + 1]; x++)
+          covered.fill(1, row * box.columns + own.start[x], row * box.columns + own.end[x]);
       for (let k = 0, q = 0; k < box.slices; k++)
         for (let j = 0; j < box.rows; j++)
-          for (let i = 0; i < box.columns; i++, q++) expect(covered[q], `component ${comp.label}, voxel ${q}`).to.equal(ref.labels[(k + box.k0) * c * r + (j + box.j0) * c + i + box.i0] === comp.label ? 1 : 0);
+          for (let i = 0; i < box.columns; i++, q++)
+            expect(covered[q], `component ${comp.label}, voxel ${q}`).to.equal(
+              ref.labels[(k + box.k0) * c * r + (j + box.j0) * c + i + box.i0] === comp.label ? 1 : 0,
+            );
     }
   });
 
@@ -145,7 +189,12 @@ describe('volume morphology', () => {
       let previous: ReturnType<typeof labelRuns> | undefined;
       for (let e = 0; e <= 5; e++) {
         const runs = labelRuns(depth, c, r, s, e, previous);
-        const ref = floodFill(Uint8Array.from(depth, (d) => (d > e ? 1 : 0)), c, r, s);
+        const ref = floodFill(
+          Uint8Array.from(depth, (d) => (d > e ? 1 : 0)),
+          c,
+          r,
+          s,
+        );
         expect(runs.components, `trial ${t}, above ${e}`).to.deep.equal(ref.components);
         previous = runs;
       }
@@ -162,8 +211,16 @@ describe('volume morphology', () => {
     value[chosen.label] = 7;
     const whole = new Uint8Array(mask.length).fill(3);
     paintRuns(runs, value, whole);
-    for (let p = 0; p < mask.length; p++) expect(whole[p], `voxel ${p}`).to.equal(ref.labels[p] === chosen.label ? 7 : 3);
-    const box = { i0: chosen.minI, j0: chosen.minJ, k0: chosen.minK, columns: chosen.maxI - chosen.minI + 1, rows: chosen.maxJ - chosen.minJ + 1, slices: chosen.maxK - chosen.minK + 1 };
+    for (let p = 0; p < mask.length; p++)
+      expect(whole[p], `voxel ${p}`).to.equal(ref.labels[p] === chosen.label ? 7 : 3);
+    const box = {
+      i0: chosen.minI,
+      j0: chosen.minJ,
+      k0: chosen.minK,
+      columns: chosen.maxI - chosen.minI + 1,
+      rows: chosen.maxJ - chosen.minJ + 1,
+      slices: chosen.maxK - chosen.minK + 1,
+    };
     const inBox = new Uint8Array(box.columns * box.rows * box.slices);
     paintRuns(runs, value, inBox, box);
     let painted = 0;
@@ -184,7 +241,9 @@ describe('volume morphology', () => {
   });
 
   it('growing seeds within a box with an empty in-plane margin: the unchecked walk gives the same labels', () => {
-    const columns = 23, rows = 17, slices = 9;
+    const columns = 23,
+      rows = 17,
+      slices = 9;
     let seed = 11;
     const rnd = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const within = new Uint8Array(columns * rows * slices);

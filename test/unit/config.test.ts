@@ -33,14 +33,39 @@ describe('config: one schema, validated at start', () => {
   const cases: [string, Record<string, string>, string, RegExp][] = [
     ['missing DICOMweb URL', { AINODE_REDIS_URL: base.AINODE_REDIS_URL }, 'AINODE_DICOMWEB_URL', /required/],
     ['missing Redis URL', { AINODE_DICOMWEB_URL: base.AINODE_DICOMWEB_URL }, 'AINODE_REDIS_URL', /required/],
-    ['DICOMweb URL not a URL', { ...base, AINODE_DICOMWEB_URL: 'orthanc:8042' }, 'AINODE_DICOMWEB_URL', /must use http/],
-    ['Redis URL with the wrong scheme', { ...base, AINODE_REDIS_URL: 'http://127.0.0.1:6379' }, 'AINODE_REDIS_URL', /redis:/],
+    [
+      'DICOMweb URL not a URL',
+      { ...base, AINODE_DICOMWEB_URL: 'orthanc:8042' },
+      'AINODE_DICOMWEB_URL',
+      /must use http/,
+    ],
+    [
+      'Redis URL with the wrong scheme',
+      { ...base, AINODE_REDIS_URL: 'http://127.0.0.1:6379' },
+      'AINODE_REDIS_URL',
+      /redis:/,
+    ],
     ['user without password', { ...base, AINODE_DICOMWEB_USERNAME: 'u' }, 'AINODE_DICOMWEB_PASSWORD', /both/],
-    ['poll interval not a number', { ...base, AINODE_POLL_INTERVAL_MS: 'fast' }, 'AINODE_POLL_INTERVAL_MS', /whole number/],
+    [
+      'poll interval not a number',
+      { ...base, AINODE_POLL_INTERVAL_MS: 'fast' },
+      'AINODE_POLL_INTERVAL_MS',
+      /whole number/,
+    ],
     ['unknown PACS kind', { ...base, AINODE_PACS_KIND: 'dcm4chee' }, 'AINODE_PACS_KIND', /one of/],
-    ['unknown execution provider', { ...base, AINODE_EXECUTION_PROVIDERS: 'tpu' }, 'AINODE_EXECUTION_PROVIDERS', /unknown provider/],
+    [
+      'unknown execution provider',
+      { ...base, AINODE_EXECUTION_PROVIDERS: 'tpu' },
+      'AINODE_EXECUTION_PROVIDERS',
+      /unknown provider/,
+    ],
     ['prefix with a colon', { ...base, AINODE_REDIS_PREFIX: 'a:b' }, 'AINODE_REDIS_PREFIX', /letters/],
-    ['config file missing', { ...base, AINODE_CONFIG_FILE: '/nonexistent/ainode.json' }, 'AINODE_CONFIG_FILE', /cannot read/],
+    [
+      'config file missing',
+      { ...base, AINODE_CONFIG_FILE: '/nonexistent/ainode.json' },
+      'AINODE_CONFIG_FILE',
+      /cannot read/,
+    ],
   ];
   for (const [name, env, variable, pattern] of cases) {
     it(`${name} -> CONFIG_INVALID naming ${variable}`, () => {
@@ -53,7 +78,10 @@ describe('config: one schema, validated at start', () => {
 
   it('secrets can come from files (<NAME>_FILE, as Docker and Kubernetes mount them), never from both places', () => {
     const dir = tempDir('secrets');
-    const file = (name: string, text: string): string => (fs.writeFileSync(path.join(dir, name), text), path.join(dir, name));
+    const file = (name: string, text: string): string => (
+      fs.writeFileSync(path.join(dir, name), text),
+      path.join(dir, name)
+    );
     const c = loadConfig({
       AINODE_DICOMWEB_URL: base.AINODE_DICOMWEB_URL,
       AINODE_REDIS_URL_FILE: file('redis', 'redis://:s3cret@redis:6379\n'),
@@ -64,22 +92,36 @@ describe('config: one schema, validated at start', () => {
     expect(c.redisUrl).to.equal('redis://:s3cret@redis:6379');
     expect(c.admin.token).to.equal('a-long-admin-token-from-a-file');
     expect(c.dicomweb.password).to.equal('pacs-password');
-    const both = configError({ ...base, AINODE_ADMIN_TOKEN: 'x'.repeat(20), AINODE_ADMIN_TOKEN_FILE: file('t', 'y'.repeat(20)) });
+    const both = configError({
+      ...base,
+      AINODE_ADMIN_TOKEN: 'x'.repeat(20),
+      AINODE_ADMIN_TOKEN_FILE: file('t', 'y'.repeat(20)),
+    });
     expect(both.variable).to.equal('AINODE_ADMIN_TOKEN_FILE');
     expect(both.message).to.match(/not both/);
-    expect(configError({ ...base, AINODE_DICOMWEB_TOKEN_FILE: path.join(dir, 'missing') }).message).to.match(/cannot read/);
+    expect(configError({ ...base, AINODE_DICOMWEB_TOKEN_FILE: path.join(dir, 'missing') }).message).to.match(
+      /cannot read/,
+    );
     expect(configError({ ...base, AINODE_DICOMWEB_TOKEN_FILE: file('empty', '\n') }).message).to.match(/is empty/);
   });
 
   it('`ainode start` with a bad configuration exits non-zero and names the variable', () => {
-    const r = spawnSync(process.execPath, [AINODE_BIN, 'start'], { env: { PATH: process.env.PATH ?? '', AINODE_REDIS_URL: 'redis://127.0.0.1:6379' }, encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [AINODE_BIN, 'start'], {
+      env: { PATH: process.env.PATH ?? '', AINODE_REDIS_URL: 'redis://127.0.0.1:6379' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(r.status).to.equal(2);
     expect(r.stderr).to.include('AINODE_DICOMWEB_URL');
     expect(r.stderr).to.match(/configuration error/);
   });
 
   it('`ainode start --role` with an unknown role exits non-zero with usage', () => {
-    const r = spawnSync(process.execPath, [AINODE_BIN, 'start', '--role', 'scheduler'], { env: { PATH: process.env.PATH ?? '', ...base }, encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [AINODE_BIN, 'start', '--role', 'scheduler'], {
+      env: { PATH: process.env.PATH ?? '', ...base },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(r.status).to.equal(2);
     expect(r.stderr).to.match(/--role must be listener, worker or admin/);
   });

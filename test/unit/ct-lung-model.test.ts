@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { buildCtLungModel } from '../../scripts/build-ct-lung-model';
-import { loadModelPackage } from '../../src/inference/model-package';
+import { loadModelPackage, loadModelPackages } from '../../src/inference/model-package';
 import { createSession } from '../../src/inference/session';
 import { segmentVolume } from '../../src/inference/segment-volume';
 import { measure } from '../../src/inference/measure';
@@ -13,7 +14,9 @@ import { REPO_ROOT } from '../support/ainode-process';
 
 /** A chest phantom: soft-tissue body (40 HU) in air, two air "lungs" with a vessel, a trachea joining them. */
 function phantom(joined: boolean, trachea = false): ScalarVolume {
-  const columns = 96, rows = 80, slices = 24;
+  const columns = 96,
+    rows = 80,
+    slices = 24;
   const v = new Float32Array(columns * rows * slices).fill(-1000);
   for (let k = 0; k < slices; k++)
     for (let j = 0; j < rows; j++)
@@ -35,9 +38,23 @@ function phantom(joined: boolean, trachea = false): ScalarVolume {
         if (trachea && k === 18 && j >= 39 && j <= 41 && i >= 36 && i <= 48) v[p] = -950;
       }
   return {
-    geometry: { columns, rows, slices, spacing: [2, 2, 5], origin: [-96, -80, 0], rowDirection: [1, 0, 0], columnDirection: [0, 1, 0], sliceDirection: [0, 0, 1], frameOfReferenceUid: '1.2.3' },
+    geometry: {
+      columns,
+      rows,
+      slices,
+      spacing: [2, 2, 5],
+      origin: [-96, -80, 0],
+      rowDirection: [1, 0, 0],
+      columnDirection: [0, 1, 0],
+      sliceDirection: [0, 0, 1],
+      frameOfReferenceUid: '1.2.3',
+    },
     voxels: v,
-    slices: Array.from({ length: slices }, (_, k) => ({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: `1.2.3.${k + 1}`, imagePositionPatient: [-96, -80, 5 * k] as [number, number, number] })),
+    slices: Array.from({ length: slices }, (_, k) => ({
+      sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+      sopInstanceUid: `1.2.3.${k + 1}`,
+      imagePositionPatient: [-96, -80, 5 * k] as [number, number, number],
+    })),
     seriesInstanceUid: '1.2.3.100',
   };
 }
@@ -52,7 +69,9 @@ describe('models/ct-lung: the generated ONNX graph and its post-processing', () 
 
   it('the manifest validates and its sha256 matches the weights', () => {
     const pkg = loadModelPackage(dir);
-    expect(pkg.manifest.sha256).to.equal(crypto.createHash('sha256').update(fs.readFileSync(pkg.modelPath)).digest('hex'));
+    expect(pkg.manifest.sha256).to.equal(
+      crypto.createHash('sha256').update(fs.readFileSync(pkg.modelPath)).digest('hex'),
+    );
   });
 
   for (const joined of [false, true]) {
@@ -83,7 +102,10 @@ describe('models/ct-lung: the generated ONNX graph and its post-processing', () 
     expect(r.note).to.match(/, [1-9]\d* airway voxels removed$/);
     const { columns, rows } = vol.geometry;
     let inTrachea = 0;
-    for (let k = 19; k < 24; k++) for (let j = 36; j <= 44; j++) for (let i = 44; i <= 52; i++) if ((i - 48) ** 2 + (j - 40) ** 2 <= 9 && r.labels[k * columns * rows + j * columns + i]) inTrachea++;
+    for (let k = 19; k < 24; k++)
+      for (let j = 36; j <= 44; j++)
+        for (let i = 44; i <= 52; i++)
+          if ((i - 48) ** 2 + (j - 40) ** 2 <= 9 && r.labels[k * columns * rows + j * columns + i]) inTrachea++;
     expect(inTrachea, 'trachea voxels left labelled as lung').to.equal(0);
     const m = measure(pkg.manifest, vol, r.labels);
     const rightExpected = ((4 / 3) * Math.PI * 14 * 22 * 10 * 20) / 1000;
@@ -108,16 +130,17 @@ describe('models/ct-lung: the generated ONNX graph and its post-processing', () 
   });
 
   it('a package whose weights do not match the manifest is refused, the others still load', () => {
-    const tmp = fs.mkdtempSync(path.join(require('os').tmpdir(), 'ainode-models-'));
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ainode-models-'));
     fs.cpSync(dir, path.join(tmp, 'ct-lung'), { recursive: true });
     fs.mkdirSync(path.join(tmp, 'broken'));
     fs.writeFileSync(path.join(tmp, 'broken', 'manifest.json'), JSON.stringify({ id: 'broken', version: 1 }));
-    const { loadModelPackages } = require('../../src/inference/model-package') as typeof import('../../src/inference/model-package');
     const { packages, refused } = loadModelPackages(tmp);
     expect([...packages.keys()]).to.deep.equal(['ct-lung']);
     expect(refused).to.have.length(1);
     expect(refused[0].reason).to.match(/^MODEL_PACKAGE_INVALID: .*broken\/manifest\.json: \/task is required$/);
     fs.appendFileSync(path.join(tmp, 'ct-lung', 'model.onnx'), Buffer.from([0]));
-    expect(loadModelPackages(tmp).refused.map((r) => r.reason.split(':')[0])).to.include('MODEL_WEIGHTS_CHECKSUM_MISMATCH');
+    expect(loadModelPackages(tmp).refused.map((r) => r.reason.split(':')[0])).to.include(
+      'MODEL_WEIGHTS_CHECKSUM_MISMATCH',
+    );
   });
 });

@@ -27,7 +27,8 @@ function knownVariables(): Set<string> {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (p.endsWith('.ts')) for (const m of fs.readFileSync(p, 'utf8').matchAll(/AINODE_[A-Z0-9_]*[A-Z0-9]/g)) names.add(m[0]);
+      else if (p.endsWith('.ts'))
+        for (const m of fs.readFileSync(p, 'utf8').matchAll(/AINODE_[A-Z0-9_]*[A-Z0-9]/g)) names.add(m[0]);
     }
   };
   walk(path.join(REPO_ROOT, 'src'));
@@ -41,7 +42,12 @@ const SECRET_FILE_VARIABLES = new Set<string>(SECRET_VARIABLES.map((s) => `${s}_
 
 /** Replace secret file paths with temp files holding plausible values, so the loaders can read them. */
 function withSecretFiles(env: Record<string, string>, dir: string): Record<string, string> {
-  const sample: Record<string, string> = { AINODE_REDIS_URL: 'redis://:pw@redis:6379/0', AINODE_ADMIN_TOKEN: 'x'.repeat(32), AINODE_DICOMWEB_PASSWORD: 'pw', AINODE_DICOMWEB_TOKEN: 't' };
+  const sample: Record<string, string> = {
+    AINODE_REDIS_URL: 'redis://:pw@redis:6379/0',
+    AINODE_ADMIN_TOKEN: 'x'.repeat(32),
+    AINODE_DICOMWEB_PASSWORD: 'pw',
+    AINODE_DICOMWEB_TOKEN: 't',
+  };
   const out = { ...env };
   for (const [k, v] of Object.entries(env)) {
     if (!SECRET_FILE_VARIABLES.has(k)) continue;
@@ -53,7 +59,9 @@ function withSecretFiles(env: Record<string, string>, dir: string): Record<strin
   }
   if (env.AINODE_VIEWER_USERS_FILE) {
     // The viewer's users are a file of their own (ainode viewer add-user), mounted as a secret.
-    expect(env.AINODE_VIEWER_USERS_FILE, 'AINODE_VIEWER_USERS_FILE points into a secrets mount').to.match(/^\/run\/secrets\//);
+    expect(env.AINODE_VIEWER_USERS_FILE, 'AINODE_VIEWER_USERS_FILE points into a secrets mount').to.match(
+      /^\/run\/secrets\//,
+    );
     const f = path.join(dir, `viewer-users-${Object.keys(out).length}`);
     fs.writeFileSync(f, `${hashUserLine('reader', 'a long test password')}\n`);
     out.AINODE_VIEWER_USERS_FILE = f;
@@ -65,13 +73,23 @@ describe('deployment: compose file for a complete site', () => {
   const file = path.join(DEPLOY, 'compose', 'compose.yaml');
   const compose = parse(fs.readFileSync(file, 'utf8'), { merge: true }) as Obj;
   const services = compose.services as Record<string, Obj>;
-  const envOf = (s: Obj): Record<string, string> => Object.fromEntries(Object.entries((s.environment ?? {}) as Obj).map(([k, v]) => [k, String(v)]));
+  const envOf = (s: Obj): Record<string, string> =>
+    Object.fromEntries(Object.entries((s.environment ?? {}) as Obj).map(([k, v]) => [k, String(v)]));
   const ainodeServices = Object.entries(services).filter(([, s]) => isAinodeImage(String(s.image)));
   const orthancJson = JSON.parse(fs.readFileSync(path.join(DEPLOY, 'compose', 'orthanc.json'), 'utf8')) as Obj;
   const envExample = fs.readFileSync(path.join(DEPLOY, 'compose', '.env.example'), 'utf8');
 
   it('has every part of the site', () => {
-    expect(Object.keys(services).sort()).to.deep.equal(['admin', 'listener', 'orthanc', 'postgres', 'redis', 'viewer', 'worker-cpu', 'worker-gpu']);
+    expect(Object.keys(services).sort()).to.deep.equal([
+      'admin',
+      'listener',
+      'orthanc',
+      'postgres',
+      'redis',
+      'viewer',
+      'worker-cpu',
+      'worker-gpu',
+    ]);
   });
 
   it('every image is pinned by version; ainode images carry the package version and are built from Dockerfiles here', () => {
@@ -95,7 +113,9 @@ describe('deployment: compose file for a complete site', () => {
       const env = envOf(s);
       for (const k of Object.keys(env)) expect(known.has(k), `${name}: ${k} is not read by ainode`).to.equal(true);
       const resolved = withSecretFiles(env, dir);
-      for (const k of Object.keys(env).filter((k) => SECRET_FILE_VARIABLES.has(k) || k === 'AINODE_VIEWER_USERS_FILE')) {
+      for (const k of Object.keys(env).filter(
+        (k) => SECRET_FILE_VARIABLES.has(k) || k === 'AINODE_VIEWER_USERS_FILE',
+      )) {
         const secret = `/run/secrets/${(s.secrets as string[]).find((x) => env[k] === `/run/secrets/${x}`)}`;
         expect(secret, `${name}: ${k} names a secret the service mounts`).to.equal(env[k]);
       }
@@ -160,14 +180,16 @@ describe('deployment: compose file for a complete site', () => {
     for (const [name, s] of Object.entries(services)) {
       for (const v of (s.volumes ?? []) as string[]) {
         const [src, target] = v.split(':');
-        if (src.startsWith('.')) expect(fs.existsSync(path.resolve(path.dirname(file), src)), `${name}: ${src}`).to.equal(true);
+        if (src.startsWith('.'))
+          expect(fs.existsSync(path.resolve(path.dirname(file), src)), `${name}: ${src}`).to.equal(true);
         else expect(declaredVolumes, `${name}: volume ${src}`).to.include(src);
         if (target === '/etc/ainode/rules.yaml') {
           expect(envOf(s).AINODE_RULES_FILE).to.equal(target);
           parseRules(fs.readFileSync(path.resolve(path.dirname(file), src), 'utf8'), src);
         }
       }
-      for (const sec of (s.secrets ?? []) as string[]) expect(Object.keys(declaredSecrets), `${name}: secret ${sec}`).to.include(sec);
+      for (const sec of (s.secrets ?? []) as string[])
+        expect(Object.keys(declaredSecrets), `${name}: secret ${sec}`).to.include(sec);
     }
     for (const [name, sec] of Object.entries(declaredSecrets)) {
       expect(sec.environment, `secret ${name} comes from the environment (.env)`).to.be.a('string');
@@ -178,7 +200,8 @@ describe('deployment: compose file for a complete site', () => {
   it('no secret value is committed: secret-like variables are files or ${...} from .env', () => {
     for (const [name, s] of Object.entries(services))
       for (const [k, v] of Object.entries(envOf(s)))
-        if (/PASSWORD|TOKEN|SECRET/.test(k) && !k.endsWith('_FILE')) expect(v, `${name}: ${k}`).to.match(/^\$\{[A-Z0-9_]+:\?[^}]*\}$/);
+        if (/PASSWORD|TOKEN|SECRET/.test(k) && !k.endsWith('_FILE'))
+          expect(v, `${name}: ${k}`).to.match(/^\$\{[A-Z0-9_]+:\?[^}]*\}$/);
     expect(fs.readFileSync(path.join(REPO_ROOT, '.gitignore'), 'utf8')).to.match(/^deploy\/compose\/\.env$/m);
     expect(fs.existsSync(path.join(DEPLOY, 'compose', '.env'))).to.equal(false);
   });
@@ -186,7 +209,11 @@ describe('deployment: compose file for a complete site', () => {
   it('the GPU worker reserves an NVIDIA GPU and runs only in the gpu profile', () => {
     const gpu = services['worker-gpu'];
     expect(gpu.profiles).to.deep.equal(['gpu']);
-    expect(gpu.deploy.resources.reservations.devices[0]).to.deep.include({ driver: 'nvidia', count: 1, capabilities: ['gpu'] });
+    expect(gpu.deploy.resources.reservations.devices[0]).to.deep.include({
+      driver: 'nvidia',
+      count: 1,
+      capabilities: ['gpu'],
+    });
   });
 });
 
@@ -203,7 +230,9 @@ describe('deployment: Kubernetes manifests (kubectl apply -k deploy/)', () => {
     expect(fs.existsSync(f), r).to.equal(true);
     return parseAllDocuments(fs.readFileSync(f, 'utf8')).map((d) => d.toJS() as Obj);
   });
-  const keda = parseAllDocuments(fs.readFileSync(path.join(DEPLOY, 'kubernetes', 'autoscaling', 'keda.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
+  const keda = parseAllDocuments(
+    fs.readFileSync(path.join(DEPLOY, 'kubernetes', 'autoscaling', 'keda.yaml'), 'utf8'),
+  ).map((d) => d.toJS() as Obj);
   const secretExample = parse(fs.readFileSync(path.join(DEPLOY, 'kubernetes', 'secret.example.yaml'), 'utf8')) as Obj;
   const byKind = (kind: string): Obj[] => docs.filter((d) => d.kind === kind);
   const deployments = byKind('Deployment');
@@ -215,12 +244,19 @@ describe('deployment: Kubernetes manifests (kubectl apply -k deploy/)', () => {
       expect(d.apiVersion, JSON.stringify(d.metadata)).to.be.a('string');
       expect(d.metadata.name).to.match(/^[a-z0-9-]+$/);
     }
-    expect(deployments.map((d) => d.metadata.name).sort()).to.deep.equal(['ainode-admin', 'ainode-listener', 'ainode-viewer', 'ainode-worker-cpu', 'ainode-worker-gpu']);
+    expect(deployments.map((d) => d.metadata.name).sort()).to.deep.equal([
+      'ainode-admin',
+      'ainode-listener',
+      'ainode-viewer',
+      'ainode-worker-cpu',
+      'ainode-worker-gpu',
+    ]);
     expect(deployments.find((d) => d.metadata.name === 'ainode-listener')!.spec.replicas).to.be.greaterThan(1);
-    for (const d of deployments) expect(d.spec.selector.matchLabels, d.metadata.name).to.deep.equal(d.spec.template.metadata.labels);
+    for (const d of deployments)
+      expect(d.spec.selector.matchLabels, d.metadata.name).to.deep.equal(d.spec.template.metadata.labels);
   });
 
-  it("every container: pinned image, known variables, mounted secrets and config keys that exist, and the real loaders accept its environment", () => {
+  it('every container: pinned image, known variables, mounted secrets and config keys that exist, and the real loaders accept its environment', () => {
     const known = knownVariables();
     const dir = tempDir('k8s-env');
     fs.writeFileSync(path.join(dir, 'index.html'), '<html></html>');
@@ -268,7 +304,11 @@ describe('deployment: Kubernetes manifests (kubectl apply -k deploy/)', () => {
           expect(c.args.slice(0, 2)).to.deep.equal(['start', '--role']);
           const cfg = loadConfig(resolved);
           if (c.args[2] === 'admin') expect(c.ports.map((p: Obj) => p.containerPort)).to.deep.equal([cfg.admin.port]);
-          if (c.args[2] === 'worker') expect(spec.terminationGracePeriodSeconds * 1000, `${where}: grace period longer than the shutdown deadline`).to.be.greaterThan(cfg.shutdownDeadlineMs);
+          if (c.args[2] === 'worker')
+            expect(
+              spec.terminationGracePeriodSeconds * 1000,
+              `${where}: grace period longer than the shutdown deadline`,
+            ).to.be.greaterThan(cfg.shutdownDeadlineMs);
           if (d.metadata.name === 'ainode-worker-gpu') {
             expect(cfg.executionProviders[0]).to.equal('cuda');
             expect(c.resources.limits['nvidia.com/gpu']).to.equal(1);
@@ -280,10 +320,13 @@ describe('deployment: Kubernetes manifests (kubectl apply -k deploy/)', () => {
 
   it('services select their deployments and target named container ports', () => {
     for (const s of byKind('Service')) {
-      const d = deployments.find((x) => Object.entries(s.spec.selector).every(([k, v]) => x.spec.template.metadata.labels[k] === v));
+      const d = deployments.find((x) =>
+        Object.entries(s.spec.selector).every(([k, v]) => x.spec.template.metadata.labels[k] === v),
+      );
       expect(d, s.metadata.name).to.not.equal(undefined);
       const names = (d!.spec.template.spec.containers as Obj[]).flatMap((c) => (c.ports ?? []).map((p: Obj) => p.name));
-      for (const p of s.spec.ports as Obj[]) expect(names, `${s.metadata.name}: ${p.targetPort}`).to.include(p.targetPort);
+      for (const p of s.spec.ports as Obj[])
+        expect(names, `${s.metadata.name}: ${p.targetPort}`).to.include(p.targetPort);
     }
   });
 
@@ -310,33 +353,57 @@ describe('deployment: glibc malloc tuning for the worker (src/observability/memo
   const read = (p: string): string => fs.readFileSync(path.join(REPO_ROOT, p), 'utf8');
   it('both images, both systemd units and the test command set MALLOC_TUNING', () => {
     for (const f of ['deploy/docker/Dockerfile', 'deploy/gpu/Dockerfile']) {
-      const finalStage = read(f).split(/^FROM /m).pop()!;
-      for (const [k, v] of Object.entries(MALLOC_TUNING)) expect(finalStage, `${f}: ${k}`).to.match(new RegExp(`^\\s*(ENV )?${k}=${v.replace(/\./g, '\\.')}( |$)`, 'm'));
+      const finalStage = read(f)
+        .split(/^FROM /m)
+        .pop()!;
+      for (const [k, v] of Object.entries(MALLOC_TUNING))
+        expect(finalStage, `${f}: ${k}`).to.match(new RegExp(`^\\s*(ENV )?${k}=${v.replace(/\./g, '\\.')}( |$)`, 'm'));
     }
     for (const f of ['deploy/systemd/ainode-worker.service', 'deploy/systemd/ainode-listener.service']) {
-      const line = read(f).split('\n').find((l) => l.startsWith('Environment='))!;
-      expect(line, f).to.equal(`Environment=${Object.entries(MALLOC_TUNING).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      const line = read(f)
+        .split('\n')
+        .find((l) => l.startsWith('Environment='))!;
+      expect(line, f).to.equal(
+        `Environment=${Object.entries(MALLOC_TUNING)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      );
     }
     // The test command runs its in-process model runs with them too.
     const testSh = read('scripts/test.sh');
-    for (const [k, v] of Object.entries(MALLOC_TUNING)) expect(testSh, `scripts/test.sh: ${k}`).to.match(new RegExp(`${k}=\\S*${v.replace(/\./g, '\\.')}`));
+    for (const [k, v] of Object.entries(MALLOC_TUNING))
+      expect(testSh, `scripts/test.sh: ${k}`).to.match(new RegExp(`${k}=\\S*${v.replace(/\./g, '\\.')}`));
   });
   it('the worker tells which variables are missing, on Linux only', () => {
     expect(mallocTuningMissing({ ...MALLOC_TUNING }, 'linux')).to.deep.equal([]);
     expect(mallocTuningMissing({}, 'linux')).to.deep.equal(Object.keys(MALLOC_TUNING));
-    expect(mallocTuningMissing({ ...MALLOC_TUNING, MALLOC_ARENA_MAX: '8' }, 'linux')).to.deep.equal(['MALLOC_ARENA_MAX']);
+    expect(mallocTuningMissing({ ...MALLOC_TUNING, MALLOC_ARENA_MAX: '8' }, 'linux')).to.deep.equal([
+      'MALLOC_ARENA_MAX',
+    ]);
     expect(mallocTuningMissing({}, 'darwin')).to.deep.equal([]);
   });
   it('GLIBC_TUNABLES counts as set when its list holds the huge-page tunable, among others or not', () => {
     const rest = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
-    expect(mallocTuningMissing({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0:glibc.malloc.hugetlb=1' }, 'linux')).to.deep.equal([]);
-    expect(mallocTuningMissing({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }, 'linux')).to.deep.equal(['GLIBC_TUNABLES']);
-    expect(mallocTuningMissing({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=10' }, 'linux')).to.deep.equal(['GLIBC_TUNABLES']);
+    expect(
+      mallocTuningMissing({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0:glibc.malloc.hugetlb=1' }, 'linux'),
+    ).to.deep.equal([]);
+    expect(mallocTuningMissing({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }, 'linux')).to.deep.equal([
+      'GLIBC_TUNABLES',
+    ]);
+    expect(mallocTuningMissing({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=10' }, 'linux')).to.deep.equal([
+      'GLIBC_TUNABLES',
+    ]);
     expect(mallocTuningMissing(rest, 'linux')).to.deep.equal(['GLIBC_TUNABLES']);
     // A child's environment: other tunables kept, the huge-page one added once.
     expect(mallocTuningEnv({}).GLIBC_TUNABLES).to.equal('glibc.malloc.hugetlb=1');
-    expect(mallocTuningEnv({ GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0' }).GLIBC_TUNABLES).to.equal('glibc.malloc.tcache_count=0:glibc.malloc.hugetlb=1');
-    expect(mallocTuningEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1:x=1' }).GLIBC_TUNABLES).to.equal('glibc.malloc.hugetlb=1:x=1');
-    expect(mallocTuningMissing({ ...mallocTuningEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }) }, 'linux')).to.deep.equal([]);
+    expect(mallocTuningEnv({ GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0' }).GLIBC_TUNABLES).to.equal(
+      'glibc.malloc.tcache_count=0:glibc.malloc.hugetlb=1',
+    );
+    expect(mallocTuningEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1:x=1' }).GLIBC_TUNABLES).to.equal(
+      'glibc.malloc.hugetlb=1:x=1',
+    );
+    expect(
+      mallocTuningMissing({ ...mallocTuningEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }) }, 'linux'),
+    ).to.deep.equal([]);
   });
 });

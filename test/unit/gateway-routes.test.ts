@@ -23,15 +23,39 @@ function refusal(method: string, target: string): string {
 describe('viewer gateway: the allow-list of DICOMweb reads', () => {
   it("OHIF's requests pass, rebuilt from their parts", () => {
     const cases: [string, string, string][] = [
-      [`/dicom-web/studies?limit=101&offset=0&fuzzymatching=false&includefield=00081030%2C00080060`, 'search', '/studies?limit=101&offset=0&fuzzymatching=false&includefield=00081030%2C00080060'],
-      [`/dicom-web/studies?PatientName=*doe*&StudyDate=20200101-20201231&ModalitiesInStudy=CT`, 'search', '/studies?PatientName=*doe*&StudyDate=20200101-20201231&ModalitiesInStudy=CT'],
+      [
+        `/dicom-web/studies?limit=101&offset=0&fuzzymatching=false&includefield=00081030%2C00080060`,
+        'search',
+        '/studies?limit=101&offset=0&fuzzymatching=false&includefield=00081030%2C00080060',
+      ],
+      [
+        `/dicom-web/studies?PatientName=*doe*&StudyDate=20200101-20201231&ModalitiesInStudy=CT`,
+        'search',
+        '/studies?PatientName=*doe*&StudyDate=20200101-20201231&ModalitiesInStudy=CT',
+      ],
       [`/dicom-web/studies?00100020=MRN%201`, 'search', '/studies?00100020=MRN%201'],
       [`/dicom-web/studies/${S}/series`, 'search', `/studies/${S}/series`],
       [`/dicom-web/studies/${S}/series/${SE}/metadata`, 'retrieve', `/studies/${S}/series/${SE}/metadata`],
-      [`/dicom-web/studies/${S}/series/${SE}/instances/${I}/frames/1,2,3`, 'retrieve', `/studies/${S}/series/${SE}/instances/${I}/frames/1,2,3`],
-      [`/dicom-web/studies/${S}/series/${SE}/instances/${I}/bulk/7fe00010`, 'retrieve', `/studies/${S}/series/${SE}/instances/${I}/bulk/7fe00010`],
-      [`/dicom-web/studies/${S}/series/${SE}/instances/${I}/bulk/00540016/0/00181074`, 'retrieve', `/studies/${S}/series/${SE}/instances/${I}/bulk/00540016/0/00181074`],
-      [`/dicom-web/studies/${S}/series/${SE}/thumbnail?viewport=128,128`, 'rendered', `/studies/${S}/series/${SE}/thumbnail?viewport=128%2C128`],
+      [
+        `/dicom-web/studies/${S}/series/${SE}/instances/${I}/frames/1,2,3`,
+        'retrieve',
+        `/studies/${S}/series/${SE}/instances/${I}/frames/1,2,3`,
+      ],
+      [
+        `/dicom-web/studies/${S}/series/${SE}/instances/${I}/bulk/7fe00010`,
+        'retrieve',
+        `/studies/${S}/series/${SE}/instances/${I}/bulk/7fe00010`,
+      ],
+      [
+        `/dicom-web/studies/${S}/series/${SE}/instances/${I}/bulk/00540016/0/00181074`,
+        'retrieve',
+        `/studies/${S}/series/${SE}/instances/${I}/bulk/00540016/0/00181074`,
+      ],
+      [
+        `/dicom-web/studies/${S}/series/${SE}/thumbnail?viewport=128,128`,
+        'rendered',
+        `/studies/${S}/series/${SE}/thumbnail?viewport=128%2C128`,
+      ],
       [`/dicom-web/studies/${S}`, 'retrieve', `/studies/${S}`],
     ];
     for (const [target, kind, rebuilt] of cases) {
@@ -66,6 +90,7 @@ describe('viewer gateway: the allow-list of DICOMweb reads', () => {
       ['DELETE', `/dicom-web/studies/${S}`, 'not-a-route'],
       ['POST', '/dicom-web/studies', 'not-a-route'],
     ];
-    for (const [method, target, reason] of cases) expect(refusal(method, target), `${method} ${target}`).to.equal(reason);
+    for (const [method, target, reason] of cases)
+      expect(refusal(method, target), `${method} ${target}`).to.equal(reason);
   });
 });

@@ -13,10 +13,26 @@ import { paddingValue } from '../../src/volume/assemble';
 import { CHEST_CT_DIR, SHARED_DATA } from '../support/env';
 
 const KEYWORDS = [
-  'ImageType', 'SOPClassUID', 'SOPInstanceUID', 'StudyInstanceUID', 'SeriesInstanceUID', 'ImagePositionPatient',
-  'ImageOrientationPatient', 'FrameOfReferenceUID', 'SamplesPerPixel', 'PhotometricInterpretation', 'PlanarConfiguration',
-  'NumberOfFrames', 'Rows', 'Columns', 'PixelSpacing', 'BitsAllocated', 'BitsStored', 'PixelRepresentation',
-  'RescaleIntercept', 'RescaleSlope',
+  'ImageType',
+  'SOPClassUID',
+  'SOPInstanceUID',
+  'StudyInstanceUID',
+  'SeriesInstanceUID',
+  'ImagePositionPatient',
+  'ImageOrientationPatient',
+  'FrameOfReferenceUID',
+  'SamplesPerPixel',
+  'PhotometricInterpretation',
+  'PlanarConfiguration',
+  'NumberOfFrames',
+  'Rows',
+  'Columns',
+  'PixelSpacing',
+  'BitsAllocated',
+  'BitsStored',
+  'PixelRepresentation',
+  'RescaleIntercept',
+  'RescaleSlope',
 ];
 
 function dicomFiles(dir: string): string[] {
@@ -36,10 +52,14 @@ const LONG = new Set(['OB', 'OW', 'SQ', 'UN', 'UT']);
 function el(explicit: boolean, g: number, e: number, vr: string, value: Buffer, undefinedLength = false): Buffer {
   const len = undefinedLength ? 0xffffffff : value.length;
   if (!explicit) return Buffer.concat([tag(g, e), u32(len), value]);
-  return LONG.has(vr) ? Buffer.concat([tag(g, e), Buffer.from(vr), u16(0), u32(len), value]) : Buffer.concat([tag(g, e), Buffer.from(vr), u16(len), value]);
+  return LONG.has(vr)
+    ? Buffer.concat([tag(g, e), Buffer.from(vr), u16(0), u32(len), value])
+    : Buffer.concat([tag(g, e), Buffer.from(vr), u16(len), value]);
 }
 const item = (body: Buffer, undefinedLength: boolean): Buffer =>
-  undefinedLength ? Buffer.concat([tag(0xfffe, 0xe000), u32(0xffffffff), body, tag(0xfffe, 0xe00d), u32(0)]) : Buffer.concat([tag(0xfffe, 0xe000), u32(body.length), body]);
+  undefinedLength
+    ? Buffer.concat([tag(0xfffe, 0xe000), u32(0xffffffff), body, tag(0xfffe, 0xe00d), u32(0)])
+    : Buffer.concat([tag(0xfffe, 0xe000), u32(body.length), body]);
 const seqEnd = (): Buffer => Buffer.concat([tag(0xfffe, 0xe0dd), u32(0)]);
 
 function part10(ts: string, dataset: Buffer): Buffer {
@@ -49,7 +69,10 @@ function part10(ts: string, dataset: Buffer): Buffer {
 }
 
 /** A 4x2 16-bit signed image with the nested sequences a real CT can carry before its pixels. */
-function handMade(explicit: boolean, opts: { undefinedSeq?: boolean; un?: boolean; enhanced?: boolean; encapsulated?: boolean } = {}): Buffer {
+function handMade(
+  explicit: boolean,
+  opts: { undefinedSeq?: boolean; un?: boolean; enhanced?: boolean; encapsulated?: boolean } = {},
+): Buffer {
   const x = explicit;
   const pixels = Buffer.from(new Int16Array([-1000, -2000, 0, 40, 100, 200, 300, 1500]).buffer);
   const nested = el(x, 0x0008, 0x1150, 'UI', uid('1.2.840.10008.5.1.4.1.1.2'));
@@ -59,9 +82,20 @@ function handMade(explicit: boolean, opts: { undefinedSeq?: boolean; un?: boolea
     el(x, 0x0008, 0x0016, 'UI', uid('1.2.840.10008.5.1.4.1.1.2')),
     el(x, 0x0008, 0x0018, 'UI', uid('1.2.3.4.5')),
     // A sequence of undefined length, its items of undefined and defined length, one nested sequence.
-    opts.undefinedSeq ? el(x, 0x0008, 0x1140, 'SQ', Buffer.concat([item(inner, true), item(nested, false), seqEnd()]), true) : Buffer.alloc(0),
+    opts.undefinedSeq
+      ? el(x, 0x0008, 0x1140, 'SQ', Buffer.concat([item(inner, true), item(nested, false), seqEnd()]), true)
+      : Buffer.alloc(0),
     // A private element of VR UN and undefined length: implicit VR inside, whatever the file's encoding.
-    opts.un ? el(x, 0x0029, 0x1010, 'UN', Buffer.concat([item(el(false, 0x0029, 0x0010, 'LO', even('X')), true), seqEnd()]), true) : Buffer.alloc(0),
+    opts.un
+      ? el(
+          x,
+          0x0029,
+          0x1010,
+          'UN',
+          Buffer.concat([item(el(false, 0x0029, 0x0010, 'LO', even('X')), true), seqEnd()]),
+          true,
+        )
+      : Buffer.alloc(0),
     el(x, 0x0020, 0x000d, 'UI', uid('1.2.3')),
     el(x, 0x0020, 0x0032, 'DS', even('-10.5\\20\\-30')),
     el(x, 0x0020, 0x0037, 'DS', even('1\\0\\0\\0\\1\\0')),
@@ -77,9 +111,18 @@ function handMade(explicit: boolean, opts: { undefinedSeq?: boolean; un?: boolea
     el(x, 0x0028, 0x0120, 'SS', u16(0xf830)), // -2000
     el(x, 0x0028, 0x1052, 'DS', even('-1024')),
     el(x, 0x0028, 0x1053, 'DS', even('1')),
-    opts.enhanced ? el(x, 0x5200, 0x9229, 'SQ', Buffer.concat([item(Buffer.alloc(0), true), seqEnd()]), true) : Buffer.alloc(0),
+    opts.enhanced
+      ? el(x, 0x5200, 0x9229, 'SQ', Buffer.concat([item(Buffer.alloc(0), true), seqEnd()]), true)
+      : Buffer.alloc(0),
     opts.encapsulated
-      ? el(x, 0x7fe0, 0x0010, 'OB', Buffer.concat([tag(0xfffe, 0xe000), u32(0), tag(0xfffe, 0xe000), u32(pixels.length), pixels, seqEnd()]), true)
+      ? el(
+          x,
+          0x7fe0,
+          0x0010,
+          'OB',
+          Buffer.concat([tag(0xfffe, 0xe000), u32(0), tag(0xfffe, 0xe000), u32(pixels.length), pixels, seqEnd()]),
+          true,
+        )
       : el(x, 0x7fe0, 0x0010, 'OW', pixels),
   ];
   return part10(explicit ? '1.2.840.10008.1.2.1' : '1.2.840.10008.1.2', Buffer.concat(parts));
@@ -108,7 +151,9 @@ describe('dicom/image-header: the lean reader of the images a volume is built fr
       const f = pixelFormat(full.dataset);
       expect(pixelFormat(lean.dataset), where).to.deep.equal(f);
       // PixelPaddingValue: compared as the stored value it stands for (dcmjs reads an implicit-VR SS as US).
-      expect(paddingValue(lean.dataset.PixelPaddingValue, f), `${where} PixelPaddingValue`).to.equal(paddingValue(full.dataset.PixelPaddingValue, f));
+      expect(paddingValue(lean.dataset.PixelPaddingValue, f), `${where} PixelPaddingValue`).to.equal(
+        paddingValue(full.dataset.PixelPaddingValue, f),
+      );
       // Each frame: the same bytes, or the same coded error (a file whose PixelData is too short).
       const frame = (r: typeof full, i: number): string => {
         try {
@@ -120,7 +165,8 @@ describe('dicom/image-header: the lean reader of the images a volume is built fr
       for (let i = 0; i < f.frames; i++) expect(frame(lean, i), `${where} frame ${i + 1}`).to.equal(frame(full, i));
     }
     // Every slice of the demo CT, and most of the corpus's native images, take the lean path.
-    for (const file of dicomFiles(CHEST_CT_DIR)) expect(readImageHeader(fs.readFileSync(file)), file).to.not.equal(undefined);
+    for (const file of dicomFiles(CHEST_CT_DIR))
+      expect(readImageHeader(fs.readFileSync(file)), file).to.not.equal(undefined);
     expect(compared).to.be.greaterThan(150);
     expect(read - compared).to.be.at.most(1);
   });
@@ -136,11 +182,20 @@ describe('dicom/image-header: the lean reader of the images a volume is built fr
       expect(ds.SOPInstanceUID).to.equal('1.2.3.4.5');
       expect(ds.ImagePositionPatient).to.deep.equal([-10.5, 20, -30]);
       expect(ds.PixelSpacing).to.deep.equal([0.5, 0.5]);
-      expect([ds.Rows, ds.Columns, ds.BitsAllocated, ds.PixelRepresentation, ds.RescaleIntercept, ds.RescaleSlope]).to.deep.equal([2, 4, 16, 1, -1024, 1]);
+      expect([
+        ds.Rows,
+        ds.Columns,
+        ds.BitsAllocated,
+        ds.PixelRepresentation,
+        ds.RescaleIntercept,
+        ds.RescaleSlope,
+      ]).to.deep.equal([2, 4, 16, 1, -1024, 1]);
       // Implicit VR: PixelPaddingValue is read as SS because PixelRepresentation is 1.
       expect(paddingValue(ds.PixelPaddingValue, pixelFormat(ds))).to.equal(-2000);
       const frame = decodeFrame(ds, lean!.transferSyntaxUid, pixelFormat(ds), 0);
-      expect(Array.from(new Int16Array(frame.slice().buffer))).to.deep.equal([-1000, -2000, 0, 40, 100, 200, 300, 1500]);
+      expect(Array.from(new Int16Array(frame.slice().buffer))).to.deep.equal([
+        -1000, -2000, 0, 40, 100, 200, 300, 1500,
+      ]);
     });
 
     it(`${vrs} VR: declines Enhanced functional groups, encapsulated pixel data and a truncated file`, () => {
@@ -148,7 +203,8 @@ describe('dicom/image-header: the lean reader of the images a volume is built fr
       expect(readImageHeader(handMade(explicit, { encapsulated: true }))).to.equal(undefined);
       const whole = handMade(explicit, { undefinedSeq: true });
       expect(readImageHeader(whole)).to.not.equal(undefined);
-      for (const cut of [whole.length - 3, whole.length - 20, 200, 140]) expect(readImageHeader(whole.subarray(0, cut)), `cut at ${cut}`).to.equal(undefined);
+      for (const cut of [whole.length - 3, whole.length - 20, 200, 140])
+        expect(readImageHeader(whole.subarray(0, cut)), `cut at ${cut}`).to.equal(undefined);
     });
   }
 

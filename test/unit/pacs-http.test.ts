@@ -45,14 +45,17 @@ describe('PACS HTTP: kept-alive connections', () => {
   it('uploads are not repeated and do not reuse connections', async () => {
     const pacs = createPacsHttp({ username: undefined, password: undefined });
     for (let i = 1; i <= 3; i++) {
-      expect(await (await pacs.fetch(url, { method: 'POST', body: new Uint8Array([1, 2, 3]) })).text()).to.equal(`answer ${i}`);
+      expect(await (await pacs.fetch(url, { method: 'POST', body: new Uint8Array([1, 2, 3]) })).text()).to.equal(
+        `answer ${i}`,
+      );
       await new Promise((r) => setTimeout(r, 50)); // a kept-alive connection would be back in the pool
     }
     expect(connections).to.equal(3);
   });
 
   it('recognises a closed connection by its code, in the error or its causes, and nothing else', () => {
-    const wrapped = (code: string): Error => new TypeError('fetch failed', { cause: Object.assign(new Error('other side closed'), { code }) });
+    const wrapped = (code: string): Error =>
+      new TypeError('fetch failed', { cause: Object.assign(new Error('other side closed'), { code }) });
     expect(isStaleConnection(wrapped('UND_ERR_SOCKET'))).to.equal(true);
     expect(isStaleConnection(wrapped('EPIPE'))).to.equal(true);
     expect(isStaleConnection(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).to.equal(true);

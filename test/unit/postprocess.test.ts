@@ -11,7 +11,7 @@ import type { ScalarVolume } from '../../src/volume/volume';
 /** A deterministic pseudo-random sequence (no Math.random: failures must reproduce). */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function argmaxReference(data: Float32Array, channels: number, voxels: number): Uint8Array {
@@ -30,14 +30,20 @@ describe('inference/postprocess and measure: fast paths against their definition
       const voxels = 10_007;
       const rnd = lcg(channels);
       // Few distinct values so that ties are frequent; some NaN.
-      const data = Float32Array.from({ length: channels * voxels }, () => (rnd() < 0.02 ? Number.NaN : Math.floor(rnd() * 4)));
+      const data = Float32Array.from({ length: channels * voxels }, () =>
+        rnd() < 0.02 ? Number.NaN : Math.floor(rnd() * 4),
+      );
       const got = toLabels(data, channels, voxels, { activation: 'argmax' });
       expect(Buffer.from(got).equals(Buffer.from(argmaxReference(data, channels, voxels)))).to.equal(true);
     });
   }
 
   it('volume-only measurements count voxels per label without reading intensities, at any offset and length', () => {
-    const manifest = { measurements: [{ kind: 'volume' }], segments: [{ label: 1 }, { label: 2 }, { label: 7 }], derived: [] } as unknown as ModelManifest;
+    const manifest = {
+      measurements: [{ kind: 'volume' }],
+      segments: [{ label: 1 }, { label: 2 }, { label: 7 }],
+      derived: [],
+    } as unknown as ModelManifest;
     const rnd = lcg(42);
     const backing = new Uint8Array(4 * 9 + 3 + 50_001);
     for (let i = 0; i < backing.length; i++) backing[i] = rnd() < 0.7 ? 0 : [1, 2, 7, 9][Math.floor(rnd() * 4)];

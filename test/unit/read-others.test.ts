@@ -29,20 +29,33 @@ function popcount(file: string): number {
 }
 
 describe('dicom/seg/reader: SEGs written by other tools', () => {
-  for (const [base, size] of [['liver', 512], ['liver_nonbyte_aligned', 510]] as const) {
+  for (const [base, size] of [
+    ['liver', 512],
+    ['liver_nonbyte_aligned', 510],
+  ] as const) {
     it(`${base}: every encoding (native, big endian, deflate, RLE, JPEG 2000) reads to the same masks`, async () => {
       const ref = await read(path.join(PYD, `${base}.dcm`));
       expect(ref.type).to.equal('BINARY');
       expect([ref.rows, ref.columns]).to.deep.equal([size, size]);
       expect(ref.frames.reduce((s, f) => s + ones(f.pixels), 0)).to.equal(popcount(path.join(PYD, `${base}.dcm`)));
-      const variants = fs.readdirSync(PYD).filter((f) => f.startsWith(`${base}_`) && f.endsWith('.dcm') && (base === 'liver_nonbyte_aligned' || !f.startsWith('liver_nonbyte')));
+      const variants = fs
+        .readdirSync(PYD)
+        .filter(
+          (f) =>
+            f.startsWith(`${base}_`) &&
+            f.endsWith('.dcm') &&
+            (base === 'liver_nonbyte_aligned' || !f.startsWith('liver_nonbyte')),
+        );
       expect(variants.length).to.be.at.least(3);
       for (const v of variants) {
         const other = await read(path.join(PYD, v));
         expect(other.frames.length, v).to.equal(ref.frames.length);
         other.frames.forEach((f, i) => {
           expect(f.segmentNumber, v).to.equal(ref.frames[i].segmentNumber);
-          expect(Buffer.from(f.pixels as Uint8Array).equals(Buffer.from(ref.frames[i].pixels as Uint8Array)), `${v} frame ${i + 1}`).to.equal(true);
+          expect(
+            Buffer.from(f.pixels as Uint8Array).equals(Buffer.from(ref.frames[i].pixels as Uint8Array)),
+            `${v} frame ${i + 1}`,
+          ).to.equal(true);
         });
       }
     });
@@ -76,11 +89,21 @@ describe('dicom/seg/reader: SEGs written by other tools', () => {
   });
 
   it('dcmqi partial overlaps, the dcmqi SR example SEG and the dcmjs tumour SEG read with source references', async () => {
-    for (const f of [path.join(DCMQI, 'segmentations', 'partial_overlaps.dcm'), path.join(DCMQI, 'sr-example', 'seg.dcm'), path.join(DCMJS, 'tumor_User1_Manual_Trial1.dcm')]) {
+    for (const f of [
+      path.join(DCMQI, 'segmentations', 'partial_overlaps.dcm'),
+      path.join(DCMQI, 'sr-example', 'seg.dcm'),
+      path.join(DCMJS, 'tumor_User1_Manual_Trial1.dcm'),
+    ]) {
       const seg = await read(f);
       expect(seg.segments.length, f).to.be.greaterThan(0);
-      expect(seg.frames.every((fr) => fr.sourceSopInstanceUid && fr.segmentNumber > 0), f).to.equal(true);
-      expect(seg.frames.some((fr) => ones(fr.pixels) > 0), f).to.equal(true);
+      expect(
+        seg.frames.every((fr) => fr.sourceSopInstanceUid && fr.segmentNumber > 0),
+        f,
+      ).to.equal(true);
+      expect(
+        seg.frames.some((fr) => ones(fr.pixels) > 0),
+        f,
+      ).to.equal(true);
     }
   });
 

@@ -26,28 +26,76 @@ function problems(text: string): string[] {
 }
 
 const cond = (yaml: string): AttributeCondition | GeometryCondition =>
-  parseRules(`version: 1\nrules:\n  - name: r\n    models: [m]\n    series:\n      - ${yaml.split('\n').join('\n        ')}\n`).rules[0].series[0];
+  parseRules(
+    `version: 1\nrules:\n  - name: r\n    models: [m]\n    series:\n      - ${yaml.split('\n').join('\n        ')}\n`,
+  ).rules[0].series[0];
 
 describe('rules schema: every problem with its path and line', () => {
   const cases: [string, string, RegExp][] = [
     ['YAML syntax', 'version: 1\nrules: [\n', /^YAML \(line \d+\)/],
     ['wrong version', 'version: 2\nrules: []\n', /^\/version \(line 1\): must be 1$/],
-    ['unknown rule field', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    modles: [y]\n', /^\/rules\/0\/modles \(line 5\): is not a known field/],
-    ['unknown attribute', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    series:\n      - attribute: SliceThicknes\n        range: { max: 3 }\n', /^\/rules\/0\/series\/0\/attribute \(line 6\): "SliceThicknes" is not a DICOM keyword or tag$/],
-    ['range not a number', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    series:\n      - attribute: SliceThickness\n        range: { max: thin }\n', /^\/rules\/0\/series\/0\/range\/max \(line 7\): must be a number$/],
-    ['two tests in one condition', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    series:\n      - attribute: Modality\n        equals: CT\n        regex: CT\n', /needs exactly one of/],
-    ['bad missing policy', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    series:\n      - attribute: Modality\n        equals: CT\n        ifMissing: maybe\n', /ifMissing \(line 8\): must be match, no-match or skip/],
-    ['bad regex', "version: 1\nrules:\n  - name: a\n    models: [x]\n    series:\n      - attribute: SeriesDescription\n        regex: '('\n", /is not a regular expression/],
-    ['unknown destination', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    destination: elsewhere\n', /"elsewhere" is not a declared destination/],
-    ['geometry at study level', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    study:\n      - geometry: { sliceCount: { min: 3 } }\n', /geometry conditions belong to series/],
-    ['unknown SR profile', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    srProfiles: [standard, ohif]\n', /srProfiles \(line 5\): must be a non-empty list of standard, viewer \(each once\)/],
-    ['empty SR profiles', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    srProfiles: []\n', /srProfiles \(line 5\): must be a non-empty list/],
-    ['bad off-peak time', 'version: 1\nrules:\n  - name: a\n    models: [x]\n    offPeak: { start: "25:00", end: "06:00" }\n', /offPeak\/start \(line 5\): must be a time HH:MM/],
+    [
+      'unknown rule field',
+      'version: 1\nrules:\n  - name: a\n    models: [x]\n    modles: [y]\n',
+      /^\/rules\/0\/modles \(line 5\): is not a known field/,
+    ],
+    [
+      'unknown attribute',
+      'version: 1\nrules:\n  - name: a\n    models: [x]\n    series:\n      - attribute: SliceThicknes\n        range: { max: 3 }\n',
+      /^\/rules\/0\/series\/0\/attribute \(line 6\): "SliceThicknes" is not a DICOM keyword or tag$/,
+    ],
+    [
+      'range not a number',
+      'version: 1\nrules:\n  - name: a\n    models: [x]\n    series:\n      - attribute: SliceThickness\n        range: { max: thin }\n',
+      /^\/rules\/0\/series\/0\/range\/max \(line 7\): must be a number$/,
+    ],
+    [
+      'two tests in one condition',
+      'version: 1\nrules:\n  - name: a\n    models: [x]\n    series:\n      - attribute: Modality\n        equals: CT\n        regex: CT\n',
+      /needs exactly one of/,
+    ],
+    [
+      'bad missing policy',
+      'version: 1\nrules:\n  - name: a\n    models: [x]\n    series:\n      - attribute: Modality\n        equals: CT\n        ifMissing: maybe\n',
+      /ifMissing \(line 8\): must be match, no-match or skip/,
+    ],
+    [
+      'bad regex',
+      "version: 1\nrules:\n  - name: a\n    models: [x]\n    series:\n      - attribute: SeriesDescription\n        regex: '('\n",
+      /is not a regular expression/,
+    ],
+    [
+      'unknown destination',
+      'version: 1\nrules:\n  - name: a\n    models: [x]\n    destination: elsewhere\n',
+      /"elsewhere" is not a declared destination/,
+    ],
+    [
+      'geometry at study level',
+      'version: 1\nrules:\n  - name: a\n    models: [x]\n    study:\n      - geometry: { sliceCount: { min: 3 } }\n',
+      /geometry conditions belong to series/,
+    ],
+    [
+      'unknown SR profile',
+      'version: 1\nrules:\n  - name: a\n    models: [x]\n    srProfiles: [standard, ohif]\n',
+      /srProfiles \(line 5\): must be a non-empty list of standard, viewer \(each once\)/,
+    ],
+    [
+      'empty SR profiles',
+      'version: 1\nrules:\n  - name: a\n    models: [x]\n    srProfiles: []\n',
+      /srProfiles \(line 5\): must be a non-empty list/,
+    ],
+    [
+      'bad off-peak time',
+      'version: 1\nrules:\n  - name: a\n    models: [x]\n    offPeak: { start: "25:00", end: "06:00" }\n',
+      /offPeak\/start \(line 5\): must be a time HH:MM/,
+    ],
   ];
   for (const [name, text, pattern] of cases) it(name, () => expect(problems(text).join('\n')).to.match(pattern));
 
   it('SR profiles: standard by default; a rule can ask for the viewer profile too', () => {
-    const set = parseRules('version: 1\nrules:\n  - name: a\n    models: [x]\n  - name: b\n    models: [y]\n    srProfiles: [standard, viewer]\n');
+    const set = parseRules(
+      'version: 1\nrules:\n  - name: a\n    models: [x]\n  - name: b\n    models: [y]\n    srProfiles: [standard, viewer]\n',
+    );
     expect(set.rules.map((r) => r.srProfiles)).to.deep.equal([['standard'], ['standard', 'viewer']]);
   });
 
@@ -84,38 +132,87 @@ describe('rule evaluation: attribute conditions and missing-attribute policies',
     ['absent (empty value counts as absent)', 'attribute: BodyPartExamined\npresent: false', 'held'],
     ['missing -> no-match by default', 'attribute: BodyPartExamined\nequals: CHEST', 'missing: no match'],
     ['missing -> match', 'attribute: BodyPartExamined\nequals: CHEST\nifMissing: match', 'missing: match'],
-    ['missing -> skip the series', 'attribute: BodyPartExamined\nequals: CHEST\nifMissing: skip', 'missing: skip series'],
+    [
+      'missing -> skip the series',
+      'attribute: BodyPartExamined\nequals: CHEST\nifMissing: skip',
+      'missing: skip series',
+    ],
     ['missing private/custom tag', "attribute: '00191010'\nequals: X\nifMissing: match", 'missing: match'],
   ];
-  for (const [name, yaml, expected] of table) it(name, () => expect(evaluateAttribute(cond(yaml) as AttributeCondition, ds)).to.equal(expected));
+  for (const [name, yaml, expected] of table)
+    it(name, () => expect(evaluateAttribute(cond(yaml) as AttributeCondition, ds)).to.equal(expected));
 });
 
 describe('rule evaluation: geometry conditions', () => {
   const series = (g: SeriesFacts['geometry']): SeriesFacts => ({
-    seriesInstanceUid: '1.2', modality: 'CT', studyDescription: '', seriesDescription: '', protocolName: '', bodyPartExamined: '', manufacturer: '', numberOfInstances: g.sliceCount,
-    imageType: [], imageOrientationPatient: undefined, attributes: {}, geometry: g,
+    seriesInstanceUid: '1.2',
+    modality: 'CT',
+    studyDescription: '',
+    seriesDescription: '',
+    protocolName: '',
+    bodyPartExamined: '',
+    manufacturer: '',
+    numberOfInstances: g.sliceCount,
+    imageType: [],
+    imageOrientationPatient: undefined,
+    attributes: {},
+    geometry: g,
   });
   const table: [string, string, SeriesFacts['geometry'], Outcome][] = [
     ['orientation', 'geometry: { orientation: [axial] }', { orientation: 'axial', sliceCount: 64 }, 'held'],
     ['orientation fails', 'geometry: { orientation: [axial] }', { orientation: 'coronal', sliceCount: 64 }, 'failed'],
-    ['oblique counts as missing', 'geometry: { orientation: [axial] }\nifMissing: skip', { sliceCount: 64 }, 'missing: skip series'],
+    [
+      'oblique counts as missing',
+      'geometry: { orientation: [axial] }\nifMissing: skip',
+      { sliceCount: 64 },
+      'missing: skip series',
+    ],
     ['slice spacing', 'geometry: { sliceSpacingMm: { max: 3 } }', { sliceSpacingMm: 5, sliceCount: 64 }, 'failed'],
     ['slice count', 'geometry: { sliceCount: { min: 100 } }', { sliceCount: 64 }, 'failed'],
-    ['in-plane resolution', 'geometry: { inPlaneResolutionMm: { max: 1 } }', { inPlaneResolutionMm: 0.84, sliceCount: 64 }, 'held'],
-    ['unknown spacing -> match', 'geometry: { sliceSpacingMm: { max: 3 } }\nifMissing: match', { sliceCount: 1 }, 'missing: match'],
+    [
+      'in-plane resolution',
+      'geometry: { inPlaneResolutionMm: { max: 1 } }',
+      { inPlaneResolutionMm: 0.84, sliceCount: 64 },
+      'held',
+    ],
+    [
+      'unknown spacing -> match',
+      'geometry: { sliceSpacingMm: { max: 3 } }\nifMissing: match',
+      { sliceCount: 1 },
+      'missing: match',
+    ],
   ];
-  for (const [name, yaml, g, expected] of table) it(name, () => expect(evaluateGeometry(cond(yaml) as GeometryCondition, series(g))).to.equal(expected));
+  for (const [name, yaml, g, expected] of table)
+    it(name, () => expect(evaluateGeometry(cond(yaml) as GeometryCondition, series(g))).to.equal(expected));
 
   it('preference picks the thinnest slices, then most slices; a later rule does not schedule a model twice', () => {
-    const set = parseRules('version: 1\nrules:\n  - name: a\n    models: [ct-lung]\n    prefer: thinnest-slices\n    series:\n      - attribute: Modality\n        equals: CT\n  - name: b\n    models: [ct-lung]\n');
+    const set = parseRules(
+      'version: 1\nrules:\n  - name: a\n    models: [ct-lung]\n    prefer: thinnest-slices\n    series:\n      - attribute: Modality\n        equals: CT\n  - name: b\n    models: [ct-lung]\n',
+    );
     const mk = (uid: string, spacing: number, count: number): SeriesFacts => ({
       ...series({ orientation: 'axial', sliceSpacingMm: spacing, sliceCount: count }),
-      seriesInstanceUid: uid, studyDescription: 'Chest', imageOrientationPatient: [1, 0, 0, 0, 1, 0], attributes: { '00080060': { vr: 'CS', Value: ['CT'] } },
+      seriesInstanceUid: uid,
+      studyDescription: 'Chest',
+      imageOrientationPatient: [1, 0, 0, 0, 1, 0],
+      attributes: { '00080060': { vr: 'CS', Value: ['CT'] } },
     });
     const { packages } = loadModelPackages(path.join(REPO_ROOT, 'models'));
-    const d = evaluateRules(set, { studyInstanceUid: '1.2.3', study: {}, series: [mk('1.1', 5, 64), mk('1.2', 1.25, 256), mk('1.3', 1.25, 200)] }, packages);
+    const d = evaluateRules(
+      set,
+      { studyInstanceUid: '1.2.3', study: {}, series: [mk('1.1', 5, 64), mk('1.2', 1.25, 256), mk('1.3', 1.25, 200)] },
+      packages,
+    );
     expect(d.rules[0].chosenSeries).to.equal('1.2');
-    expect(d.jobs).to.deep.equal([{ rule: 'a', modelId: 'ct-lung', seriesInstanceUid: '1.2', priority: 'routine', destination: 'source', srProfiles: ['standard'] }]);
+    expect(d.jobs).to.deep.equal([
+      {
+        rule: 'a',
+        modelId: 'ct-lung',
+        seriesInstanceUid: '1.2',
+        priority: 'routine',
+        destination: 'source',
+        srProfiles: ['standard'],
+      },
+    ]);
     expect(d.rules[1].models[0].why).to.equal('already scheduled by an earlier rule');
   });
 });

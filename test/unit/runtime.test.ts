@@ -32,7 +32,13 @@ function pointwiseModel(spatialDims: 2 | 3): Uint8Array {
     docString: 'test model',
     opsetVersion: 13,
     nodes: [
-      { op: 'Conv', name: 'conv', inputs: ['x', 'W', 'B'], outputs: ['c'], attributes: [{ name: 'kernel_shape', ints: k }] },
+      {
+        op: 'Conv',
+        name: 'conv',
+        inputs: ['x', 'W', 'B'],
+        outputs: ['c'],
+        attributes: [{ name: 'kernel_shape', ints: k }],
+      },
       { op: 'Sigmoid', name: 'sig', inputs: ['c'], outputs: ['y'] },
     ],
     initializers: [
@@ -45,7 +51,13 @@ function pointwiseModel(spatialDims: 2 | 3): Uint8Array {
 }
 
 function pkgFor(modelPath: string, inference: ModelManifest['inference']): ModelPackage {
-  const manifest = { id: 't', version: '1', input: { name: 'x', channels: 1 }, output: { name: 'y', channels: 2 }, inference } as ModelManifest;
+  const manifest = {
+    id: 't',
+    version: '1',
+    input: { name: 'x', channels: 1 },
+    output: { name: 'y', channels: 2 },
+    inference,
+  } as ModelManifest;
   return { manifest, dir: path.dirname(modelPath), modelPath };
 }
 
@@ -61,13 +73,23 @@ describe('inference runtime', () => {
   it('sliding-window inference (overlap, Gaussian blending, padded edge tiles) equals whole-volume inference', async () => {
     const session = await createSession(m3, ['cpu'], silent);
     const whole = await runModel(pkgFor(m3, { mode: 'whole' }), session, input, dims);
-    const tiled = await runModel(pkgFor(m3, { mode: 'sliding-window', patch: [8, 8, 8], overlap: 0.5, blend: 'gaussian' }), session, input, dims);
+    const tiled = await runModel(
+      pkgFor(m3, { mode: 'sliding-window', patch: [8, 8, 8], overlap: 0.5, blend: 'gaussian' }),
+      session,
+      input,
+      dims,
+    );
     expect(tiled.data.length).to.equal(whole.data.length);
     let worst = 0;
     for (let i = 0; i < whole.data.length; i++) worst = Math.max(worst, Math.abs(tiled.data[i] - whole.data[i]));
     expect(worst).to.be.below(1e-5);
     // A patch larger than the volume along an axis is zero-padded and still matches.
-    const big = await runModel(pkgFor(m3, { mode: 'sliding-window', patch: [32, 8, 8], overlap: 0.25, blend: 'constant' }), session, input, dims);
+    const big = await runModel(
+      pkgFor(m3, { mode: 'sliding-window', patch: [32, 8, 8], overlap: 0.25, blend: 'constant' }),
+      session,
+      input,
+      dims,
+    );
     for (let i = 0; i < whole.data.length; i++) expect(Math.abs(big.data[i] - whole.data[i])).to.be.below(1e-5);
   });
 
@@ -110,21 +132,48 @@ describe('inference runtime', () => {
 
 describe('model packages: refused with a clear message, the others keep working', () => {
   const good = path.join(REPO_ROOT, 'models', 'ct-lung');
-  const setup = (mutate: (dir: string, manifest: Record<string, unknown>) => void): ReturnType<typeof loadModelPackages> => {
+  const setup = (
+    mutate: (dir: string, manifest: Record<string, unknown>) => void,
+  ): ReturnType<typeof loadModelPackages> => {
     const root = tempDir('pkgs');
     fs.cpSync(good, path.join(root, 'ct-lung'), { recursive: true });
-    fs.cpSync(path.join(REPO_ROOT, 'models', 'mr-brain-tissue'), path.join(root, 'mr-brain-tissue'), { recursive: true });
-    const manifest = JSON.parse(fs.readFileSync(path.join(root, 'mr-brain-tissue', 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    fs.cpSync(path.join(REPO_ROOT, 'models', 'mr-brain-tissue'), path.join(root, 'mr-brain-tissue'), {
+      recursive: true,
+    });
+    const manifest = JSON.parse(fs.readFileSync(path.join(root, 'mr-brain-tissue', 'manifest.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     mutate(path.join(root, 'mr-brain-tissue'), manifest);
     fs.writeFileSync(path.join(root, 'mr-brain-tissue', 'manifest.json'), JSON.stringify(manifest));
     return loadModelPackages(root);
   };
   const cases: [string, (dir: string, m: Record<string, unknown>) => void, RegExp][] = [
-    ['a wrong sha256', (_d, m) => (m.sha256 = crypto.createHash('sha256').update('other').digest('hex')), /^MODEL_WEIGHTS_CHECKSUM_MISMATCH: .*model\.onnx: sha256 [0-9a-f]{64} does not match/],
-    ['a missing weights file', (d) => fs.rmSync(path.join(d, 'model.onnx')), /^MODEL_PACKAGE_INVALID: .*model\.onnx: weights file missing/],
-    ['an unknown field', (_d, m) => ((m.preprocess as Record<string, unknown>).normalise = { method: 'minmax' }), /^MODEL_PACKAGE_INVALID: .*manifest\.json: \/preprocess\/normalise is not a known field/],
-    ['a bad nested value', (_d, m) => ((m.inference as Record<string, unknown>).mode = 'tiles'), /^MODEL_PACKAGE_INVALID: .*\/inference\/mode must be one of whole, slice, sliding-window/],
-    ['a derived ratio of an undeclared label', (_d, m) => (((m.derived as Record<string, unknown>[])[0].ratios as Record<string, unknown>[])[0].numerator = 7), /\/derived\/0\/ratios\/0\/numerator label 7 is not a declared segment/],
+    [
+      'a wrong sha256',
+      (_d, m) => (m.sha256 = crypto.createHash('sha256').update('other').digest('hex')),
+      /^MODEL_WEIGHTS_CHECKSUM_MISMATCH: .*model\.onnx: sha256 [0-9a-f]{64} does not match/,
+    ],
+    [
+      'a missing weights file',
+      (d) => fs.rmSync(path.join(d, 'model.onnx')),
+      /^MODEL_PACKAGE_INVALID: .*model\.onnx: weights file missing/,
+    ],
+    [
+      'an unknown field',
+      (_d, m) => ((m.preprocess as Record<string, unknown>).normalise = { method: 'minmax' }),
+      /^MODEL_PACKAGE_INVALID: .*manifest\.json: \/preprocess\/normalise is not a known field/,
+    ],
+    [
+      'a bad nested value',
+      (_d, m) => ((m.inference as Record<string, unknown>).mode = 'tiles'),
+      /^MODEL_PACKAGE_INVALID: .*\/inference\/mode must be one of whole, slice, sliding-window/,
+    ],
+    [
+      'a derived ratio of an undeclared label',
+      (_d, m) => (((m.derived as Record<string, unknown>[])[0].ratios as Record<string, unknown>[])[0].numerator = 7),
+      /\/derived\/0\/ratios\/0\/numerator label 7 is not a declared segment/,
+    ],
   ];
   for (const [name, mutate, reason] of cases) {
     it(`${name}`, () => {
@@ -142,8 +191,17 @@ describe('model packages: refused with a clear message, the others keep working'
   });
 
   it('undeclared label values: possible after argmax/sigmoid only when a channel is not a declared segment, after a custom step only when a value it writes is not declared, always for label maps', () => {
-    const m = (activation: string, channels: number, labels: number[], custom?: string): Parameters<typeof undeclaredLabelsPossible>[0] =>
-      ({ output: { name: 'o', channels }, segments: labels.map((label) => ({ label })), postprocess: { activation, ...(custom ? { custom } : {}) } }) as unknown as Parameters<typeof undeclaredLabelsPossible>[0];
+    const m = (
+      activation: string,
+      channels: number,
+      labels: number[],
+      custom?: string,
+    ): Parameters<typeof undeclaredLabelsPossible>[0] =>
+      ({
+        output: { name: 'o', channels },
+        segments: labels.map((label) => ({ label })),
+        postprocess: { activation, ...(custom ? { custom } : {}) },
+      }) as unknown as Parameters<typeof undeclaredLabelsPossible>[0];
     expect(undeclaredLabelsPossible(m('argmax', 3, [1, 2]))).to.equal(false);
     expect(undeclaredLabelsPossible(m('argmax', 3, [1]))).to.equal(true);
     expect(undeclaredLabelsPossible(m('sigmoid', 2, [1, 2]))).to.equal(false);
@@ -178,8 +236,13 @@ describe('preprocessing: intensity channels', () => {
   });
 
   it('a manifest whose channel list does not match the input channels is refused', () => {
-    const m = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'models', 'ct-lung', 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    const m = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'models', 'ct-lung', 'manifest.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     (m.input as Record<string, unknown>).channels = 2;
-    expect(() => parseManifest(m, 'x.json')).to.throw(/\/preprocess\/channels must list one transform per input channel \(2\)/);
+    expect(() => parseManifest(m, 'x.json')).to.throw(
+      /\/preprocess\/channels must list one transform per input channel \(2\)/,
+    );
   });
 });

@@ -15,7 +15,10 @@ const PYD = path.join(SHARED_DATA, 'reference', 'pydicom-data');
 function decodeAll(file: string): { ts: string; frames: Int32Array[] } {
   const { transferSyntaxUid, dataset } = readPart10(fs.readFileSync(file));
   const f = pixelFormat(dataset);
-  return { ts: transferSyntaxUid, frames: Array.from({ length: f.frames }, (_, i) => storedValues(decodeFrame(dataset, transferSyntaxUid, f, i), f)) };
+  return {
+    ts: transferSyntaxUid,
+    frames: Array.from({ length: f.frames }, (_, i) => storedValues(decodeFrame(dataset, transferSyntaxUid, f, i), f)),
+  };
 }
 
 // [file, uncompressed twin, expected transfer syntax, max abs difference (0 = lossless)]
@@ -94,8 +97,9 @@ describe('volume/pixel-data: every transfer syntax in the corpus', () => {
       const f = pixelFormat(dataset);
       for (const frame of a.frames) {
         expect(frame.length).to.equal(f.rows * f.columns * f.samplesPerPixel);
-        let min = Infinity, max = -Infinity;
-        for (const v of frame) (min = Math.min(min, v)), (max = Math.max(max, v));
+        let min = Infinity,
+          max = -Infinity;
+        for (const v of frame) ((min = Math.min(min, v)), (max = Math.max(max, v)));
         expect(max).to.be.greaterThan(min);
         expect(max).to.be.below(2 ** f.bitsStored);
       }

@@ -36,16 +36,30 @@ describe('volume: assembling a CT series', () => {
     for (const order of orders) {
       const { volume } = await assembleVolume(files[0].seriesInstanceUid, order);
       expect(volume.slices.map((x) => x.sopInstanceUid)).to.deep.equal(reference.slices.map((x) => x.sopInstanceUid));
-      expect(Buffer.from(volume.voxels.buffer, volume.voxels.byteOffset, volume.voxels.byteLength).equals(Buffer.from(reference.voxels.buffer, reference.voxels.byteOffset, reference.voxels.byteLength))).to.equal(true);
+      expect(
+        Buffer.from(volume.voxels.buffer, volume.voxels.byteOffset, volume.voxels.byteLength).equals(
+          Buffer.from(reference.voxels.buffer, reference.voxels.byteOffset, reference.voxels.byteLength),
+        ),
+      ).to.equal(true);
     }
     // And slice k holds the rescaled pixels of the instance at position k (read on its own).
     for (const k of [0, 31, 63]) {
       const one = bytes.find((b) => readPart10(b).dataset.SOPInstanceUID === reference.slices[k].sopInstanceUid)!;
       const ds = readPart10(one).dataset;
       const f = pixelFormat(ds);
-      const alone = modalityValues(decodeFrame(ds, readPart10(one).transferSyntaxUid, f, 0), f, Number(ds.RescaleSlope ?? 1), Number(ds.RescaleIntercept ?? 0), undefined, 0);
+      const alone = modalityValues(
+        decodeFrame(ds, readPart10(one).transferSyntaxUid, f, 0),
+        f,
+        Number(ds.RescaleSlope ?? 1),
+        Number(ds.RescaleIntercept ?? 0),
+        undefined,
+        0,
+      );
       const plane = 512 * 512;
-      expect(Buffer.from(reference.voxels.slice(k * plane, (k + 1) * plane).buffer).equals(Buffer.from(alone.buffer)), `slice ${k}`).to.equal(true);
+      expect(
+        Buffer.from(reference.voxels.slice(k * plane, (k + 1) * plane).buffer).equals(Buffer.from(alone.buffer)),
+        `slice ${k}`,
+      ).to.equal(true);
     }
   });
 
@@ -60,10 +74,18 @@ describe('volume: assembling a CT series', () => {
       dataset.SOPInstanceUID = `1.2.3.4.5.6.7.${i + 1}`;
       return writePart10(dataset, { PixelData: 'OW' });
     });
-    const { volume, separated } = await assembleVolume(files[0].seriesInstanceUid, [...main.slice(0, 5), ...coronal, ...main.slice(5)]);
+    const { volume, separated } = await assembleVolume(files[0].seriesInstanceUid, [
+      ...main.slice(0, 5),
+      ...coronal,
+      ...main.slice(5),
+    ]);
     expect(separated.otherStacks).to.deep.equal([3]);
     expect(volume.slices.map((x) => x.sopInstanceUid)).to.deep.equal(reference.slices.map((x) => x.sopInstanceUid));
-    expect(Buffer.from(volume.voxels.buffer, volume.voxels.byteOffset, volume.voxels.byteLength).equals(Buffer.from(reference.voxels.buffer, reference.voxels.byteOffset, reference.voxels.byteLength))).to.equal(true);
+    expect(
+      Buffer.from(volume.voxels.buffer, volume.voxels.byteOffset, volume.voxels.byteLength).equals(
+        Buffer.from(reference.voxels.buffer, reference.voxels.byteOffset, reference.voxels.byteLength),
+      ),
+    ).to.equal(true);
   });
 
   it('applies the rescale: air outside the body is about -1000 HU', async () => {
@@ -76,15 +98,21 @@ describe('volume: assembling a CT series', () => {
 
   it('a missing slice in the middle (uneven spacing) -> SERIES_GEOMETRY_INCONSISTENT', async () => {
     const gap = [...bytes.slice(0, 30), ...bytes.slice(31)];
-    expect(await codeOf(() => assembleVolume(files[0].seriesInstanceUid, gap))).to.equal('SERIES_GEOMETRY_INCONSISTENT');
+    expect(await codeOf(() => assembleVolume(files[0].seriesInstanceUid, gap))).to.equal(
+      'SERIES_GEOMETRY_INCONSISTENT',
+    );
   });
 
   it('the same slice twice -> SERIES_GEOMETRY_INCONSISTENT', async () => {
-    expect(await codeOf(() => assembleVolume(files[0].seriesInstanceUid, [...bytes, bytes[10]]))).to.equal('SERIES_GEOMETRY_INCONSISTENT');
+    expect(await codeOf(() => assembleVolume(files[0].seriesInstanceUid, [...bytes, bytes[10]]))).to.equal(
+      'SERIES_GEOMETRY_INCONSISTENT',
+    );
   });
 
   it('a file that is not DICOM -> DICOM_PARSE_FAILED', async () => {
-    expect(await codeOf(() => assembleVolume(files[0].seriesInstanceUid, [bytes[0], Buffer.from('not dicom at all')]))).to.equal('DICOM_PARSE_FAILED');
+    expect(
+      await codeOf(() => assembleVolume(files[0].seriesInstanceUid, [bytes[0], Buffer.from('not dicom at all')])),
+    ).to.equal('DICOM_PARSE_FAILED');
   });
 });
 
@@ -92,7 +120,8 @@ describe('volume: the staging buffer kept from one study for the next (VolumeBui
   const files = readDicomFolder(CHEST_CT_DIR);
   const bytes = files.map((f) => f.part10);
   const uid = files[0].seriesInstanceUid;
-  const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  const same = (a: Float32Array, b: Float32Array): boolean =>
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   /** Instance `b` as slice k of a longer stack: 5 mm apart, an identity of its own. */
   const shifted = (b: Buffer, k: number): Buffer => {
     const { dataset } = readPart10(b);
@@ -133,14 +162,19 @@ describe('volume: the staging buffer kept from one study for the next (VolumeBui
     expect(same(a.voxels, b.voxels)).to.equal(true);
     // A series of more than 256 MB as float32 (257 slices of 512^2; only its headers are read
     // twice, its frames are real): its buffer is not kept.
-    const long = (await assembleVolume(uid, Array.from({ length: 257 }, (_, k) => shifted(bytes[k % bytes.length], k)))).volume;
+    const long = (
+      await assembleVolume(
+        uid,
+        Array.from({ length: 257 }, (_, k) => shifted(bytes[k % bytes.length], k)),
+      )
+    ).volume;
     expect(long.voxels.buffer.byteLength).to.be.greaterThan(256 * 1024 * 1024);
     VolumeBuilder.recycle(long.voxels);
     const c = (await assembleVolume(uid, bytes)).volume;
     expect(c.voxels.buffer).to.not.equal(long.voxels.buffer);
   });
 
-  it('a spent model input (VolumeBuilder.keep) becomes the next volume, holding only that volume\'s values', async () => {
+  it("a spent model input (VolumeBuilder.keep) becomes the next volume, holding only that volume's values", async () => {
     const reference = (await assembleVolume(uid, bytes)).volume;
     // A resampled model input, say: an array of its own, overwritten (NaN) before it is kept.
     const input = new Float32Array(reference.voxels.length).fill(Number.NaN);
@@ -156,7 +190,7 @@ describe('volume: the staging buffer kept from one study for the next (VolumeBui
     VolumeBuilder.keep(whole.subarray(inUse.voxels.length)); // shares its buffer with the first half
     VolumeBuilder.keep(whole.subarray(0, inUse.voxels.length));
     VolumeBuilder.keep(inUse.voxels); // still the volume of a study in progress
-    VolumeBuilder.keep(new Float32Array(256 * 1024 * 1024 / 4 + 1));
+    VolumeBuilder.keep(new Float32Array((256 * 1024 * 1024) / 4 + 1));
     const next = (await assembleVolume(uid, bytes)).volume;
     expect(next.voxels.buffer).to.not.equal(whole.buffer);
     expect(next.voxels.buffer).to.not.equal(inUse.voxels.buffer);
@@ -166,9 +200,27 @@ describe('volume: the staging buffer kept from one study for the next (VolumeBui
 });
 
 describe('volume: the rescale (Modality LUT) of stored values', () => {
-  const format = (bitsStored: number, pixelRepresentation: number): PixelFormat => ({ rows: 64, columns: 1024, samplesPerPixel: 1, bitsAllocated: 16, bitsStored, pixelRepresentation, planarConfiguration: 0, photometricInterpretation: 'MONOCHROME2', frames: 1 });
+  const format = (bitsStored: number, pixelRepresentation: number): PixelFormat => ({
+    rows: 64,
+    columns: 1024,
+    samplesPerPixel: 1,
+    bitsAllocated: 16,
+    bitsStored,
+    pixelRepresentation,
+    planarConfiguration: 0,
+    photometricInterpretation: 'MONOCHROME2',
+    frames: 1,
+  });
   /** Reference: the Modality LUT voxel by voxel, as PS3.3 C.11.1 states it. */
-  function reference(words: Uint16Array, bitsStored: number, signed: boolean, slope: number, intercept: number, padding: number | undefined, paddingOut: number): Float32Array {
+  function reference(
+    words: Uint16Array,
+    bitsStored: number,
+    signed: boolean,
+    slope: number,
+    intercept: number,
+    padding: number | undefined,
+    paddingOut: number,
+  ): Float32Array {
     return Float32Array.from(words, (w) => {
       let v = w % 2 ** bitsStored;
       if (signed && v >= 2 ** (bitsStored - 1)) v -= 2 ** bitsStored;
@@ -191,9 +243,17 @@ describe('volume: the rescale (Modality LUT) of stored values', () => {
       for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) differing++;
       expect(differing).to.equal(0);
       // The same frame again (the table is reused) and another rescale right after it.
-      expect(Buffer.from(modalityValues(bytes, format(bitsStored, signed ? 1 : 0), slope, intercept, padding, -3000).buffer).equals(Buffer.from(want.buffer))).to.equal(true);
+      expect(
+        Buffer.from(
+          modalityValues(bytes, format(bitsStored, signed ? 1 : 0), slope, intercept, padding, -3000).buffer,
+        ).equals(Buffer.from(want.buffer)),
+      ).to.equal(true);
       const other = modalityValues(bytes, format(bitsStored, signed ? 1 : 0), slope * 2, intercept, padding, -3000);
-      expect(Buffer.from(other.buffer).equals(Buffer.from(reference(words, bitsStored, signed, slope * 2, intercept, padding, -3000).buffer))).to.equal(true);
+      expect(
+        Buffer.from(other.buffer).equals(
+          Buffer.from(reference(words, bitsStored, signed, slope * 2, intercept, padding, -3000).buffer),
+        ),
+      ).to.equal(true);
     });
   }
 });

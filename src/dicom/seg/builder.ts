@@ -76,11 +76,25 @@ function check(cond: boolean, message: string): void {
 export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
   const g = init.source.geometry;
   const plane = g.columns * g.rows;
-  if (!init.fractional) check(init.labels.length === plane * g.slices, `label map has ${init.labels.length} voxels, the source grid ${plane * g.slices}`);
+  if (!init.fractional)
+    check(
+      init.labels.length === plane * g.slices,
+      `label map has ${init.labels.length} voxels, the source grid ${plane * g.slices}`,
+    );
   check(init.source.slices.length === g.slices, 'every slice of the source grid needs its source image');
   check(init.segments.length > 0, 'a segmentation needs at least one segment');
-  init.segments.forEach((s, i) => check(s.init.number === i + 1, `segment numbers must start at 1 and increase by 1 (found ${s.init.number} at position ${i + 1})`));
-  for (const uid of [init.seriesInstanceUid, init.sopInstanceUid, init.patientStudy.StudyInstanceUID, g.frameOfReferenceUid]) {
+  init.segments.forEach((s, i) =>
+    check(
+      s.init.number === i + 1,
+      `segment numbers must start at 1 and increase by 1 (found ${s.init.number} at position ${i + 1})`,
+    ),
+  );
+  for (const uid of [
+    init.seriesInstanceUid,
+    init.sopInstanceUid,
+    init.patientStudy.StudyInstanceUID,
+    g.frameOfReferenceUid,
+  ]) {
     check(isValidUid(uid), `"${uid}" is not a valid UID`);
   }
   check(Number.isInteger(init.seriesNumber) && init.seriesNumber >= 0, 'series number must be a non-negative integer');
@@ -92,7 +106,10 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
   const segmentOf = init.labelToSegment ?? Uint8Array.from({ length: 256 }, (_, i) => i);
   check(segmentOf.length === 256, 'labelToSegment must map all 256 label values');
   // Word reads stay aligned only when every slice starts on a multiple of four voxels.
-  const words = L.byteOffset % 4 === 0 && L.length % 4 === 0 && plane % 4 === 0 ? new Uint32Array(L.buffer, L.byteOffset, L.length / 4) : undefined;
+  const words =
+    L.byteOffset % 4 === 0 && L.length % 4 === 0 && plane % 4 === 0
+      ? new Uint32Array(L.buffer, L.byteOffset, L.length / 4)
+      : undefined;
   const counts = new Map<number, number>();
   const sliceHas: Uint8Array[] = init.segments.map(() => new Uint8Array(g.slices));
   const frac = init.fractional;
@@ -104,7 +121,7 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
         for (let p = 0; p < plane; p++) {
           const v = m[k * plane + p];
           if (!(v >= 0 && v <= 1)) check(false, `fractional map ${i + 1} has a value outside 0..1`);
-          if (Math.round(v * 255) > 0) (sliceHas[i][k] = 1), counts.set(i + 1, (counts.get(i + 1) ?? 0) + 1);
+          if (Math.round(v * 255) > 0) ((sliceHas[i][k] = 1), counts.set(i + 1, (counts.get(i + 1) ?? 0) + 1));
         }
     });
   } else {
@@ -138,10 +155,12 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
     }
     for (let l = 1; l <= nSeg; l++) if (perLabel[l]) counts.set(l, perLabel[l]);
   }
-  for (const s of init.segments) check((counts.get(s.init.number) ?? 0) > 0, `segment ${s.init.number} (${s.init.label}) is empty`);
+  for (const s of init.segments)
+    check((counts.get(s.init.number) ?? 0) > 0, `segment ${s.init.number} (${s.init.label}) is empty`);
 
   const frames: { segment: number; k: number }[] = [];
-  for (let s = 1; s <= nSeg; s++) for (let k = 0; k < g.slices; k++) if (sliceHas[s - 1][k]) frames.push({ segment: s, k });
+  for (let s = 1; s <= nSeg; s++)
+    for (let k = 0; k < g.slices; k++) if (sliceHas[s - 1][k]) frames.push({ segment: s, k });
 
   let pixelBytes: Uint8Array;
   if (frac) {
@@ -184,7 +203,8 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
       let bit = 0;
       for (const f of frames) {
         const base = f.k * plane;
-        for (let p = 0; p < plane; p++, bit++) if (segmentOf[L[base + p]] === f.segment) pixelBytes[bit >> 3] |= 1 << (bit & 7);
+        for (let p = 0; p < plane; p++, bit++)
+          if (segmentOf[L[base + p]] === f.segment) pixelBytes[bit >> 3] |= 1 << (bit & 7);
       }
     }
   }
@@ -220,7 +240,13 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
     InstanceCreationDate: now.date,
     InstanceCreationTime: now.time,
     ...(init.codingSchemes?.length
-      ? { CodingSchemeIdentificationSequence: init.codingSchemes.map((c) => ({ CodingSchemeDesignator: c.designator, CodingSchemeName: c.name, CodingSchemeResponsibleOrganization: c.organization })) }
+      ? {
+          CodingSchemeIdentificationSequence: init.codingSchemes.map((c) => ({
+            CodingSchemeDesignator: c.designator,
+            CodingSchemeName: c.name,
+            CodingSchemeResponsibleOrganization: c.organization,
+          })),
+        }
       : {}),
     ...patientStudyModule(init.patientStudy),
     // General Series + Segmentation Series
@@ -306,7 +332,10 @@ export function buildSegmentation(init: SegmentationInit): BuiltSegmentation {
     ReferencedSeriesSequence: [
       {
         SeriesInstanceUID: init.source.seriesInstanceUid,
-        ReferencedInstanceSequence: uniqueInstances(init.source.slices).map((s) => ({ ReferencedSOPClassUID: s.sopClassUid, ReferencedSOPInstanceUID: s.sopInstanceUid })),
+        ReferencedInstanceSequence: uniqueInstances(init.source.slices).map((s) => ({
+          ReferencedSOPClassUID: s.sopClassUid,
+          ReferencedSOPInstanceUID: s.sopInstanceUid,
+        })),
       },
     ],
     PixelData: [pixelBytes.buffer],

@@ -45,18 +45,22 @@ export interface ReadSegmentation {
 }
 
 type Item = Record<string, unknown>;
-const items = (v: unknown): Item[] => (Array.isArray(v) ? (v as Item[]) : v && typeof v === 'object' ? [v as Item] : []);
+const items = (v: unknown): Item[] =>
+  Array.isArray(v) ? (v as Item[]) : v && typeof v === 'object' ? [v as Item] : [];
 const first = (v: unknown, k: string): unknown => items(v)[0]?.[k];
 
 /** PackBits RLE (PS3.5 Annex G) of one frame; for BitsAllocated 1 the single segment holds packed bits. */
 function decodeRleFrame(encoded: Uint8Array, expected: number): Uint8Array {
   const dv = new DataView(encoded.buffer, encoded.byteOffset, encoded.byteLength);
   const segments = dv.getUint32(0, true);
-  if (segments !== 1) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `RLE 1-bit frames must have one segment (found ${segments})`, { retryable: false });
+  if (segments !== 1)
+    throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `RLE 1-bit frames must have one segment (found ${segments})`, {
+      retryable: false,
+    });
   const start = dv.getUint32(4, true);
   const out = new Uint8Array(expected);
   let o = 0;
-  for (let i = start; i < encoded.length && o < expected; ) {
+  for (let i = start; i < encoded.length && o < expected;) {
     const n = (encoded[i++] << 24) >> 24;
     if (n >= 0) {
       for (let j = 0; j <= n && o < expected; j++) out[o++] = encoded[i++];
@@ -78,7 +82,10 @@ function framePixels(ds: NaturalDataset, ts: string, f: PixelFormat, index: numb
   const n = f.rows * f.columns;
   if (f.bitsAllocated === 1 && (ts === RLE || ts === DEFLATED_FRAMES)) {
     const parts = (Array.isArray(ds.PixelData) ? ds.PixelData : [ds.PixelData]) as ArrayBuffer[];
-    if (parts.length !== f.frames) throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `${parts.length} fragments for ${f.frames} frames`, { retryable: false });
+    if (parts.length !== f.frames)
+      throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `${parts.length} fragments for ${f.frames} frames`, {
+        retryable: false,
+      });
     const enc = new Uint8Array(parts[index]);
     const packed = ts === RLE ? decodeRleFrame(enc, Math.ceil(n / 8)) : inflateFrame(enc, Math.ceil(n / 8), index + 1);
     return unpackBits(packed, n);
@@ -88,7 +95,13 @@ function framePixels(ds: NaturalDataset, ts: string, f: PixelFormat, index: numb
     const raw = inflateFrame(new Uint8Array(parts[index]), n * (f.bitsAllocated / 8), index + 1);
     return f.bitsAllocated === 16 ? new Uint16Array(raw.buffer, raw.byteOffset, n) : raw.subarray(0, n);
   }
-  if (f.bitsAllocated === 1 && ts !== '1.2.840.10008.1.2' && ts !== '1.2.840.10008.1.2.1' && ts !== '1.2.840.10008.1.2.2' && ts !== '1.2.840.10008.1.2.1.99') {
+  if (
+    f.bitsAllocated === 1 &&
+    ts !== '1.2.840.10008.1.2' &&
+    ts !== '1.2.840.10008.1.2.1' &&
+    ts !== '1.2.840.10008.1.2.2' &&
+    ts !== '1.2.840.10008.1.2.1.99'
+  ) {
     // Encapsulated 1-bit frames (e.g. JPEG 2000) decode to one byte per pixel.
     return decodeFrame(ds, ts, { ...f, bitsAllocated: 8, bitsStored: 1 }, index).subarray(0, n);
   }
@@ -103,10 +116,17 @@ export async function readSegmentation(part10: Buffer): Promise<ReadSegmentation
   const { transferSyntaxUid: ts, dataset: ds } = readPart10(part10);
   const sopClass = String(ds.SOPClassUID ?? '');
   if (sopClass !== SEGMENTATION_STORAGE && sopClass !== LABELMAP_SEGMENTATION_STORAGE) {
-    throw new AinodeError('DICOM_PARSE_FAILED', `not a Segmentation (SOP Class ${sopClass || 'missing'})`, { retryable: false });
+    throw new AinodeError('DICOM_PARSE_FAILED', `not a Segmentation (SOP Class ${sopClass || 'missing'})`, {
+      retryable: false,
+    });
   }
   const declared = String(ds.SegmentationType ?? '').toUpperCase();
-  const type: ReadSegmentation['type'] = sopClass === LABELMAP_SEGMENTATION_STORAGE || declared === 'LABELMAP' ? 'LABELMAP' : declared === 'FRACTIONAL' ? 'FRACTIONAL' : 'BINARY';
+  const type: ReadSegmentation['type'] =
+    sopClass === LABELMAP_SEGMENTATION_STORAGE || declared === 'LABELMAP'
+      ? 'LABELMAP'
+      : declared === 'FRACTIONAL'
+        ? 'FRACTIONAL'
+        : 'BINARY';
   const f = pixelFormat(ds);
   const shared = items(ds.SharedFunctionalGroupsSequence)[0] ?? {};
   const perFrame = items(ds.PerFrameFunctionalGroupsSequence);
@@ -117,9 +137,12 @@ export async function readSegmentation(part10: Buffer): Promise<ReadSegmentation
     const source = items(first(pf.DerivationImageSequence, 'SourceImageSequence'))[0];
     const ipp = group('PlanePositionSequence', 'ImagePositionPatient');
     frames.push({
-      segmentNumber: type === 'LABELMAP' ? 0 : Number(group('SegmentIdentificationSequence', 'ReferencedSegmentNumber') ?? 0),
+      segmentNumber:
+        type === 'LABELMAP' ? 0 : Number(group('SegmentIdentificationSequence', 'ReferencedSegmentNumber') ?? 0),
       ...(source?.ReferencedSOPInstanceUID ? { sourceSopInstanceUid: String(source.ReferencedSOPInstanceUID) } : {}),
-      ...(source?.ReferencedFrameNumber !== undefined ? { sourceFrameNumber: Number(source.ReferencedFrameNumber) } : {}),
+      ...(source?.ReferencedFrameNumber !== undefined
+        ? { sourceFrameNumber: Number(source.ReferencedFrameNumber) }
+        : {}),
       ...(Array.isArray(ipp) ? { imagePositionPatient: ipp.map(Number) } : {}),
       pixels: framePixels(ds, ts, f, i),
     });
@@ -132,5 +155,13 @@ export async function readSegmentation(part10: Buffer): Promise<ReadSegmentation
     typeScheme: first(s.SegmentedPropertyTypeCodeSequence, 'CodingSchemeDesignator') as string | undefined,
     algorithmType: s.SegmentAlgorithmType as string | undefined,
   }));
-  return { sopInstanceUid: String(ds.SOPInstanceUID), type, rows: f.rows, columns: f.columns, segments, frames, frameOfReferenceUid: ds.FrameOfReferenceUID as string | undefined };
+  return {
+    sopInstanceUid: String(ds.SOPInstanceUID),
+    type,
+    rows: f.rows,
+    columns: f.columns,
+    segments,
+    frames,
+    frameOfReferenceUid: ds.FrameOfReferenceUID as string | undefined,
+  };
 }

@@ -35,13 +35,22 @@ export class SegmentDescription {
     if (!Number.isInteger(init.number) || init.number < 1 || init.number > 65535) {
       throw new AinodeError('SEG_INVALID', `segment number must be an integer in 1..65535 (got ${init.number})`);
     }
-    if (!init.label || init.label.length > 64) throw new AinodeError('SEG_INVALID', `segment ${init.number}: label must be 1..64 characters`);
+    if (!init.label || init.label.length > 64)
+      throw new AinodeError('SEG_INVALID', `segment ${init.number}: label must be 1..64 characters`);
     if (init.algorithmType !== SegmentAlgorithmType.MANUAL && !init.algorithmName) {
-      throw new AinodeError('SEG_INVALID', `segment ${init.number}: algorithm name is required for ${init.algorithmType} segments`);
+      throw new AinodeError(
+        'SEG_INVALID',
+        `segment ${init.number}: algorithm name is required for ${init.algorithmType} segments`,
+      );
     }
     for (const c of [init.category, init.type, ...(init.anatomicRegion ? [init.anatomicRegion] : [])]) {
-      if (!c.value || !c.scheme || !c.meaning) throw new AinodeError('SEG_INVALID', `segment ${init.number}: codes need a value, a scheme and a meaning`);
-      if (c.value.length > 16 || c.scheme.length > 16 || c.meaning.length > 64) throw new AinodeError('SEG_INVALID', `segment ${init.number}: code "${c.value}" too long (value and scheme at most 16 characters, meaning 64)`);
+      if (!c.value || !c.scheme || !c.meaning)
+        throw new AinodeError('SEG_INVALID', `segment ${init.number}: codes need a value, a scheme and a meaning`);
+      if (c.value.length > 16 || c.scheme.length > 16 || c.meaning.length > 64)
+        throw new AinodeError(
+          'SEG_INVALID',
+          `segment ${init.number}: code "${c.value}" too long (value and scheme at most 16 characters, meaning 64)`,
+        );
     }
     this.init = Object.freeze({ ...init });
   }
@@ -59,7 +68,11 @@ export class SegmentDescription {
       ...(s.algorithmName && s.algorithmFamily
         ? {
             SegmentationAlgorithmIdentificationSequence: [
-              { AlgorithmFamilyCodeSequence: [codeItem(s.algorithmFamily)], AlgorithmName: s.algorithmName, AlgorithmVersion: s.algorithmVersion ?? '' },
+              {
+                AlgorithmFamilyCodeSequence: [codeItem(s.algorithmFamily)],
+                AlgorithmName: s.algorithmName,
+                AlgorithmVersion: s.algorithmVersion ?? '',
+              },
             ],
           }
         : {}),

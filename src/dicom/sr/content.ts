@@ -7,7 +7,14 @@ import { codeItem, type Code } from '../codes';
 import { ds } from '../equipment';
 import { isValidUid } from '../uid';
 
-export type RelationshipType = 'CONTAINS' | 'HAS PROPERTIES' | 'HAS CONCEPT MOD' | 'HAS OBS CONTEXT' | 'INFERRED FROM' | 'SELECTED FROM' | 'HAS ACQ CONTEXT';
+export type RelationshipType =
+  | 'CONTAINS'
+  | 'HAS PROPERTIES'
+  | 'HAS CONCEPT MOD'
+  | 'HAS OBS CONTEXT'
+  | 'INFERRED FROM'
+  | 'SELECTED FROM'
+  | 'HAS ACQ CONTEXT';
 export type ContentItem = Record<string, unknown>;
 
 const base = (rel: RelationshipType, valueType: string, concept: Code): ContentItem => ({
@@ -16,7 +23,12 @@ const base = (rel: RelationshipType, valueType: string, concept: Code): ContentI
   ConceptNameCodeSequence: [codeItem(concept)],
 });
 
-export function container(rel: RelationshipType, concept: Code, children: ContentItem[], template?: string): ContentItem {
+export function container(
+  rel: RelationshipType,
+  concept: Code,
+  children: ContentItem[],
+  template?: string,
+): ContentItem {
   return {
     ...base(rel, 'CONTAINER', concept),
     ContinuityOfContent: 'SEPARATE',
@@ -39,8 +51,15 @@ export function uidRef(rel: RelationshipType, concept: Code, uid: string): Conte
   return { ...base(rel, 'UIDREF', concept), UID: uid };
 }
 
-export function num(rel: RelationshipType, concept: Code, value: number, unit: Code, modifiers: ContentItem[] = []): ContentItem {
-  if (!Number.isFinite(value)) throw new AinodeError('SR_INVALID', `NUM ${concept.meaning}: value must be finite (got ${value})`);
+export function num(
+  rel: RelationshipType,
+  concept: Code,
+  value: number,
+  unit: Code,
+  modifiers: ContentItem[] = [],
+): ContentItem {
+  if (!Number.isFinite(value))
+    throw new AinodeError('SR_INVALID', `NUM ${concept.meaning}: value must be finite (got ${value})`);
   return {
     ...base(rel, 'NUM', concept),
     MeasuredValueSequence: [{ NumericValue: ds(value), MeasurementUnitsCodeSequence: [codeItem(unit)] }],
@@ -48,7 +67,11 @@ export function num(rel: RelationshipType, concept: Code, value: number, unit: C
   };
 }
 
-export function image(rel: RelationshipType, concept: Code, ref: { sopClassUid: string; sopInstanceUid: string; segmentNumber?: number }): ContentItem {
+export function image(
+  rel: RelationshipType,
+  concept: Code,
+  ref: { sopClassUid: string; sopInstanceUid: string; segmentNumber?: number },
+): ContentItem {
   return {
     ...base(rel, 'IMAGE', concept),
     ReferencedSOPSequence: [
@@ -74,8 +97,14 @@ export function libraryImage(ref: { sopClassUid: string; sopInstanceUid: string 
  * A 2D spatial coordinate (SCOORD, no concept name) in image coordinates of the one image it is
  * SELECTED FROM (PS3.3 C.18.6). A POLYLINE whose last point equals its first is closed.
  */
-export function scoord(rel: RelationshipType, graphicType: 'POINT' | 'POLYLINE' | 'POLYGON', points: number[], source: { sopClassUid: string; sopInstanceUid: string; frameNumber?: number }): ContentItem {
-  if (points.length < 2 || points.length % 2 || !points.every(Number.isFinite)) throw new AinodeError('SR_INVALID', `SCOORD ${graphicType}: needs finite (column,row) pairs`);
+export function scoord(
+  rel: RelationshipType,
+  graphicType: 'POINT' | 'POLYLINE' | 'POLYGON',
+  points: number[],
+  source: { sopClassUid: string; sopInstanceUid: string; frameNumber?: number },
+): ContentItem {
+  if (points.length < 2 || points.length % 2 || !points.every(Number.isFinite))
+    throw new AinodeError('SR_INVALID', `SCOORD ${graphicType}: needs finite (column,row) pairs`);
   return {
     RelationshipType: rel,
     ValueType: 'SCOORD',

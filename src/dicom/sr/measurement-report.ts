@@ -104,22 +104,40 @@ function measurementItem(m: Measurement, algorithm?: MeasurementReportInit['algo
 
 export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport {
   const planarGroups = init.planarGroups ?? [];
-  for (const uid of [init.seriesInstanceUid, init.sopInstanceUid, init.observer.uid, init.sourceSeries.seriesInstanceUid, ...(init.segmentation ? [init.segmentation.instance.sopInstanceUid] : [])]) {
+  for (const uid of [
+    init.seriesInstanceUid,
+    init.sopInstanceUid,
+    init.observer.uid,
+    init.sourceSeries.seriesInstanceUid,
+    ...(init.segmentation ? [init.segmentation.instance.sopInstanceUid] : []),
+  ]) {
     if (!isValidUid(uid)) throw new AinodeError('SR_INVALID', `"${uid}" is not a valid UID`);
   }
-  if (init.segmentGroups.length + init.plainGroups.length + planarGroups.length === 0) throw new AinodeError('SR_INVALID', 'a measurement report needs at least one measurement group');
+  if (init.segmentGroups.length + init.plainGroups.length + planarGroups.length === 0)
+    throw new AinodeError('SR_INVALID', 'a measurement report needs at least one measurement group');
   const segmentation = init.segmentation;
-  if (init.segmentGroups.length && !segmentation) throw new AinodeError('SR_INVALID', 'segment measurement groups need the SEG they reference');
+  if (init.segmentGroups.length && !segmentation)
+    throw new AinodeError('SR_INVALID', 'segment measurement groups need the SEG they reference');
   const sourceInstances = uniqueInstances(init.sourceSeries.instances);
-  if (sourceInstances.length === 0) throw new AinodeError('SR_INVALID', 'the source series has no instances to reference');
+  if (sourceInstances.length === 0)
+    throw new AinodeError('SR_INVALID', 'the source series has no instances to reference');
   const now = dicomDateTime(init.createdAt);
 
   // TID 1411 (per segment) and TID 1501 (derived) groups share their opening rows.
-  const group = (template: '1411' | '1501', g: { trackingId: string; trackingUid: string; finding: Code }, rest: ContentItem[]): ContentItem =>
+  const group = (
+    template: '1411' | '1501',
+    g: { trackingId: string; trackingUid: string; finding: Code },
+    rest: ContentItem[],
+  ): ContentItem =>
     container(
       'CONTAINS',
       Codes.measurementGroup,
-      [text('HAS OBS CONTEXT', Codes.trackingIdentifier, g.trackingId), uidRef('HAS OBS CONTEXT', Codes.trackingUid, g.trackingUid), codeValue('CONTAINS', Codes.finding, g.finding), ...rest],
+      [
+        text('HAS OBS CONTEXT', Codes.trackingIdentifier, g.trackingId),
+        uidRef('HAS OBS CONTEXT', Codes.trackingUid, g.trackingUid),
+        codeValue('CONTAINS', Codes.finding, g.finding),
+        ...rest,
+      ],
       template,
     );
   const groups: ContentItem[] = [
@@ -132,14 +150,31 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
       ]),
     ),
     ...init.plainGroups.map((g) =>
-      group('1501', g, [...g.measurements.map((m) => measurementItem(m, init.algorithm)), ...(g.evaluations ?? []).map((e) => codeValue('CONTAINS', e.concept, e.value))]),
+      group('1501', g, [
+        ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
+        ...(g.evaluations ?? []).map((e) => codeValue('CONTAINS', e.concept, e.value)),
+      ]),
     ),
     ...planarGroups.map((g) => {
-      const closed = g.outline.length >= 8 && g.outline[0] === g.outline[g.outline.length - 2] && g.outline[1] === g.outline[g.outline.length - 1];
-      if (!closed) throw new AinodeError('SR_INVALID', `planar ROI "${g.trackingId}": the outline must be a closed polyline of at least 3 points`);
-      if (!sourceInstances.some((i) => i.sopInstanceUid === g.image.sopInstanceUid)) throw new AinodeError('SR_INVALID', `planar ROI "${g.trackingId}": its image is not in the source series`);
-      const area = measurementItem({ concept: Codes.area, value: g.areaMm2, unit: Codes.squareMillimeter }, init.algorithm);
-      area.ContentSequence = [...((area.ContentSequence as ContentItem[] | undefined) ?? []), scoord('INFERRED FROM', 'POLYLINE', g.outline, g.image)];
+      const closed =
+        g.outline.length >= 8 &&
+        g.outline[0] === g.outline[g.outline.length - 2] &&
+        g.outline[1] === g.outline[g.outline.length - 1];
+      if (!closed)
+        throw new AinodeError(
+          'SR_INVALID',
+          `planar ROI "${g.trackingId}": the outline must be a closed polyline of at least 3 points`,
+        );
+      if (!sourceInstances.some((i) => i.sopInstanceUid === g.image.sopInstanceUid))
+        throw new AinodeError('SR_INVALID', `planar ROI "${g.trackingId}": its image is not in the source series`);
+      const area = measurementItem(
+        { concept: Codes.area, value: g.areaMm2, unit: Codes.squareMillimeter },
+        init.algorithm,
+      );
+      area.ContentSequence = [
+        ...((area.ContentSequence as ContentItem[] | undefined) ?? []),
+        scoord('INFERRED FROM', 'POLYLINE', g.outline, g.image),
+      ];
       return group('1501', g, [
         ...(g.findingSite ? [codeValue('HAS CONCEPT MOD', Codes.findingSite, g.findingSite)] : []),
         area,
@@ -157,7 +192,9 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
     text('HAS OBS CONTEXT', Codes.deviceObserverManufacturer, AINODE_EQUIPMENT.Manufacturer),
     text('HAS OBS CONTEXT', Codes.deviceObserverModelName, AINODE_EQUIPMENT.ManufacturerModelName),
     codeValue('HAS CONCEPT MOD', Codes.procedureReported, init.procedureReported),
-    container('CONTAINS', Codes.imageLibrary, [container('CONTAINS', Codes.imageLibraryGroup, sourceInstances.map(libraryImage))]),
+    container('CONTAINS', Codes.imageLibrary, [
+      container('CONTAINS', Codes.imageLibraryGroup, sourceInstances.map(libraryImage)),
+    ]),
     container('CONTAINS', Codes.imagingMeasurements, groups),
   ];
 
@@ -167,13 +204,21 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
       ReferencedSeriesSequence: [
         {
           SeriesInstanceUID: init.sourceSeries.seriesInstanceUid,
-          ReferencedSOPSequence: sourceInstances.map((i) => ({ ReferencedSOPClassUID: i.sopClassUid, ReferencedSOPInstanceUID: i.sopInstanceUid })),
+          ReferencedSOPSequence: sourceInstances.map((i) => ({
+            ReferencedSOPClassUID: i.sopClassUid,
+            ReferencedSOPInstanceUID: i.sopInstanceUid,
+          })),
         },
         ...(segmentation && init.segmentGroups.length
           ? [
               {
                 SeriesInstanceUID: segmentation.seriesInstanceUid,
-                ReferencedSOPSequence: [{ ReferencedSOPClassUID: segmentation.instance.sopClassUid, ReferencedSOPInstanceUID: segmentation.instance.sopInstanceUid }],
+                ReferencedSOPSequence: [
+                  {
+                    ReferencedSOPClassUID: segmentation.instance.sopClassUid,
+                    ReferencedSOPInstanceUID: segmentation.instance.sopInstanceUid,
+                  },
+                ],
               },
             ]
           : []),
@@ -191,7 +236,11 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
     ...(usesPrivateScheme
       ? {
           CodingSchemeIdentificationSequence: [
-            { CodingSchemeDesignator: AINODE_SCHEME, CodingSchemeName: 'ainode local codes', CodingSchemeResponsibleOrganization: 'ainode project' },
+            {
+              CodingSchemeDesignator: AINODE_SCHEME,
+              CodingSchemeName: 'ainode local codes',
+              CodingSchemeResponsibleOrganization: 'ainode project',
+            },
           ],
         }
       : {}),

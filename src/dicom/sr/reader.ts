@@ -8,10 +8,15 @@ import { AinodeError } from '../../errors';
 import { readPart10 } from '../part10';
 
 type Item = Record<string, unknown>;
-const items = (v: unknown): Item[] => (Array.isArray(v) ? (v as Item[]) : v && typeof v === 'object' ? [v as Item] : []);
+const items = (v: unknown): Item[] =>
+  Array.isArray(v) ? (v as Item[]) : v && typeof v === 'object' ? [v as Item] : [];
 const concept = (it: Item): { value?: string; scheme?: string; meaning?: string } => {
   const c = items(it.ConceptNameCodeSequence)[0] ?? {};
-  return { value: c.CodeValue as string | undefined, scheme: c.CodingSchemeDesignator as string | undefined, meaning: c.CodeMeaning as string | undefined };
+  return {
+    value: c.CodeValue as string | undefined,
+    scheme: c.CodingSchemeDesignator as string | undefined,
+    meaning: c.CodeMeaning as string | undefined,
+  };
 };
 
 export interface ReadMeasurement {
@@ -41,12 +46,21 @@ export interface ReadMeasurementReport {
   problems: string[];
 }
 
-export const SR_STORAGE_CLASSES = new Set(['1.2.840.10008.5.1.4.1.1.88.11', '1.2.840.10008.5.1.4.1.1.88.22', '1.2.840.10008.5.1.4.1.1.88.33', '1.2.840.10008.5.1.4.1.1.88.34']);
+export const SR_STORAGE_CLASSES = new Set([
+  '1.2.840.10008.5.1.4.1.1.88.11',
+  '1.2.840.10008.5.1.4.1.1.88.22',
+  '1.2.840.10008.5.1.4.1.1.88.33',
+  '1.2.840.10008.5.1.4.1.1.88.34',
+]);
 
 export function readMeasurementReport(part10: Buffer): ReadMeasurementReport {
   const { dataset: ds } = readPart10(part10);
-  if (!SR_STORAGE_CLASSES.has(String(ds.SOPClassUID))) throw new AinodeError('SR_INVALID', `not a structured report (SOP Class ${String(ds.SOPClassUID ?? 'missing')})`, { retryable: false });
-  if (ds.ValueType !== 'CONTAINER') throw new AinodeError('SR_INVALID', 'the document root is not a CONTAINER', { retryable: false });
+  if (!SR_STORAGE_CLASSES.has(String(ds.SOPClassUID)))
+    throw new AinodeError('SR_INVALID', `not a structured report (SOP Class ${String(ds.SOPClassUID ?? 'missing')})`, {
+      retryable: false,
+    });
+  if (ds.ValueType !== 'CONTAINER')
+    throw new AinodeError('SR_INVALID', 'the document root is not a CONTAINER', { retryable: false });
   const problems: string[] = [];
   const groups: ReadMeasurementGroup[] = [];
   const readGroup = (g: Item, path: string): ReadMeasurementGroup => {
@@ -84,7 +98,11 @@ export function readMeasurementReport(part10: Buffer): ReadMeasurementReport {
         }
         case 'IMAGE': {
           const r = items(c.ReferencedSOPSequence)[0];
-          if (r && concept(c).value === '121191') out.referencedSegment = { sopInstanceUid: String(r.ReferencedSOPInstanceUID), ...(r.ReferencedSegmentNumber !== undefined ? { segmentNumber: Number(r.ReferencedSegmentNumber) } : {}) };
+          if (r && concept(c).value === '121191')
+            out.referencedSegment = {
+              sopInstanceUid: String(r.ReferencedSOPInstanceUID),
+              ...(r.ReferencedSegmentNumber !== undefined ? { segmentNumber: Number(r.ReferencedSegmentNumber) } : {}),
+            };
           break;
         }
         case 'NUM': {
@@ -95,7 +113,11 @@ export function readMeasurementReport(part10: Buffer): ReadMeasurementReport {
           } else {
             const value = Number(mv.NumericValue);
             if (!Number.isFinite(value)) problems.push(`${p} NUM "${name}" has a non-numeric value`);
-            out.measurements.push({ concept: name, value: Number.isFinite(value) ? value : undefined, unit: items(mv.MeasurementUnitsCodeSequence)[0]?.CodeValue as string | undefined });
+            out.measurements.push({
+              concept: name,
+              value: Number.isFinite(value) ? value : undefined,
+              unit: items(mv.MeasurementUnitsCodeSequence)[0]?.CodeValue as string | undefined,
+            });
           }
           const sc = items(c.ContentSequence).find((x) => x.ValueType === 'SCOORD');
           if (sc) region(sc);
@@ -114,5 +136,11 @@ export function readMeasurementReport(part10: Buffer): ReadMeasurementReport {
   walk(items(ds.ContentSequence), '');
   const tmpl = items(ds.ContentTemplateSequence)[0];
   if (!tmpl) problems.push('no ContentTemplateSequence on the root (TID 1500 expected)');
-  return { sopInstanceUid: String(ds.SOPInstanceUID), templateId: tmpl?.TemplateIdentifier as string | undefined, title: concept(ds as Item).meaning, groups, problems };
+  return {
+    sopInstanceUid: String(ds.SOPInstanceUID),
+    templateId: tmpl?.TemplateIdentifier as string | undefined,
+    title: concept(ds as Item).meaning,
+    groups,
+    problems,
+  };
 }

@@ -15,7 +15,18 @@
  *     the one above) until they open into lung (a cross-section larger than an airway's).
  */
 import { AinodeError } from '../../errors';
-import { componentRuns, growSeeds, inPlaneDepthOfRuns, labelComponents, labelRuns, paintRuns, type Box, type Component, type RunLabelling, type Runs } from '../../volume/components';
+import {
+  componentRuns,
+  growSeeds,
+  inPlaneDepthOfRuns,
+  labelComponents,
+  labelRuns,
+  paintRuns,
+  type Box,
+  type Component,
+  type RunLabelling,
+  type Runs,
+} from '../../volume/components';
 import { voxelToPatient, type VolumeGeometry } from '../../volume/volume';
 
 /** Airway tracking: the trachea starts within this distance of the midline (mm)... */
@@ -65,7 +76,14 @@ function centroidX(g: VolumeGeometry, n: number, i: number, j: number, k: number
  */
 function erodedSplit(l: RunLabelling, a: Component): { box: Box; parts: Uint8Array; erosions: number } {
   // Component `a` does not touch the in-plane border, so a one-voxel margin fits inside the image.
-  const box: Box = { i0: a.minI - 1, j0: a.minJ - 1, k0: a.minK, columns: a.maxI - a.minI + 3, rows: a.maxJ - a.minJ + 3, slices: a.maxK - a.minK + 1 };
+  const box: Box = {
+    i0: a.minI - 1,
+    j0: a.minJ - 1,
+    k0: a.minK,
+    columns: a.maxI - a.minI + 3,
+    rows: a.maxJ - a.minJ + 3,
+    slices: a.maxK - a.minK + 1,
+  };
   const n = box.columns * box.rows * box.slices;
   const joined = new Uint8Array(n);
   const only = new Uint8Array(l.components.length + 1);
@@ -84,7 +102,7 @@ function erodedSplit(l: RunLabelling, a: Component): { box: Box; parts: Uint8Arr
     if (pb && pb.size >= MIN_LUNG_FRACTION * pa.size) {
       const seeds = new Uint8Array(n);
       const value = new Uint8Array(eroded.components.length + 1);
-      (value[pa.label] = 1), (value[pb.label] = 2);
+      ((value[pa.label] = 1), (value[pb.label] = 2));
       paintRuns(eroded, value, seeds);
       return { box, parts: growSeeds(seeds, joined, box.columns, box.rows, box.slices, true), erosions };
     }
@@ -100,12 +118,19 @@ type InPlane = { i0: number; i1: number; j0: number; j1: number };
  * the patient x of the midline between the two lungs' centroids. Works from the air mask's runs:
  * no label volume of the whole series is written, only the two lungs.
  */
-function lungLabels(airMask: Uint8Array, g: VolumeGeometry): { labels: Uint8Array; method: LungLabels['method']; erosions: number; midlineX: number; inPlane: InPlane } {
+function lungLabels(
+  airMask: Uint8Array,
+  g: VolumeGeometry,
+): { labels: Uint8Array; method: LungLabels['method']; erosions: number; midlineX: number; inPlane: InPlane } {
   const mlPerVoxel = (g.spacing[0] * g.spacing[1] * g.spacing[2]) / 1000;
   const air = labelRuns(airMask, g.columns, g.rows, g.slices);
   const { a, b } = twoLargest(air);
   if (!a || a.size * mlPerVoxel < MIN_LUNG_ML) {
-    throw new AinodeError('SEGMENTATION_EMPTY', 'no air region inside the body large enough to be a lung (is this a chest CT?)', { retryable: false });
+    throw new AinodeError(
+      'SEGMENTATION_EMPTY',
+      'no air region inside the body large enough to be a lung (is this a chest CT?)',
+      { retryable: false },
+    );
   }
   // From here on the air mask is read through its runs only: its memory becomes the labels
   // (already resident, where a new array of the volume's size would be faulted in page by page).
@@ -115,9 +140,14 @@ function lungLabels(airMask: Uint8Array, g: VolumeGeometry): { labels: Uint8Arra
     const xa = centroidX(g, a.size, a.sumI, a.sumJ, a.sumK);
     const xb = centroidX(g, b.size, b.sumI, b.sumJ, b.sumK);
     const value = new Uint8Array(air.components.length + 1);
-    (value[a.label] = xa < xb ? 1 : 2), (value[b.label] = xa < xb ? 2 : 1);
+    ((value[a.label] = xa < xb ? 1 : 2), (value[b.label] = xa < xb ? 2 : 1));
     paintRuns(air, value, labels);
-    const inPlane = { i0: Math.min(a.minI, b.minI), i1: Math.max(a.maxI, b.maxI), j0: Math.min(a.minJ, b.minJ), j1: Math.max(a.maxJ, b.maxJ) };
+    const inPlane = {
+      i0: Math.min(a.minI, b.minI),
+      i1: Math.max(a.maxI, b.maxI),
+      j0: Math.min(a.minJ, b.minJ),
+      j1: Math.max(a.maxJ, b.maxJ),
+    };
     return { labels, method: 'separate-components', erosions: 0, midlineX: (xa + xb) / 2, inPlane };
   }
   const { box, parts, erosions } = erodedSplit(air, a);
@@ -133,7 +163,7 @@ function lungLabels(airMask: Uint8Array, g: VolumeGeometry): { labels: Uint8Arra
         if (!l) continue;
         labels[row + i] = l;
         const s = sums[l];
-        s.n++, (s.i += i + box.i0), (s.j += j + box.j0), (s.k += k + box.k0);
+        (s.n++, (s.i += i + box.i0), (s.j += j + box.j0), (s.k += k + box.k0));
       }
     }
   const x1 = centroidX(g, sums[1].n, sums[1].i, sums[1].j, sums[1].k);
