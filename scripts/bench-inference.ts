@@ -15,7 +15,7 @@ import { assembleVolume } from '../src/volume/assemble';
 import { readNifti } from '../src/volume/nifti';
 import { niftiToMrSeries } from '../src/convert/nifti-to-dicom';
 import { createLogger } from '../src/observability/logger';
-import type { ScalarVolume } from '../src/volume/volume';
+import type { ScalarVolume } from '../src/contracts/volume';
 import { rerunUnderMallocTuning } from './support/malloc-env';
 import { textTable } from './support/text-table';
 

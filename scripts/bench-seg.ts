@@ -15,7 +15,7 @@ import { createLogger } from '../src/observability/logger';
 import { Codes } from '../src/dicom/codes';
 import { buildSegmentation } from '../src/dicom/seg/builder';
 import { SegmentAlgorithmType, SegmentDescription } from '../src/dicom/seg/segment';
-import { randomUid } from '../src/dicom/uid';
+import { randomUid } from '../src/contracts/uid';
 import { rerunUnderMallocTuning } from './support/malloc-env';
 
 const REPO = path.resolve(__dirname, '..', '..');

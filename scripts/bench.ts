@@ -34,7 +34,7 @@ import { loadModelPackage } from '../src/inference/model-package';
 import { prepareIntensities, toModelGrid } from '../src/inference/segment-volume';
 import { sessionOptions } from '../src/inference/session';
 import { MALLOC_TUNING, mallocTuningEnv } from '../src/observability/memory';
-import { INFERENCE_QUEUE, inferenceJobId, type InferenceJob } from '../src/queue/jobs';
+import { INFERENCE_QUEUE, inferenceJobId, type InferenceJob } from '../src/contracts/job';
 import { startOrthanc, type OrthancProcess } from './support/orthanc';
 import { startRedis } from './support/redis-server';
 import { textTable } from './support/text-table';

@@ -8,12 +8,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
 
-const ROOT = path.resolve(
-  __dirname,
-  '..',
-  '..',
-  ...(path.basename(path.resolve(__dirname, '..', '..')) === 'dist' ? ['..'] : []),
-);
+/** The checkout: two folders up from this file, from its compiled copy in dist/ one more. */
+const ROOT =
+  process.env.AINODE_FIGURES_ROOT ??
+  path.resolve(__dirname, '..', '..', ...(path.basename(path.resolve(__dirname, '..', '..')) === 'dist' ? ['..'] : []));
 
 export function sourceFiles(dir: string): string[] {
   const out: string[] = [];

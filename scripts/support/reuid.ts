@@ -1,6 +1,6 @@
 /** Copies of a real series under new Study/Series/SOP Instance UIDs (for tests and benchmarks). */
 import { readPart10, writePart10 } from '../../src/dicom/part10';
-import { deterministicUid } from '../../src/dicom/uid';
+import { deterministicUid } from '../../src/contracts/uid';
 import type { DicomFile } from './dicom-files';
 
 export function reUid(files: DicomFile[], seed: string): DicomFile[] {

@@ -21,13 +21,13 @@ import type { ModelPackage, RefusedPackage } from '../inference/model-package';
 import type { Logger } from '../observability/logger';
 import { QueueMetrics } from '../observability/metrics';
 import type { Redis } from '../queue/redis';
-import type { InferenceJob } from '../queue/jobs';
+import { isJobState, JOB_STATES, parseFailure, type InferenceJob } from '../contracts/job';
 import type { DeliveryLedger } from '../results/ledger';
 import { parseRules, RulesError } from '../rules/schema';
 import type { RulesStore } from '../rules/rules-store';
 import { decideStudy } from '../intake/study-intake';
 import { describeError } from '../errors';
-import { isValidUid } from '../dicom/uid';
+import { isValidUid } from '../contracts/uid';
 
 export interface AdminDeps {
   token: string;
@@ -44,7 +44,6 @@ export interface AdminDeps {
 
 const COOKIE = 'ainode_admin';
 const SESSION_HOURS = 8;
-const ALL_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'] as const;
 /** Job ids as ainode makes them (queue/jobs.ts): <StudyInstanceUID>_<model id>_<version>[_r<n>]. */
 const JOB_ID = /^[0-9][0-9.]{0,63}_[a-z0-9][a-z0-9-]{0,62}_[0-9A-Za-z.+-]{1,32}(_r[1-9][0-9]{0,5})?$/;
 const MODEL_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -108,7 +107,6 @@ function jobIdParam(req: Request): string {
 }
 
 function jobView(j: Job<InferenceJob>, state: string): Record<string, unknown> {
-  const failure = j.failedReason ? /^([A-Z_]+):\s*(.*)$/.exec(j.failedReason) : null;
   return {
     id: j.id,
     state,
@@ -121,7 +119,7 @@ function jobView(j: Job<InferenceJob>, state: string): Record<string, unknown> {
     createdAt: j.timestamp ? new Date(j.timestamp).toISOString() : undefined,
     finishedAt: j.finishedOn ? new Date(j.finishedOn).toISOString() : undefined,
     ...(j.failedReason
-      ? { failure: { code: failure?.[1] ?? 'UNKNOWN', message: failure?.[2] ?? j.failedReason } }
+      ? { failure: parseFailure(j.failedReason) }
       : {}),
   };
 }
@@ -274,8 +272,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     '/jobs',
     wrap(async (req, res) => {
       const state = queryParam(req, 'state');
-      if (state !== undefined && !(ALL_STATES as readonly string[]).includes(state))
-        throw bad(`state must be one of ${ALL_STATES.join(', ')}`);
+      if (state !== undefined && !isJobState(state)) throw bad(`state must be one of ${JOB_STATES.join(', ')}`);
       const rawLimit = queryParam(req, 'limit');
       if (rawLimit !== undefined && !/^[1-9][0-9]{0,3}$/.test(rawLimit))
         throw bad('limit must be a whole number from 1 to 1000');
@@ -286,8 +283,8 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
       const study = queryParam(req, 'study');
       if (study !== undefined && !isValidUid(study)) throw bad('study must be a StudyInstanceUID');
       const out: Record<string, unknown>[] = [];
-      for (const s of state ? [state] : ALL_STATES) {
-        for (const j of await deps.queue.getJobs([s as (typeof ALL_STATES)[number]], 0, limit - 1)) {
+      for (const s of state ? [state] : JOB_STATES) {
+        for (const j of await deps.queue.getJobs([s], 0, limit - 1)) {
           if (!j) continue;
           if (model && j.data.modelId !== model) continue;
           if (study && j.data.studyInstanceUid !== study) continue;
@@ -351,7 +348,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
       const uid = String(req.params.uid);
       if (!isValidUid(uid)) throw bad('not a UID');
       const jobs: Record<string, unknown>[] = [];
-      for (const s of ALL_STATES)
+      for (const s of JOB_STATES)
         for (const j of await deps.queue.getJobs([s], 0, 9999))
           if (j && j.data.studyInstanceUid === uid) jobs.push(jobView(j, s));
       const delivered = await Promise.all(

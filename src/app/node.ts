@@ -15,6 +15,7 @@ import { startWorker } from '../worker/inference-worker';
 import { RulesStore } from '../rules/rules-store';
 import { createAdminApp } from '../admin/app';
 import { ConfigError, listenError } from '../errors';
+import * as fs from 'fs';
 import type * as http from 'http';
 
 export type NodeRole = 'listener' | 'worker' | 'admin';
@@ -29,6 +30,7 @@ export async function startNode(
   log: Logger,
   opts: { intakeStart?: 'now' | 'beginning' } = {},
 ): Promise<RunningNode> {
+  if (!fs.existsSync(cfg.modelsDir)) throw new ConfigError('AINODE_MODELS_DIR', `${cfg.modelsDir} does not exist`);
   const { packages, refused } = loadModelPackages(cfg.modelsDir);
   const rules = new RulesStore(cfg.rulesFile, log);
   rules.load(); // an invalid rules file stops the start with its problems

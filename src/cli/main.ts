@@ -16,6 +16,7 @@ import { loadModelPackages } from '../inference/model-package';
 import { AINODE_EQUIPMENT } from '../dicom/equipment';
 import * as path from 'path';
 import * as fs from 'fs';
+import { parseArgs } from 'util';
 import { readNifti } from '../volume/nifti';
 import { niftiToMrSeries } from '../convert/nifti-to-dicom';
 import { parseRules, RulesError } from '../rules/schema';
@@ -52,28 +53,66 @@ const USAGE = `usage: ainode <command>
                 read a password from stdin, print the line for AINODE_VIEWER_USERS_FILE
   version       print the version
 
+Options take their value as \`--opt value\` or \`--opt=value\`; \`ainode <command> --help\` shows one
+command. Exit codes: 0 done, 1 failed (the message says why and what to do), 2 bad usage or
+configuration (the message names the option or variable).
+
 Configuration: environment variables (see docs/configuration.md); at least
   AINODE_DICOMWEB_URL   e.g. http://127.0.0.1:8042/dicom-web
   AINODE_REDIS_URL      e.g. redis://127.0.0.1:6379
 `;
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new UsageError(`${name} needs a value`);
-  return v;
-}
-
 class UsageError extends Error {}
 
+/** Each command's own help (`ainode <command> --help`). */
+const HELP: Record<string, string> = {
+  start: `usage: ainode start [--role listener|worker|admin] [--intake-start now|beginning]\n\n${section('start')}`,
+  models: `usage: ainode models list\n\n${section('models list')}`,
+  rules: `usage: ainode rules validate <file>\n       ainode rules test --study <StudyInstanceUID> [--json]\n\n${section('rules validate')}${section('rules test')}`,
+  convert: `usage: ainode convert nifti <file.nii[.gz]> <output-folder> [--series-description TEXT]\n\n${section('convert nifti')}`,
+  viewer: `usage: ainode viewer [--ohif-dist DIR]\n       ainode viewer add-user <name>\n\n${section('viewer [')}${section('viewer add-user')}`,
+};
+
+/** The lines of USAGE that describe one command (from its line to the next command's). */
+function section(head: string): string {
+  const lines = USAGE.split('\n');
+  const from = lines.findIndex((l) => l.startsWith(`  ${head}`));
+  if (from < 0) return '';
+  let to = from + 1;
+  while (to < lines.length && lines[to].startsWith('        ')) to++;
+  return `${lines.slice(from, to).join('\n')}\n`;
+}
+
+/**
+ * A command's options and operands, by Node's util.parseArgs: `--opt value` and `--opt=value`,
+ * unknown options and missing values refused as usage errors (exit 2).
+ */
+function parse<O extends Record<string, { type: 'string' | 'boolean' }>>(
+  args: string[],
+  options: O,
+  operands: { min: number; max: number; what: string },
+): { values: { [K in keyof O]?: O[K]['type'] extends 'string' ? string : boolean }; positionals: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const n = parsed.positionals.length;
+  if (n < operands.min || n > operands.max) throw new UsageError(`${operands.what}`);
+  return parsed as never;
+}
+
 async function start(args: string[]): Promise<number> {
-  const known = new Set(['--role', '--intake-start']);
-  for (let i = 0; i < args.length; i += 2) if (!known.has(args[i])) throw new UsageError(`unknown option ${args[i]}`);
-  const role = flag(args, '--role');
+  const { values } = parse(
+    args,
+    { role: { type: 'string' }, 'intake-start': { type: 'string' } },
+    { min: 0, max: 0, what: 'start takes no operands' },
+  );
+  const role = values.role;
   if (role !== undefined && role !== 'listener' && role !== 'worker' && role !== 'admin')
     throw new UsageError(`--role must be listener, worker or admin (got "${role}")`);
-  const intakeStart = flag(args, '--intake-start') ?? 'now';
+  const intakeStart = values['intake-start'] ?? 'now';
   if (intakeStart !== 'now' && intakeStart !== 'beginning')
     throw new UsageError(`--intake-start must be now or beginning (got "${intakeStart}")`);
   const cfg = loadConfig();
@@ -124,10 +163,16 @@ function modelsList(): number {
 }
 
 function rulesValidate(args: string[]): number {
-  const [file] = args;
-  if (!file) throw new UsageError('rules validate needs a file');
+  const [file] = parse(args, {}, { min: 1, max: 1, what: 'rules validate needs one <file>' }).positionals;
   try {
-    const set = parseRules(fs.readFileSync(file, 'utf8'), file);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      process.stderr.write(`ainode: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})\n`);
+      return 1;
+    }
+    const set = parseRules(text, file);
     process.stdout.write(`${file}: valid, ${set.rules.length} rule(s): ${set.rules.map((r) => r.name).join(', ')}\n`);
     return 0;
   } catch (e) {
@@ -140,7 +185,12 @@ function rulesValidate(args: string[]): number {
 }
 
 async function rulesTest(args: string[]): Promise<number> {
-  const study = flag(args, '--study');
+  const { values } = parse(
+    args,
+    { study: { type: 'string' }, json: { type: 'boolean' } },
+    { min: 0, max: 0, what: 'rules test takes --study <StudyInstanceUID> and no operands' },
+  );
+  const study = values.study;
   if (!study) throw new UsageError('rules test needs --study <StudyInstanceUID>');
   const cfg = loadConfig();
   const log = createLogger({ level: 'warn' });
@@ -151,15 +201,19 @@ async function rulesTest(args: string[]): Promise<number> {
     { client: new DicomwebClient(cfg.dicomweb), models: packages, rules: store },
     study,
   );
-  if (args.includes('--json')) process.stdout.write(JSON.stringify(decision, null, 2) + '\n');
+  if (values.json) process.stdout.write(JSON.stringify(decision, null, 2) + '\n');
   else process.stdout.write(formatDecision(decision));
   return 0;
 }
 
 function convertNifti(args: string[]): number {
-  const [input, out, ...opts] = args;
-  if (!input || !out) throw new UsageError('convert nifti needs <file.nii[.gz]> and <output-folder>');
-  const seriesDescription = flag(opts, '--series-description');
+  const { values, positionals } = parse(
+    args,
+    { 'series-description': { type: 'string' } },
+    { min: 2, max: 2, what: 'convert nifti needs <file.nii[.gz]> and <output-folder>' },
+  );
+  const [input, out] = positionals;
+  const seriesDescription = values['series-description'];
   const bytes = fs.readFileSync(input);
   const series = niftiToMrSeries(bytes, readNifti(bytes), seriesDescription ? { seriesDescription } : {});
   fs.mkdirSync(out, { recursive: true });
@@ -174,9 +228,12 @@ function convertNifti(args: string[]): number {
 
 async function viewer(args: string[]): Promise<number> {
   if (args[0] === 'add-user') return viewerAddUser(args.slice(1));
-  for (let i = 0; i < args.length; i += 2)
-    if (args[i] !== '--ohif-dist') throw new UsageError(`unknown option ${args[i]}`);
-  const cfg = loadViewerConfig(process.env, flag(args, '--ohif-dist'));
+  const { values } = parse(
+    args,
+    { 'ohif-dist': { type: 'string' } },
+    { min: 0, max: 0, what: 'viewer takes --ohif-dist DIR, or add-user <name>' },
+  );
+  const cfg = loadViewerConfig(process.env, values['ohif-dist']);
   const log = createLogger({ level: process.env.AINODE_LOG_LEVEL ?? 'info' });
   const { server, url } = await startViewer(cfg, log.child({ stage: 'viewer' }));
   log.info(
@@ -200,8 +257,11 @@ async function viewer(args: string[]): Promise<number> {
 
 /** `ainode viewer add-user <name>`: reads the password from stdin, prints the users-file line. */
 function viewerAddUser(args: string[]): number {
-  const [name, ...more] = args;
-  if (!name || more.length) throw new UsageError('viewer add-user needs one <name>; the password is read from stdin');
+  const [name] = parse(
+    args,
+    {},
+    { min: 1, max: 1, what: 'viewer add-user needs one <name>; the password is read from stdin' },
+  ).positionals;
   const password = fs.readFileSync(0, 'utf8').replace(/\r?\n$/, '');
   process.stdout.write(`${hashUserLine(name, password)}\n`);
   return 0;
@@ -209,6 +269,10 @@ function viewerAddUser(args: string[]): number {
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd && HELP[cmd] && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(HELP[cmd]);
+    return 0;
+  }
   try {
     switch (cmd) {
       case 'start':

@@ -9,8 +9,8 @@ import { createHash } from 'crypto';
 import { AinodeError } from '../errors';
 import { dicomDateTime, ds } from '../dicom/equipment';
 import { writePart10 } from '../dicom/part10';
-import { deterministicUid } from '../dicom/uid';
-import { cross, dot, norm, type Vec3 } from '../volume/geometry';
+import { deterministicUid } from '../contracts/uid';
+import { cross, dot, norm, type Vec3 } from '../contracts/geometry';
 import type { NiftiImage } from '../volume/nifti';
 
 export const MR_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.4';

@@ -10,7 +10,7 @@
 import { AinodeError } from '../errors';
 import type { Code } from '../dicom/codes';
 
-export type Orientation = 'axial' | 'coronal' | 'sagittal';
+import type { Orientation } from '../contracts/geometry';
 export type AxisCode = 'L' | 'R' | 'A' | 'P' | 'S' | 'I';
 
 export interface SeriesAcceptance {

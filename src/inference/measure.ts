@@ -3,7 +3,7 @@
  * (volume, mean intensity, percent below a threshold) and derived groups (the same over a union
  * of labels; ratios of segment volumes).
  */
-import { voxelVolumeMm3, type ScalarVolume } from '../volume/volume';
+import { voxelVolumeMm3, type ScalarVolume } from '../contracts/volume';
 import type { ModelManifest } from './manifest';
 
 export interface RegionStats {

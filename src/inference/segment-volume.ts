@@ -6,7 +6,7 @@
  */
 import { AinodeError } from '../errors';
 import { resample, resampleLabels, sameGrid, targetGrid, type ValueRange } from '../volume/resample';
-import type { ScalarVolume, VolumeGeometry } from '../volume/volume';
+import type { ScalarVolume, VolumeGeometry } from '../contracts/volume';
 import { LUNG_LABEL_VALUES, splitLungs } from './ct-lung/postprocess';
 import type { Normalize, Preprocess } from './manifest';
 import type { ModelPackage } from './model-package';

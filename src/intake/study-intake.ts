@@ -13,9 +13,9 @@ import type { ModelPackage } from '../inference/model-package';
 import { gatherStudyFacts, type InstancePositions, type SeriesFacts } from '../rules/study-facts';
 import { evaluateRules, requiredTags, type RoutingDecision } from '../rules/evaluate';
 import type { RulesStore } from '../rules/rules-store';
-import { inferenceJobId, type InferenceJob } from '../queue/jobs';
+import { inferenceJobId, type InferenceJob } from '../contracts/job';
 import type { Redis } from '../queue/redis';
-import { isDefaultProfiles } from '../results/sr-profile';
+import { isDefaultProfiles } from '../contracts/sr-profile';
 
 export interface StudyIntakeDeps {
   client: DicomwebClient;

@@ -6,10 +6,9 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { QueueEvents, type Queue } from 'bullmq';
-import type { InferenceJob } from '../queue/jobs';
-import type { Redis } from '../queue/redis';
+import { JOB_STATES, parseFailure, type InferenceJob } from '../contracts/job';
+import type { Redis } from 'ioredis';
 
-const STATES = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'] as const;
 
 export class QueueMetrics {
   readonly registry = new Registry();
@@ -66,7 +65,7 @@ export class QueueMetrics {
     });
     this.events.on('completed', ({ jobId, returnvalue }) => void this.onCompleted(jobId, returnvalue));
     this.events.on('failed', ({ failedReason }) =>
-      this.errors.inc({ code: /^([A-Z_]+):/.exec(failedReason ?? '')?.[1] ?? 'UNKNOWN' }),
+      this.errors.inc({ code: parseFailure(failedReason ?? '').code }),
     );
     await this.events.waitUntilReady();
   }
@@ -88,10 +87,10 @@ export class QueueMetrics {
   }
 
   async collect(): Promise<string> {
-    const counts = await this.queue.getJobCounts(...STATES);
+    const counts = await this.queue.getJobCounts(...JOB_STATES);
     this.depth.set((counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0));
     this.jobs.reset();
-    for (const state of STATES) {
+    for (const state of JOB_STATES) {
       const jobs = await this.queue.getJobs([state], 0, 999);
       const byModel = new Map<string, number>();
       for (const j of jobs) if (j) byModel.set(j.data.modelId, (byModel.get(j.data.modelId) ?? 0) + 1);

@@ -1,7 +1,7 @@
 /** The inference queue with the node's default job options (retries with backoff and jitter). */
 import { Queue } from 'bullmq';
 import type { Redis } from './redis';
-import { INFERENCE_QUEUE, type InferenceJob } from './jobs';
+import { INFERENCE_QUEUE, type InferenceJob } from '../contracts/job';
 
 export function createInferenceQueue(
   connection: Redis,

@@ -4,7 +4,7 @@
  * does not, so a study that becomes "stable" again (e.g. because ainode's own SEG/SR arrived)
  * is never processed twice.
  */
-import type { Redis } from '../queue/redis';
+import type { Redis } from 'ioredis';
 
 export interface LedgerEntry {
   seriesInstanceUid: string;

@@ -3,7 +3,7 @@
  * model version), so processing the same job again yields the same SEG and SR UIDs: the PACS
  * ignores a second copy, and the node can ask the PACS whether the result is already there.
  */
-import { deterministicUid } from '../dicom/uid';
+import { deterministicUid } from '../contracts/uid';
 
 export interface ResultKey {
   studyInstanceUid: string;

@@ -6,7 +6,7 @@
  * the pixel borders of the mask in the SEG and the polygon encloses exactly that piece's pixels
  * (holes included).
  */
-import type { VolumeGeometry } from '../volume/volume';
+import type { VolumeGeometry } from '../contracts/volume';
 
 export interface PlanarRoi {
   /** Slice index k in the volume. */

@@ -9,19 +9,8 @@
  */
 import type { SeriesDescriptor } from './study-facts';
 import { AINODE_EQUIPMENT } from '../dicom/equipment';
-import type { Orientation, SeriesAcceptance } from '../inference/manifest';
-
-export function orientationOf(iop: number[] | undefined): Orientation | undefined {
-  if (!iop) return undefined;
-  const n = [
-    iop[1] * iop[5] - iop[2] * iop[4],
-    iop[2] * iop[3] - iop[0] * iop[5],
-    iop[0] * iop[4] - iop[1] * iop[3],
-  ].map(Math.abs);
-  const max = Math.max(...n);
-  if (max < 0.9) return undefined; // oblique
-  return n[2] === max ? 'axial' : n[1] === max ? 'coronal' : 'sagittal';
-}
+import type { SeriesAcceptance } from '../inference/manifest';
+import { orientationOf } from '../contracts/geometry';
 
 export function judgeSeries(s: SeriesDescriptor, a: SeriesAcceptance): { qualifies: boolean; why: string } {
   if (s.manufacturer === AINODE_EQUIPMENT.Manufacturer) return { qualifies: false, why: 'written by ainode' };

@@ -5,6 +5,7 @@
  * validation and is written to the file atomically.
  */
 import * as fs from 'fs';
+import { ConfigError } from '../errors';
 import * as path from 'path';
 import type { Logger } from '../observability/logger';
 import { parseRules, RulesError, type RuleSet } from './schema';
@@ -31,7 +32,15 @@ export class RulesStore {
 
   /** Loads the file; throws RulesError when it is invalid (at start: the node must not run without rules). */
   load(): RuleSet {
-    const text = fs.readFileSync(this.file, 'utf8');
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(
+        'AINODE_RULES_FILE',
+        `cannot read ${this.file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
     const rules = parseRules(text, this.file);
     this.accept(rules, text);
     return rules;

@@ -7,8 +7,8 @@
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { AinodeError } from '../errors';
 import { resolveAttribute } from '../dicom/part10';
-import type { Orientation } from '../inference/manifest';
-import { DEFAULT_SR_PROFILES, SR_PROFILES, isSrProfile, type SrProfile } from '../results/sr-profile';
+import type { Orientation } from '../contracts/geometry';
+import { DEFAULT_SR_PROFILES, SR_PROFILES, isSrProfile, type SrProfile } from '../contracts/sr-profile';
 
 export type MissingPolicy = 'match' | 'no-match' | 'skip';
 export interface Range {

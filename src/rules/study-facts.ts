@@ -9,8 +9,7 @@
  */
 import type { DicomwebClient } from '../dicomweb/client';
 import { jsonNumber, jsonString, jsonStrings, Tag, type DicomJson } from '../dicom/json';
-import type { Orientation } from '../inference/manifest';
-import { orientationOf } from './model-acceptance';
+import { orientationOf, type Orientation } from '../contracts/geometry';
 
 export interface SeriesDescriptor {
   seriesInstanceUid: string;

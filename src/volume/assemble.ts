@@ -22,7 +22,7 @@ import { AinodeError } from '../errors';
 import { readPart10, type NaturalDataset } from '../dicom/part10';
 import { readImageHeader } from '../dicom/image-header';
 import { pickPatientStudy, type PatientStudyAttributes } from '../dicom/study-attributes';
-import { cross, dot, norm, sub, type Vec3 } from './geometry';
+import { cross, dot, norm, sub, type Vec3 } from '../contracts/geometry';
 import {
   checkPixelModule,
   decodeFrame,
@@ -32,9 +32,9 @@ import {
   modalityValues,
   rescaleValue,
   type PixelFormat,
-} from './pixel-data';
+} from '../dicom/pixel-data';
 import { DEFAULT_MAX_FRAME_PIXELS, DEFAULT_MAX_VOXELS, type InputLimits } from '../dicom/structure';
-import type { ScalarVolume, SliceSource } from './volume';
+import type { ScalarVolume, SliceSource } from '../contracts/volume';
 
 const SPACING_TOLERANCE = 0.01;
 const ORIENTATION_TOLERANCE = 1e-3;

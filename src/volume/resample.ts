@@ -5,8 +5,8 @@
  * so an identical grid reproduces the input exactly.
  */
 import { AinodeError } from '../errors';
-import { cross, dot, type Vec3 } from './geometry';
-import type { VolumeGeometry } from './volume';
+import { cross, dot, type Vec3 } from '../contracts/geometry';
+import type { VolumeGeometry } from '../contracts/volume';
 
 const AXIS_VECTORS: Record<string, Vec3> = {
   L: [1, 0, 0],

@@ -7,7 +7,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config/schema';
 import type { Logger } from '../observability/logger';
 import type { Redis } from '../queue/redis';
-import { INFERENCE_QUEUE, parseInferenceJob, type InferenceJob } from '../queue/jobs';
+import { INFERENCE_QUEUE, parseInferenceJob, type InferenceJob } from '../contracts/job';
 import { describeError, isAinodeError } from '../errors';
 import { createSession, type LoadedSession } from '../inference/session';
 import type { ModelPackage } from '../inference/model-package';

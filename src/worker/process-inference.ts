@@ -16,9 +16,9 @@ import { segmentVolume } from '../inference/segment-volume';
 import { measure, needsIntensities, type RegionStats } from '../inference/measure';
 import { buildSegmentationResults } from '../results/segmentation-results';
 import { outputUids } from '../results/output-uids';
-import { DEFAULT_SR_PROFILES } from '../results/sr-profile';
+import { DEFAULT_SR_PROFILES } from '../contracts/sr-profile';
 import { collectGarbage, StagePeaks } from '../observability/memory';
-import type { InferenceJob } from '../queue/jobs';
+import type { InferenceJob } from '../contracts/job';
 import { DicomwebClient as Client } from '../dicomweb/client';
 import type { RulesStore } from '../rules/rules-store';
 

@@ -13,11 +13,11 @@ import { jsonString, Tag } from '../../src/dicom/json';
 import { code } from '../../src/dicom/codes';
 import { buildSegmentation } from '../../src/dicom/seg/builder';
 import { SegmentAlgorithmType, SegmentDescription } from '../../src/dicom/seg/segment';
-import { randomUid } from '../../src/dicom/uid';
+import { randomUid } from '../../src/contracts/uid';
 import { anyCtRules, thresholdModelPackage } from '../support/test-models';
 import { VolumeBuilder } from '../../src/volume/assemble';
 import { readNifti } from '../../src/volume/nifti';
-import type { ScalarVolume } from '../../src/volume/volume';
+import type { ScalarVolume } from '../../src/contracts/volume';
 import type { PatientStudyAttributes } from '../../src/dicom/study-attributes';
 import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
 import { readDicomFolder, stowFiles, type DicomFile } from '../../scripts/support/dicom-files';
@@ -34,7 +34,7 @@ const SCT: Record<string, [string, string]> = {
   aorta: ['15825003', 'Aorta'],
 };
 
-describe('issue 3: JPEG 2000 abdominal CT end to end, and its 31-organ mask as a SEG', function () {
+describe('JPEG 2000 abdominal CT end to end, and its 31-organ mask as a SEG', function () {
   this.timeout(300_000);
   let orthanc: OrthancProcess;
   let node: AinodeProcess;

@@ -18,7 +18,7 @@ import { BRAIN_T1_NIFTI, REDIS_URL, tempDir, uniquePrefix } from '../support/env
 import { readSeg, readSrNumbers } from '../support/seg-reader';
 import { brainVolumesDirect } from '../support/brain-direct';
 
-describe('issue 4: T1 brain MRI -> pretrained MeshNet -> SEG + SR, through the PACS', function () {
+describe('T1 brain MRI -> pretrained MeshNet -> SEG + SR, through the PACS', function () {
   this.timeout(300_000);
   let orthanc: OrthancProcess;
   let node: AinodeProcess;

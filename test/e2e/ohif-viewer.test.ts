@@ -99,7 +99,7 @@ function value(g: ReadMeasurementGroup, concept: string): number {
   return m!.value!;
 }
 
-describe('issue 8: results in the OHIF viewer (headless Chromium), chest CT and brain MRI', function () {
+describe('results in the OHIF viewer (headless Chromium), chest CT and brain MRI', function () {
   this.timeout(600_000);
   let dir: string;
   let orthanc: OrthancProcess;

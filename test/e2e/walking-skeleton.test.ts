@@ -48,7 +48,7 @@ function dciodvfy(file: string): { errors: string[]; output: string } {
   return { errors: output.split('\n').filter((l) => /^Error/.test(l)), output };
 }
 
-describe('issue 2: walking skeleton, chest CT -> SEG + SR on real services', function () {
+describe('walking skeleton, chest CT -> SEG + SR on real services', function () {
   this.timeout(300_000);
   let orthanc: OrthancProcess;
   let client: DicomwebClient;

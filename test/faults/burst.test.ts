@@ -13,7 +13,7 @@ import { REDIS_URL, SHARED_DATA, tempDir, uniquePrefix } from '../support/env';
 import { resultCounts, waitUntil } from '../support/results';
 import { anyCtRules, thresholdModelPackage } from '../support/test-models';
 
-describe('issue 6: burst of 100 studies, 2 listeners, 3 workers', function () {
+describe('burst of 100 studies, 2 listeners, 3 workers', function () {
   this.timeout(900_000);
   let orthanc: OrthancProcess;
   const procs: AinodeProcess[] = [];

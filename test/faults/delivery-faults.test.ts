@@ -16,7 +16,7 @@ import { expectExactlyOneResult, resultCounts, waitUntil } from '../support/resu
 
 const report = (line: string): void => void process.stdout.write(`      ${line}\n`);
 
-describe('issue 6: faults - nothing lost, nothing duplicated', function () {
+describe('faults - nothing lost, nothing duplicated', function () {
   this.timeout(600_000);
   let dir: string;
   let orthanc: OrthancProcess;

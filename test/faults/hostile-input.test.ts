@@ -10,8 +10,8 @@ import IORedis from 'ioredis';
 import { Queue } from 'bullmq';
 import { DicomwebClient } from '../../src/dicomweb/client';
 import { readPart10, writePart10, type NaturalDataset } from '../../src/dicom/part10';
-import { deterministicUid } from '../../src/dicom/uid';
-import { INFERENCE_QUEUE, type InferenceJob } from '../../src/queue/jobs';
+import { deterministicUid } from '../../src/contracts/uid';
+import { INFERENCE_QUEUE, type InferenceJob } from '../../src/contracts/job';
 import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
 import { readDicomFolder, stowFiles, type DicomFile } from '../../scripts/support/dicom-files';
 import { reUid } from '../../scripts/support/reuid';
@@ -72,7 +72,7 @@ function withTransferSyntax(part10: Buffer, ts: string): Buffer {
   return Buffer.concat([part10.subarray(0, 132), gl, meta, part10.subarray(p)]);
 }
 
-describe('issue 6: hostile and broken input', function () {
+describe('hostile and broken input', function () {
   this.timeout(300_000);
   let orthanc: OrthancProcess;
   let node: AinodeProcess;

@@ -14,7 +14,7 @@ import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
 import { CHEST_CT_DIR, REDIS_URL, tempDir, uniquePrefix } from '../support/env';
 import { expectExactlyOneResult, waitUntil } from '../support/results';
 
-describe('issue 6: shutdown and re-runs', function () {
+describe('shutdown and re-runs', function () {
   this.timeout(300_000);
   let orthanc: OrthancProcess;
   let client: DicomwebClient;

@@ -14,7 +14,7 @@ import { createAdminApp } from '../../src/admin/app';
 import { DicomwebClient } from '../../src/dicomweb/client';
 import { loadModelPackages } from '../../src/inference/model-package';
 import { createLogger } from '../../src/observability/logger';
-import { INFERENCE_QUEUE, type InferenceJob } from '../../src/queue/jobs';
+import { INFERENCE_QUEUE, type InferenceJob } from '../../src/contracts/job';
 import { DeliveryLedger } from '../../src/results/ledger';
 import { RulesStore } from '../../src/rules/rules-store';
 import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
@@ -23,7 +23,7 @@ import { REDIS_URL, tempDir, uniquePrefix } from '../support/env';
 
 const TOKEN = 'test-admin-token-0123456789';
 
-describe('issue 5: admin API', function () {
+describe('admin API', function () {
   this.timeout(60_000);
   const prefix = uniquePrefix('admin');
   const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: null });

@@ -21,7 +21,7 @@ import { reUid } from '../../scripts/support/reuid';
 import { AINODE_BIN, REPO_ROOT, spawnAinode, type AinodeProcess } from '../support/ainode-process';
 import { BRAIN_T1_NIFTI, CHEST_CT_DIR, REDIS_URL, tempDir, uniquePrefix } from '../support/env';
 
-describe('issue 5: dry run on the live PACS, and hot reload', function () {
+describe('dry run on the live PACS, and hot reload', function () {
   this.timeout(240_000);
   let orthanc: OrthancProcess;
   let client: DicomwebClient;

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readPart10 } from '../../src/dicom/part10';
 import { VolumeBuilder } from '../../src/volume/assemble';
-import { decodeFrame, initCodecs, pixelFormat } from '../../src/volume/pixel-data';
+import { decodeFrame, initCodecs, pixelFormat } from '../../src/dicom/pixel-data';
 import { readDicomFolder } from '../../scripts/support/dicom-files';
 import { REPO_ROOT } from '../support/ainode-process';
 import { CHEST_CT_DIR, SHARED_DATA, tempDir } from '../support/env';

@@ -1,8 +1,9 @@
 /** Pure contracts: job payloads (UIDs only), multipart framing, default routing decisions. */
 import { expect } from 'chai';
-import { inferenceJobId, parseInferenceJob } from '../../src/queue/jobs';
+import { inferenceJobId, parseInferenceJob } from '../../src/contracts/job';
 import { buildMultipart, splitMultipart } from '../../src/dicomweb/multipart';
-import { judgeSeries, orientationOf } from '../../src/rules/model-acceptance';
+import { judgeSeries } from '../../src/rules/model-acceptance';
+import { orientationOf } from '../../src/contracts/geometry';
 import { loadModelPackage } from '../../src/inference/model-package';
 import { REPO_ROOT } from '../support/ainode-process';
 import * as path from 'path';

@@ -9,7 +9,7 @@ import { createSession } from '../../src/inference/session';
 import { segmentVolume } from '../../src/inference/segment-volume';
 import { measure } from '../../src/inference/measure';
 import { createLogger } from '../../src/observability/logger';
-import type { ScalarVolume } from '../../src/volume/volume';
+import type { ScalarVolume } from '../../src/contracts/volume';
 import { REPO_ROOT } from '../support/ainode-process';
 
 /** A chest phantom: soft-tissue body (40 HU) in air, two air "lungs" with a vessel, a trachea joining them. */

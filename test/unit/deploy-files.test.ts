@@ -104,6 +104,20 @@ describe('deployment: compose file for a complete site', () => {
     }
     expect(services['worker-gpu'].build.dockerfile).to.equal('deploy/gpu/Dockerfile');
     expect(fs.readFileSync(path.join(DEPLOY, 'gpu', 'Dockerfile'), 'utf8')).to.match(/ONNXRUNTIME_NODE_INSTALL=cuda12/);
+    // The images hold the production build (src/ only); the tests and their fixtures stay out.
+    for (const f of [path.join(DEPLOY, 'docker', 'Dockerfile'), path.join(DEPLOY, 'gpu', 'Dockerfile')]) {
+      const text = fs.readFileSync(f, 'utf8');
+      expect(text, f).to.not.match(/^COPY test\b/m);
+      expect(text, f).to.match(/^COPY .*tsconfig\.build\.json/m);
+    }
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts.prepare).to.equal('tsc -p tsconfig.build.json');
+    const build = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tsconfig.build.json'), 'utf8')) as {
+      include: string[];
+    };
+    expect(build.include).to.deep.equal(['src/**/*.ts']);
   });
 
   it("every ainode service's environment uses only variables ainode reads, and the real loaders accept it", () => {

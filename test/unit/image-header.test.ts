@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readImageHeader } from '../../src/dicom/image-header';
 import { readPart10, writePart10 } from '../../src/dicom/part10';
-import { decodeFrame, pixelFormat } from '../../src/volume/pixel-data';
+import { decodeFrame, pixelFormat } from '../../src/dicom/pixel-data';
 import { paddingValue } from '../../src/volume/assemble';
 import { CHEST_CT_DIR, SHARED_DATA } from '../support/env';
 

@@ -10,7 +10,7 @@ import { keySlice, planarRoi, polygonAreaPixels, traceOuterBoundary } from '../.
 import { buildMeasurementReport, type MeasurementReportInit } from '../../src/dicom/sr/measurement-report';
 import { Codes } from '../../src/dicom/codes';
 import { AinodeError } from '../../src/errors';
-import type { VolumeGeometry } from '../../src/volume/volume';
+import type { VolumeGeometry } from '../../src/contracts/volume';
 import { writePart10 } from '../../src/dicom/part10';
 import { tempDir } from '../support/env';
 

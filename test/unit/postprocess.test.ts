@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { toLabels } from '../../src/inference/postprocess';
 import { measure } from '../../src/inference/measure';
 import type { ModelManifest } from '../../src/inference/manifest';
-import type { ScalarVolume } from '../../src/volume/volume';
+import type { ScalarVolume } from '../../src/contracts/volume';
 
 /** A deterministic pseudo-random sequence (no Math.random: failures must reproduce). */
 function lcg(seed: number): () => number {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { readPart10 } from '../../src/dicom/part10';
-import { decodeFrame, initCodecs, pixelFormat, storedValues } from '../../src/volume/pixel-data';
+import { decodeFrame, initCodecs, pixelFormat, storedValues } from '../../src/dicom/pixel-data';
 import { SHARED_DATA } from '../support/env';
 
 const DEB = path.join(SHARED_DATA, 'reference', 'pydicom-debian', 'test_files');

@@ -1,7 +1,7 @@
 /** Volume assembly on the real 64-slice CT: order, spacing, HU; unsound stacks refused with a code. */
 import { expect } from 'chai';
 import { assembleVolume, VolumeBuilder } from '../../src/volume/assemble';
-import { decodeFrame, modalityValues, pixelFormat, type PixelFormat } from '../../src/volume/pixel-data';
+import { decodeFrame, modalityValues, pixelFormat, type PixelFormat } from '../../src/dicom/pixel-data';
 import { readPart10, writePart10 } from '../../src/dicom/part10';
 import { readDicomFolder } from '../../scripts/support/dicom-files';
 import { CHEST_CT_DIR } from '../support/env';

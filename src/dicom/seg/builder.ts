@@ -14,8 +14,8 @@ import { AINODE_EQUIPMENT, dicomDateTime, ds } from '../equipment';
 import type { NaturalDataset } from '../part10';
 import { writePart10Direct } from '../element-writer';
 import { patientStudyModule, type PatientStudyAttributes } from '../study-attributes';
-import { deterministicUid, isValidUid } from '../uid';
-import type { ScalarVolume } from '../../volume/volume';
+import { deterministicUid, isValidUid } from '../../contracts/uid';
+import type { ScalarVolume } from '../../contracts/volume';
 import type { SegmentDescription } from './segment';
 
 export const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';

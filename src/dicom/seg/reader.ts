@@ -8,7 +8,7 @@
 import { inflateFrame } from '../structure';
 import { AinodeError } from '../../errors';
 import { readPart10, type NaturalDataset } from '../part10';
-import { decodeFrame, initCodecs, pixelFormat, type PixelFormat } from '../../volume/pixel-data';
+import { decodeFrame, initCodecs, pixelFormat, type PixelFormat } from '../pixel-data';
 
 export const LABELMAP_SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.7';
 const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';

@@ -5,7 +5,7 @@
 import { AinodeError } from '../../errors';
 import { codeItem, type Code } from '../codes';
 import { ds } from '../equipment';
-import { isValidUid } from '../uid';
+import { isValidUid } from '../../contracts/uid';
 
 export type RelationshipType =
   | 'CONTAINS'

@@ -11,7 +11,7 @@ import { AINODE_EQUIPMENT, dicomDateTime } from '../equipment';
 import type { NaturalDataset } from '../part10';
 import { writePart10Direct } from '../element-writer';
 import { patientStudyModule, type PatientStudyAttributes } from '../study-attributes';
-import { isValidUid } from '../uid';
+import { isValidUid } from '../../contracts/uid';
 import { codeValue, container, image, libraryImage, num, scoord, text, uidRef, type ContentItem } from './content';
 import { uniqueInstances } from '../seg/builder';
 

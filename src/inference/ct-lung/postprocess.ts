@@ -27,7 +27,7 @@ import {
   type RunLabelling,
   type Runs,
 } from '../../volume/components';
-import { voxelToPatient, type VolumeGeometry } from '../../volume/volume';
+import { voxelToPatient, type VolumeGeometry } from '../../contracts/volume';
 
 /** Airway tracking: the trachea starts within this distance of the midline (mm)... */
 const AIRWAY_START_MAX_OFFSET_MM = 25;

@@ -31,7 +31,7 @@ function altered(bytes: Buffer, change: (ds: NaturalDataset) => void): Buffer {
   return writePart10(dataset, { PixelData: 'OW' });
 }
 
-describe('issue 3: bad input is refused with a coded error', () => {
+describe('bad input is refused with a coded error', () => {
   it('the unaltered 12 slices make a volume (control)', async () => {
     const { volume } = await assembleVolume('1.2.3', ct);
     expect(volume.geometry.slices).to.equal(12);

@@ -7,8 +7,8 @@
  */
 import { Context, NativeCodecs } from 'dcmjs-codecs';
 import { AinodeError } from '../errors';
-import type { NaturalDataset } from '../dicom/part10';
-import { inflateFrame } from '../dicom/structure';
+import type { NaturalDataset } from './part10';
+import { inflateFrame } from './structure';
 
 const NATIVE_LE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99']);
 const BIG_ENDIAN = '1.2.840.10008.1.2.2';

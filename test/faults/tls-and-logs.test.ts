@@ -67,7 +67,7 @@ function makeCa(dir: string): { ca: string; key: string; cert: string } {
   return { ca: path.join(dir, 'ca.pem'), key: path.join(dir, 'server.key'), cert: path.join(dir, 'server.pem') };
 }
 
-describe('issue 6: TLS with a custom CA, bearer token, no patient data in logs or Redis', function () {
+describe('TLS with a custom CA, bearer token, no patient data in logs or Redis', function () {
   this.timeout(180_000);
   let orthanc: OrthancProcess;
   let proxy: https.Server;

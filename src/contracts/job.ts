@@ -3,8 +3,8 @@
  * BullMQ stores them in Redis in clear, so no patient data may ever go in here.
  */
 import { AinodeError } from '../errors';
-import { isValidUid } from '../dicom/uid';
-import { isSrProfile, type SrProfile } from '../results/sr-profile';
+import { isValidUid } from './uid';
+import { isSrProfile, type SrProfile } from './sr-profile';
 
 export const INFERENCE_QUEUE = 'inference';
 
@@ -74,4 +74,21 @@ export function parseInferenceJob(data: unknown): InferenceJob {
     ...(d.resultVersion !== undefined ? { resultVersion: d.resultVersion as number } : {}),
     ...(d.srProfiles !== undefined ? { srProfiles: d.srProfiles as SrProfile[] } : {}),
   };
+}
+
+/** Every state a job can be in, in the order the admin API and the metrics list them. */
+export const JOB_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export function isJobState(v: string): v is JobState {
+  return (JOB_STATES as readonly string[]).includes(v);
+}
+
+/**
+ * A failed job's stored reason read back: the worker stores `CODE: message (next: hint)`
+ * (AinodeError.oneLine, via describeError); anything else, e.g. a crash, is code UNKNOWN.
+ */
+export function parseFailure(reason: string): { code: string; message: string } {
+  const m = /^([A-Z][A-Z0-9_]*):\s*(.*)$/s.exec(reason);
+  return m ? { code: m[1], message: m[2] } : { code: 'UNKNOWN', message: reason };
 }

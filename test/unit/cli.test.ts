@@ -1,0 +1,93 @@
+/**
+ * The command line as a user types it (bin/ainode.js in a child process): options as
+ * `--opt value` or `--opt=value`, per-command help, and the documented exit codes (0 done,
+ * 1 failed, 2 bad usage or configuration), each failure naming what to change.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { AINODE_BIN, REPO_ROOT } from '../support/ainode-process';
+
+function ainode(args: string[], env: Record<string, string> = {}): { status: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [AINODE_BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('cli: options, help and exit codes', function () {
+  this.timeout(60_000);
+  const rules = path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml');
+
+  it("exit 0: version, help, each command's --help, a valid rules file", () => {
+    expect(ainode(['version']).out).to.match(/^ainode \d+\.\d+\.\d+/);
+    expect(ainode(['--help']).status).to.equal(0);
+    for (const cmd of ['start', 'rules', 'convert', 'viewer', 'models']) {
+      const r = ainode([cmd, '--help']);
+      expect(r.status, cmd).to.equal(0);
+      expect(r.out, cmd).to.match(new RegExp(`^usage: ainode ${cmd}`));
+    }
+    expect(ainode(['rules', 'validate', rules]).status).to.equal(0);
+  });
+
+  it('exit 2: unknown commands and options, missing operands and values, bad values; each names the problem', () => {
+    const cases: [string[], RegExp][] = [
+      [[], /usage: ainode <command>/],
+      [['nonsense'], /unknown command "nonsense"/],
+      [['start', '--bogus'], /Unknown option '--bogus'/],
+      [['start', '--role=bogus'], /--role must be listener, worker or admin \(got "bogus"\)/],
+      [['start', '--role', 'bogus'], /--role must be listener, worker or admin/],
+      [['start', '--role'], /Option '--role <value>' argument missing/],
+      [['start', 'extra'], /start takes no operands/],
+      [['rules', 'validate'], /rules validate needs one <file>/],
+      [['rules', 'test'], /rules test needs --study/],
+      [['convert', 'nifti', 'only-one'], /convert nifti needs <file.nii\[.gz\]> and <output-folder>/],
+      [['viewer', '--ohif-dist'], /Option '--ohif-dist <value>' argument missing/],
+    ];
+    for (const [args, message] of cases) {
+      const r = ainode(args);
+      expect(r.status, args.join(' ')).to.equal(2);
+      expect(r.err + r.out, args.join(' ')).to.match(message);
+    }
+  });
+
+  it('--opt=value is the same as --opt value', () => {
+    const a = ainode(['rules', 'test', '--study=1.2.3'], {
+      AINODE_DICOMWEB_URL: 'http://127.0.0.1:9/dicom-web',
+      AINODE_REDIS_URL: 'redis://127.0.0.1:9',
+    });
+    const b = ainode(['rules', 'test', '--study', '1.2.3'], {
+      AINODE_DICOMWEB_URL: 'http://127.0.0.1:9/dicom-web',
+      AINODE_REDIS_URL: 'redis://127.0.0.1:9',
+    });
+    expect(a.status).to.equal(b.status);
+    expect(a.err.replace(/\d+ ms/g, '')).to.equal(b.err.replace(/\d+ ms/g, ''));
+  });
+
+  it('exit 2 for configuration, naming the variable; a missing file named with the variable that points to it', () => {
+    const base = { AINODE_DICOMWEB_URL: 'http://127.0.0.1:9/dicom-web', AINODE_REDIS_URL: 'redis://127.0.0.1:9' };
+    const noUrl = ainode(['start']);
+    expect(noUrl.status).to.equal(2);
+    expect(noUrl.err).to.match(/configuration error: AINODE_DICOMWEB_URL/);
+    const noRules = ainode(['start'], { ...base, AINODE_RULES_FILE: '/nowhere/rules.yaml' });
+    expect(noRules.status).to.equal(2);
+    expect(noRules.err).to.match(/AINODE_RULES_FILE: .*\/nowhere\/rules\.yaml/);
+    const noModels = ainode(['start'], { ...base, AINODE_MODELS_DIR: '/nowhere/models' });
+    expect(noModels.status).to.equal(2);
+    expect(noModels.err).to.match(/AINODE_MODELS_DIR: \/nowhere\/models does not exist/);
+    const noCa = ainode(['start'], { ...base, AINODE_DICOMWEB_CA_FILE: '/nowhere/ca.pem' });
+    expect(noCa.status).to.equal(2);
+    expect(noCa.err).to.match(/AINODE_DICOMWEB_CA_FILE: .*\/nowhere\/ca\.pem/);
+    const noTokenFile = ainode(['start'], { ...base, AINODE_ADMIN_TOKEN_FILE: '/nowhere/token' });
+    expect(noTokenFile.status).to.equal(2);
+    expect(noTokenFile.err).to.match(/AINODE_ADMIN_TOKEN_FILE: cannot read \/nowhere\/token/);
+  });
+
+  it('exit 1 for a failure that is not the command line: a rules file given on the command line that is missing', () => {
+    const r = ainode(['rules', 'validate', '/nowhere/rules.yaml']);
+    expect(r.status).to.equal(1);
+    expect(r.err).to.match(/cannot read \/nowhere\/rules\.yaml/);
+  });
+});
