@@ -118,9 +118,7 @@ function jobView(j: Job<InferenceJob>, state: string): Record<string, unknown> {
     attemptsMade: j.attemptsMade,
     createdAt: j.timestamp ? new Date(j.timestamp).toISOString() : undefined,
     finishedAt: j.finishedOn ? new Date(j.finishedOn).toISOString() : undefined,
-    ...(j.failedReason
-      ? { failure: parseFailure(j.failedReason) }
-      : {}),
+    ...(j.failedReason ? { failure: parseFailure(j.failedReason) } : {}),
   };
 }
 

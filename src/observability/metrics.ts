@@ -9,7 +9,6 @@ import { QueueEvents, type Queue } from 'bullmq';
 import { JOB_STATES, parseFailure, type InferenceJob } from '../contracts/job';
 import type { Redis } from 'ioredis';
 
-
 export class QueueMetrics {
   readonly registry = new Registry();
   private readonly jobs = new Gauge({
@@ -64,9 +63,7 @@ export class QueueMetrics {
       prefix: opts.prefix,
     });
     this.events.on('completed', ({ jobId, returnvalue }) => void this.onCompleted(jobId, returnvalue));
-    this.events.on('failed', ({ failedReason }) =>
-      this.errors.inc({ code: parseFailure(failedReason ?? '').code }),
-    );
+    this.events.on('failed', ({ failedReason }) => this.errors.inc({ code: parseFailure(failedReason ?? '').code }));
     await this.events.waitUntilReady();
   }
 
