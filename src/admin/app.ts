@@ -10,6 +10,7 @@
  * - Admin actions (retry, cancel, rules, pause, resume) go to an audit log (who, what, when;
  *   never patient data). The queue dashboard is read-only; pausing is an audited API action.
  */
+import { redisKeys } from '../contracts/redis-keys';
 import * as crypto from 'crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createBullBoard } from '@bull-board/api';
@@ -221,8 +222,8 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   const audit = async (req: Request, action: string, target: string, result: string): Promise<void> => {
     const entry = { at: new Date().toISOString(), actor: `${actorId}@${req.ip}`, action, target, result };
-    await deps.redis.lpush(`${deps.prefix}:audit`, JSON.stringify(entry));
-    await deps.redis.ltrim(`${deps.prefix}:audit`, 0, 9999);
+    await deps.redis.lpush(redisKeys.audit(deps.prefix), JSON.stringify(entry));
+    await deps.redis.ltrim(redisKeys.audit(deps.prefix), 0, 9999);
     deps.log.info({ audit: entry }, 'admin action');
   };
 
@@ -433,7 +434,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   app.get(
     '/audit',
     wrap(async (_req, res) => {
-      const entries = await deps.redis.lrange(`${deps.prefix}:audit`, 0, 99);
+      const entries = await deps.redis.lrange(redisKeys.audit(deps.prefix), 0, 99);
       res.json({ entries: entries.map((e) => JSON.parse(e) as unknown) });
     }),
   );

@@ -9,8 +9,6 @@ import * as path from 'path';
 import { ConfigError } from '../errors';
 
 export type PacsKind = 'auto' | 'orthanc' | 'dicomweb';
-export type Role = 'listener' | 'worker';
-
 export interface DicomwebConfig {
   /** QIDO/WADO/STOW root, e.g. http://127.0.0.1:8042/dicom-web (no trailing slash). */
   url: string;

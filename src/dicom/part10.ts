@@ -43,7 +43,7 @@ function normalisePart10(bytes: Buffer | Uint8Array): Uint8Array {
     // A bare dataset without any file meta (older tools write these): little endian, implicit
     // VR unless a VR follows the first tag.
     const vr = String.fromCharCode(bytes[4], bytes[5]);
-    const ts = /^[A-Z]{2}$/.test(vr) ? '1.2.840.10008.1.2.1' : '1.2.840.10008.1.2';
+    const ts = /^[A-Z]{2}$/.test(vr) ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ImplicitVRLittleEndian;
     const value = Buffer.from(ts.length % 2 ? `${ts}\0` : ts, 'latin1');
     const element = Buffer.concat([Buffer.from([0x02, 0x00, 0x10, 0x00, 0x55, 0x49, value.length, 0x00]), value]);
     const groupLength = Buffer.concat([

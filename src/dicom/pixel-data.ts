@@ -7,11 +7,15 @@
  */
 import { Context, NativeCodecs } from 'dcmjs-codecs';
 import { AinodeError } from '../errors';
-import type { NaturalDataset } from './part10';
+import { TransferSyntax, type NaturalDataset } from './part10';
 import { inflateFrame } from './structure';
 
-const NATIVE_LE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99']);
-const BIG_ENDIAN = '1.2.840.10008.1.2.2';
+const NATIVE_LE = new Set<string>([
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.DeflatedExplicitVRLittleEndian,
+]);
+const BIG_ENDIAN: string = TransferSyntax.ExplicitVRBigEndian;
 type Decoder = (ctx: Context) => Context;
 const DECODERS: Record<string, [string, Decoder]> = {
   '1.2.840.10008.1.2.5': ['RLE Lossless', (c) => NativeCodecs.decodeRle(c)],
@@ -37,6 +41,11 @@ export function initCodecs(): Promise<void> {
 }
 
 const DEFLATED_FRAMES = '1.2.840.10008.1.2.8.1';
+
+/** Native (not encapsulated) pixel data: implicit, explicit and deflated little endian, explicit big endian. */
+export function isNativeTransferSyntax(uid: string): boolean {
+  return NATIVE_LE.has(uid) || uid === BIG_ENDIAN;
+}
 
 export function isSupportedTransferSyntax(uid: string): boolean {
   return NATIVE_LE.has(uid) || uid === BIG_ENDIAN || uid === DEFLATED_FRAMES || uid in DECODERS;

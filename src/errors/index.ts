@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'SEG_INVALID'
   | 'SR_INVALID'
   | 'JOB_PAYLOAD_INVALID'
+  | 'JOB_CANCELLED'
   | 'DESTINATION_UNKNOWN';
 
 export class AinodeError extends Error {

@@ -11,8 +11,6 @@ import { AinodeError } from '../errors';
 import type { Code } from '../dicom/codes';
 
 import type { Orientation } from '../contracts/geometry';
-export type AxisCode = 'L' | 'R' | 'A' | 'P' | 'S' | 'I';
-
 export interface SeriesAcceptance {
   modality: string[];
   /** BodyPartExamined values; when the attribute is missing, bodyPartPattern on the descriptions decides. */

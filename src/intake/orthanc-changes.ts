@@ -4,6 +4,7 @@
  * in Redis and advanced only after every change of a page was handled, so a crash re-reads the
  * page (at-least-once; the ledger and job ids turn repeats into no-ops).
  */
+import { luaScript, redisKeys } from '../contracts/redis-keys';
 import { AinodeError } from '../errors';
 import type { Redis } from '../queue/redis';
 import type { DicomwebConfig } from '../config/schema';
@@ -34,7 +35,7 @@ export class OrthancChangesFeed {
     prefix: string,
   ) {
     this.http = createPacsHttp(creds);
-    this.cursorKey = `${prefix}:intake:orthanc:cursor`;
+    this.cursorKey = redisKeys.orthancCursor(prefix);
   }
 
   private async get<T>(path: string): Promise<T | undefined> {
@@ -138,11 +139,6 @@ export class OrthancChangesFeed {
 
   /** Advances the cursor, never backwards (two listeners may race). */
   async advance(to: number): Promise<void> {
-    await this.redis.eval(
-      "local c = tonumber(redis.call('GET', KEYS[1]) or '0'); if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end; return 1",
-      1,
-      this.cursorKey,
-      String(to),
-    );
+    await this.redis.eval(luaScript('advance-cursor'), 1, this.cursorKey, String(to));
   }
 }

@@ -4,6 +4,7 @@
  * count has not changed for the quiet period. Per-study state lives in one Redis hash:
  * `count|firstSeenWithThisCount(ms)|handledCount`.
  */
+import { redisKeys } from '../contracts/redis-keys';
 import type { DicomwebClient } from '../dicomweb/client';
 import { jsonNumber, jsonString, Tag } from '../dicom/json';
 import type { Redis } from '../queue/redis';
@@ -19,7 +20,7 @@ export class QidoStabilityPoller {
     prefix: string,
     private readonly quietMs: number,
   ) {
-    this.stateKey = `${prefix}:intake:qido:studies`;
+    this.stateKey = redisKeys.qidoStudies(prefix);
   }
 
   /** Returns the StudyInstanceUIDs that became stable since they were last handled. */

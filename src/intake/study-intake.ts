@@ -5,6 +5,8 @@
  * times for one study: the ledger and the deterministic job id make repeats no-ops, which is what
  * keeps ainode from re-processing a study after its own SEG/SR made the PACS report it again.
  */
+import { redisKeys } from '../contracts/redis-keys';
+import { nextResultVersion } from '../contracts/result-identity';
 import type { Queue } from 'bullmq';
 import type { DicomwebClient } from '../dicomweb/client';
 import type { Logger } from '../observability/logger';
@@ -63,7 +65,7 @@ const CLAIM_MS = 5000;
 
 /** True when this process may enqueue the job; false when another listener did. */
 async function claimJob(deps: StudyIntakeDeps, jobId: string): Promise<boolean> {
-  const key = `${deps.prefix}:claim:${jobId}`;
+  const key = redisKeys.claim(deps.prefix, jobId);
   for (;;) {
     if ((await deps.redis.set(key, String(process.pid), 'PX', CLAIM_MS, 'NX')) === 'OK') {
       // Claimed: unless the job appeared meanwhile (the other listener finished just before).
@@ -105,21 +107,19 @@ export async function handleStableStudy(
     // series chosen, or instances added to it); a re-run is a new result version with its own
     // series, earlier results are never overwritten or deleted.
     const delivered = await deps.ledger.get(studyInstanceUid, modelId, modelVersion);
-    let resultVersion = 1;
-    if (delivered) {
-      const count = decision.facts.get(j.seriesInstanceUid)?.numberOfInstances;
-      const unchanged =
-        delivered.seriesInstanceUid === j.seriesInstanceUid &&
-        (delivered.inputInstances === undefined || count === undefined || delivered.inputInstances === count);
-      if (unchanged) {
-        log.info(
-          { modelId, modelVersion, resultVersion: delivered.resultVersion ?? 1 },
-          'results already delivered; not enqueued again',
-        );
-        outcomes.push('already-delivered');
-        continue;
-      }
-      resultVersion = (delivered.resultVersion ?? 1) + 1;
+    const resultVersion = nextResultVersion(delivered, {
+      seriesInstanceUid: j.seriesInstanceUid,
+      instances: decision.facts.get(j.seriesInstanceUid)?.numberOfInstances,
+    });
+    if (resultVersion === undefined) {
+      log.info(
+        { modelId, modelVersion, resultVersion: delivered?.resultVersion ?? 1 },
+        'results already delivered; not enqueued again',
+      );
+      outcomes.push('already-delivered');
+      continue;
+    }
+    if (resultVersion > 1) {
       log.info(
         { modelId, modelVersion, resultVersion },
         'input changed since the last result; re-running as a new result version',

@@ -5,6 +5,7 @@
  * is never processed twice.
  */
 import type { Redis } from 'ioredis';
+import { redisKeys } from '../contracts/redis-keys';
 
 export interface LedgerEntry {
   seriesInstanceUid: string;
@@ -24,7 +25,7 @@ export class DeliveryLedger {
   ) {}
 
   private key(studyUid: string, modelId: string, modelVersion: string): string {
-    return `${this.prefix}:ledger:${studyUid}:${modelId}:${modelVersion}`;
+    return redisKeys.ledger(this.prefix, studyUid, modelId, modelVersion);
   }
 
   async get(studyUid: string, modelId: string, modelVersion: string): Promise<LedgerEntry | undefined> {

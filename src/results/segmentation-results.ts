@@ -18,7 +18,7 @@ import { deterministicUid } from '../contracts/uid';
 import type { ScalarVolume } from '../contracts/volume';
 import type { ModelManifest } from '../inference/manifest';
 import type { Measurements, RegionStats } from '../inference/measure';
-import { outputUids, type ResultKey } from './output-uids';
+import { resultIdentity, type ResultKey } from '../contracts/result-identity';
 
 /** OHIF (3.x) loads planar measurements into its panel only with its own tracking identifiers. */
 export const VIEWER_TRACKING_ID = 'Cornerstone3DTools@^0.1.0:PlanarFreehandROI';
@@ -55,7 +55,8 @@ export function buildSegmentationResults(
   measurements: Measurements,
   profiles: readonly SrProfile[] = DEFAULT_SR_PROFILES,
 ): ResultObjects {
-  const uids = outputUids(key);
+  const identity = resultIdentity(key);
+  const uids = identity.uids;
   const algorithmName = `ainode ${manifest.id} ${manifest.version}`;
   const tracking = (what: string): string => deterministicUid(uids.segInstance, 'tracking', what);
   const present = manifest.segments.filter((s) => measurements.segments.get(s.label)!.voxelCount > 0);
@@ -91,8 +92,8 @@ export function buildSegmentationResults(
     labelToSegment: segNumber,
     seriesInstanceUid: uids.segSeries,
     sopInstanceUid: uids.segInstance,
-    seriesNumber: manifest.seriesNumbers.seg + 100 * ((key.resultVersion ?? 1) - 1),
-    seriesDescription: `AI ${manifest.id} ${manifest.version}${(key.resultVersion ?? 1) > 1 ? ` run ${key.resultVersion}` : ''}`,
+    seriesNumber: identity.seriesNumber('seg', manifest.seriesNumbers),
+    seriesDescription: identity.seriesDescription('seg', manifest),
     contentLabel: manifest.id
       .toUpperCase()
       .replace(/[^A-Z0-9_]/g, '_')
@@ -109,7 +110,6 @@ export function buildSegmentationResults(
   const t1 = performance.now();
   const ratioItems = (codes: { code: Code }[], values: number[]): Measurement[] =>
     codes.map((r, i) => ({ concept: r.code, value: values[i], unit: Codes.noUnits }));
-  const run = key.resultVersion ?? 1;
   const common = {
     patientStudy,
     procedureReported: manifest.procedureReported,
@@ -122,8 +122,8 @@ export function buildSegmentationResults(
       ...common,
       seriesInstanceUid: uids.srSeries,
       sopInstanceUid: uids.srInstance,
-      seriesNumber: manifest.seriesNumbers.sr + 100 * (run - 1),
-      seriesDescription: `AI ${manifest.id} ${manifest.version} measurements${run > 1 ? ` run ${run}` : ''}`,
+      seriesNumber: identity.seriesNumber('sr', manifest.seriesNumbers),
+      seriesDescription: identity.seriesDescription('sr', manifest),
       segmentation: {
         seriesInstanceUid: uids.segSeries,
         instance: { sopClassUid: SEGMENTATION_STORAGE, sopInstanceUid: uids.segInstance },
@@ -185,8 +185,8 @@ export function buildSegmentationResults(
       ...common,
       seriesInstanceUid: uids.viewerSrSeries,
       sopInstanceUid: uids.viewerSrInstance,
-      seriesNumber: manifest.seriesNumbers.sr + 1 + 100 * (run - 1),
-      seriesDescription: `AI ${manifest.id} ${manifest.version} key slices${run > 1 ? ` run ${run}` : ''}`,
+      seriesNumber: identity.seriesNumber('viewer-sr', manifest.seriesNumbers),
+      seriesDescription: identity.seriesDescription('viewer-sr', manifest),
       segmentGroups: [],
       plainGroups: [],
       planarGroups,

@@ -41,11 +41,16 @@ export async function startWorker(
   const wlog = log.child({ stage: 'worker' });
   const worker = new Worker<InferenceJob, JobOutcome>(
     INFERENCE_QUEUE,
-    async (job: Job<InferenceJob>) => {
+    async (job: Job<InferenceJob>, _token?: string, signal?: AbortSignal) => {
       const jlog = wlog.child({ jobId: job.id });
       try {
         const payload = parseInferenceJob(job.data);
-        return await processInferenceJob({ ...deps, log: jlog, session }, payload, (p) => job.updateProgress(p));
+        return await processInferenceJob(
+          { ...deps, log: jlog, session },
+          payload,
+          (p) => job.updateProgress(p),
+          signal,
+        );
       } catch (e) {
         const line = describeError(e);
         jlog.warn({ err: e, attempt: job.attemptsMade + 1 }, `job failed: ${line}`);

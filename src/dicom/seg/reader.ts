@@ -8,7 +8,7 @@
 import { inflateFrame } from '../structure';
 import { AinodeError } from '../../errors';
 import { readPart10, type NaturalDataset } from '../part10';
-import { decodeFrame, initCodecs, pixelFormat, type PixelFormat } from '../pixel-data';
+import { decodeFrame, initCodecs, isNativeTransferSyntax, pixelFormat, type PixelFormat } from '../pixel-data';
 
 export const LABELMAP_SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.7';
 const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
@@ -95,13 +95,7 @@ function framePixels(ds: NaturalDataset, ts: string, f: PixelFormat, index: numb
     const raw = inflateFrame(new Uint8Array(parts[index]), n * (f.bitsAllocated / 8), index + 1);
     return f.bitsAllocated === 16 ? new Uint16Array(raw.buffer, raw.byteOffset, n) : raw.subarray(0, n);
   }
-  if (
-    f.bitsAllocated === 1 &&
-    ts !== '1.2.840.10008.1.2' &&
-    ts !== '1.2.840.10008.1.2.1' &&
-    ts !== '1.2.840.10008.1.2.2' &&
-    ts !== '1.2.840.10008.1.2.1.99'
-  ) {
+  if (f.bitsAllocated === 1 && !isNativeTransferSyntax(ts)) {
     // Encapsulated 1-bit frames (e.g. JPEG 2000) decode to one byte per pixel.
     return decodeFrame(ds, ts, { ...f, bitsAllocated: 8, bitsStored: 1 }, index).subarray(0, n);
   }
