@@ -24,7 +24,7 @@ import { QueueMetrics } from '../observability/metrics';
 import type { Redis } from '../queue/redis';
 import { isJobState, JOB_STATES, parseFailure, type InferenceJob } from '../contracts/job';
 import type { DeliveryLedger } from '../results/ledger';
-import { parseRules, RulesError } from '../rules/schema';
+import { parseRules, ruleReferenceProblems, RulesError } from '../rules/schema';
 import type { RulesStore } from '../rules/rules-store';
 import { decideStudy } from '../intake/study-intake';
 import { describeError } from '../errors';
@@ -371,6 +371,8 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     const text = rulesText(req);
     try {
       const parsed = parseRules(text, 'rules');
+      const unknown = ruleReferenceProblems(parsed, new Set(deps.models.keys()));
+      if (unknown.length) throw new RulesError(unknown, 'rules');
       res.json({ valid: true, rules: parsed.rules.map((r) => r.name) });
     } catch (e) {
       throw new HttpError(422, 'RULES_INVALID', 'the rules are invalid', {
@@ -385,7 +387,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     wrap(async (req, res) => {
       const text = rulesText(req);
       try {
-        const set = deps.rules.replace(text);
+        const set = deps.rules.replace(text, new Set(deps.models.keys()));
         await audit(req, 'rules.replace', deps.rules.file, `${set.rules.length} rules in force`);
         res.json({ valid: true, rules: set.rules.map((r) => r.name) });
       } catch (e) {

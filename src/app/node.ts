@@ -13,6 +13,7 @@ import { connectRedis } from '../queue/redis';
 import { DeliveryLedger } from '../results/ledger';
 import { startWorker } from '../worker/inference-worker';
 import { RulesStore } from '../rules/rules-store';
+import { ruleReferenceProblems } from '../rules/schema';
 import { createAdminApp } from '../admin/app';
 import { ConfigError, listenError } from '../errors';
 import * as fs from 'fs';
@@ -34,6 +35,9 @@ export async function startNode(
   const { packages, refused } = loadModelPackages(cfg.modelsDir);
   const rules = new RulesStore(cfg.rulesFile, log);
   rules.load(); // an invalid rules file stops the start with its problems
+  // A rule naming a model this process has not loaded never runs it: said at start, not refused
+  // (a worker-only process may deploy fewer packages than the rules name).
+  for (const p of ruleReferenceProblems(rules.rules, new Set(packages.keys()))) log.warn(`rules: ${p}`);
   const stopWatching = rules.watch();
   for (const r of refused) log.error({ dir: r.dir }, `model package refused: ${r.reason}`);
   log.info(

@@ -19,7 +19,7 @@ import * as fs from 'fs';
 import { parseArgs } from 'util';
 import { readNifti } from '../volume/nifti';
 import { niftiToMrSeries } from '../convert/nifti-to-dicom';
-import { parseRules, RulesError } from '../rules/schema';
+import { parseRules, ruleReferenceProblems, RulesError } from '../rules/schema';
 import { RulesStore } from '../rules/rules-store';
 import { decideStudy } from '../intake/study-intake';
 import { DicomwebClient } from '../dicomweb/client';
@@ -117,6 +117,7 @@ async function start(args: string[]): Promise<number> {
     throw new UsageError(`--intake-start must be now or beginning (got "${intakeStart}")`);
   const cfg = loadConfig();
   const log = createLogger({ level: cfg.logLevel });
+  for (const w of cfg.warnings) log.warn(w);
   if (role === 'admin' && !cfg.admin.token)
     throw new ConfigError('AINODE_ADMIN_TOKEN', 'is required for --role admin (there is no default token)');
   const roles: NodeRole[] = role ? [role] : ['listener', 'worker', ...(cfg.admin.token ? (['admin'] as const) : [])];
@@ -148,10 +149,15 @@ async function start(args: string[]): Promise<number> {
   return 0;
 }
 
-function modelsList(): number {
-  const dir = process.env.AINODE_MODELS_DIR
+/** The model packages' folder the CLI's offline commands read: AINODE_MODELS_DIR or the shipped one. */
+function modelsDir(): string {
+  return process.env.AINODE_MODELS_DIR
     ? path.resolve(process.env.AINODE_MODELS_DIR)
     : path.resolve(__dirname, '..', '..', '..', 'models');
+}
+
+function modelsList(): number {
+  const dir = modelsDir();
   const { packages, refused } = loadModelPackages(dir);
   for (const p of packages.values())
     process.stdout.write(
@@ -173,6 +179,9 @@ function rulesValidate(args: string[]): number {
       return 1;
     }
     const set = parseRules(text, file);
+    // Every model a rule names must be a package here (AINODE_MODELS_DIR, or the shipped models).
+    const unknown = ruleReferenceProblems(set, new Set(loadModelPackages(modelsDir()).packages.keys()));
+    if (unknown.length) throw new RulesError(unknown, file);
     process.stdout.write(`${file}: valid, ${set.rules.length} rule(s): ${set.rules.map((r) => r.name).join(', ')}\n`);
     return 0;
   } catch (e) {
@@ -235,6 +244,7 @@ async function viewer(args: string[]): Promise<number> {
   );
   const cfg = loadViewerConfig(process.env, values['ohif-dist']);
   const log = createLogger({ level: process.env.AINODE_LOG_LEVEL ?? 'info' });
+  for (const w of cfg.warnings) log.warn(w);
   const { server, url } = await startViewer(cfg, log.child({ stage: 'viewer' }));
   log.info(
     {
@@ -304,8 +314,10 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof ConfigError) {
+      const lines = e.problems.map((p) => `ainode: configuration error: ${p.variable}: ${p.message}\n`).join('');
+      const vars = [...new Set(e.problems.map((p) => p.variable))].join(', ');
       process.stderr.write(
-        `ainode: configuration error: ${e.message}\n  Set ${e.variable} correctly (see docs/configuration.md) and start again. (code ${e.code})\n`,
+        `${lines}  Set ${vars} correctly (see docs/configuration.md) and start again. (code ${e.code})\n`,
       );
       return 2;
     }

@@ -56,6 +56,8 @@ export interface Config {
   maxVoxels: number;
   /** Pixels of one frame (Rows x Columns) an input may declare; larger ones are refused before decoding. */
   maxFramePixels: number;
+  /** Variables that look like ainode's but are not read (misspellings): logged at start. */
+  warnings: string[];
   executionProviders: string[];
   runtime: RuntimeOptions;
   logLevel: string;
@@ -142,35 +144,127 @@ function readFileLayer(env: Env): Env {
   return out;
 }
 
+/** Every variable an ainode command reads (the node's roles, the viewer, the CLI). */
+export const KNOWN_VARIABLES: readonly string[] = [
+  'AINODE_ADMIN_HOST',
+  'AINODE_ADMIN_PORT',
+  'AINODE_ADMIN_TOKEN',
+  'AINODE_CONFIG_FILE',
+  'AINODE_CUDA_DEVICE_ID',
+  'AINODE_DICOMWEB_CA_FILE',
+  'AINODE_DICOMWEB_PASSWORD',
+  'AINODE_DICOMWEB_TIMEOUT_MS',
+  'AINODE_DICOMWEB_TOKEN',
+  'AINODE_DICOMWEB_URL',
+  'AINODE_DICOMWEB_USERNAME',
+  'AINODE_EXECUTION_PROVIDERS',
+  'AINODE_JOB_LOCK_MS',
+  'AINODE_LOG_LEVEL',
+  'AINODE_MAX_FRAME_PIXELS',
+  'AINODE_MAX_STALLED',
+  'AINODE_MAX_VOXELS',
+  'AINODE_MODELS_DIR',
+  'AINODE_OHIF_DIST',
+  'AINODE_ORTHANC_URL',
+  'AINODE_ORT_CPU_MEM_ARENA',
+  'AINODE_ORT_INTER_OP_THREADS',
+  'AINODE_ORT_INTRA_OP_THREADS',
+  'AINODE_ORT_MEM_PATTERN',
+  'AINODE_PACS_KIND',
+  'AINODE_POLL_INTERVAL_MS',
+  'AINODE_REDIS_PREFIX',
+  'AINODE_REDIS_SENTINELS',
+  'AINODE_REDIS_SENTINEL_NAME',
+  'AINODE_REDIS_URL',
+  'AINODE_RETRY_ATTEMPTS',
+  'AINODE_RETRY_DELAY_MS',
+  'AINODE_RULES_FILE',
+  'AINODE_SHUTDOWN_DEADLINE_MS',
+  'AINODE_STABLE_SECONDS',
+  'AINODE_STALLED_INTERVAL_MS',
+  'AINODE_VIEWER_AUTH',
+  'AINODE_VIEWER_HOST',
+  'AINODE_VIEWER_PORT',
+  'AINODE_VIEWER_TOKEN',
+  'AINODE_VIEWER_USERS_FILE',
+  'AINODE_WORKER_CONCURRENCY',
+];
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length][b.length];
+}
+
+/**
+ * AINODE_* variables in the environment that no ainode command reads: most likely misspelt
+ * (a setting silently ignored otherwise). Each warning names the closest known variable.
+ */
+export function unknownVariables(env: Env): string[] {
+  const known = new Set([...KNOWN_VARIABLES, ...SECRET_VARIABLES.map((v) => `${v}_FILE`)]);
+  return Object.keys(env)
+    .filter((k) => k.startsWith('AINODE_') && !known.has(k) && !k.startsWith('AINODE_TEST_'))
+    .sort()
+    .map((k) => {
+      const [best] = [...known].map((v) => [v, editDistance(k, v)] as const).sort((x, y) => x[1] - y[1]);
+      return `${k} is not a variable ainode reads${best && best[1] <= 4 ? `; did you mean ${best[0]}?` : ''} (docs/configuration.md lists them)`;
+    });
+}
+
+/**
+ * The problems of one loadConfig: each check reports into it and goes on with the default, so
+ * that a start reports every problem at once.
+ */
+let collecting: ConfigError[] | undefined;
+
+function report<T>(e: ConfigError, fallback: T): T {
+  if (!collecting) throw e;
+  collecting.push(e);
+  return fallback;
+}
+
+/** Runs a check that throws ConfigError, reporting instead (fallback where it failed). */
+function checked<T>(fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return report(e, fallback);
+    throw e;
+  }
+}
+
 function url(env: Env, name: string, protocols: string[], required: true): string;
 function url(env: Env, name: string, protocols: string[], required: false): string | undefined;
 function url(env: Env, name: string, protocols: string[], required: boolean): string | undefined {
   const raw = env[name];
+  const example = `${protocols[0]}//127.0.0.1:${protocols[0].startsWith('redis') ? '6379' : '8042/dicom-web'}`;
   if (raw === undefined || raw.trim() === '') {
-    if (required)
-      throw new ConfigError(
-        name,
-        `is required (e.g. ${protocols[0]}//127.0.0.1:${protocols[0].startsWith('redis') ? '6379' : '8042/dicom-web'})`,
-      );
+    if (required) return report(new ConfigError(name, `is required (e.g. ${example})`), example);
     return undefined;
   }
   let u: URL;
   try {
     u = new URL(raw.trim());
   } catch {
-    throw new ConfigError(name, `"${raw}" is not a URL`);
+    return report(new ConfigError(name, `"${raw}" is not a URL`), required ? example : undefined);
   }
   if (!protocols.includes(u.protocol))
-    throw new ConfigError(name, `must use ${protocols.join(' or ')} (got ${u.protocol})`);
+    return report(
+      new ConfigError(name, `must use ${protocols.join(' or ')} (got ${u.protocol})`),
+      required ? example : undefined,
+    );
   return raw.trim().replace(/\/+$/, '');
 }
 
 function int(env: Env, name: string, def: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return def;
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number (got "${raw}")`);
+  if (!/^\d+$/.test(raw.trim())) return report(new ConfigError(name, `must be a whole number (got "${raw}")`), def);
   const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
+  if (n < min || n > max) return report(new ConfigError(name, `must be between ${min} and ${max} (got ${n})`), def);
   return n;
 }
 
@@ -179,14 +273,15 @@ function bool(env: Env, name: string, def: boolean): boolean {
   if (raw === undefined || raw === '') return def;
   if (['true', '1', 'yes'].includes(raw)) return true;
   if (['false', '0', 'no'].includes(raw)) return false;
-  throw new ConfigError(name, `must be true or false (got "${env[name]}")`);
+  return report(new ConfigError(name, `must be true or false (got "${env[name]}")`), def);
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], def: T): T {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return def;
   const v = raw.trim() as T;
-  if (!allowed.includes(v)) throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${raw}")`);
+  if (!allowed.includes(v))
+    return report(new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${raw}")`), def);
   return v;
 }
 
@@ -195,9 +290,12 @@ function bindAddress(env: Env, name: string, def: string): string {
   const v = env[name]?.trim();
   if (!v) return def;
   if (!/^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]{2,39}|[A-Za-z0-9.-]{1,253})$/.test(v))
-    throw new ConfigError(
-      name,
-      `"${v.slice(0, 60)}" is not an address to listen on (e.g. 127.0.0.1, or 0.0.0.0 in a container)`,
+    return report(
+      new ConfigError(
+        name,
+        `"${v.slice(0, 60)}" is not an address to listen on (e.g. 127.0.0.1, or 0.0.0.0 in a container)`,
+      ),
+      def,
     );
   return v;
 }
@@ -206,30 +304,112 @@ function adminToken(env: Env): string | undefined {
   const t = env.AINODE_ADMIN_TOKEN;
   if (t === undefined || t === '') return undefined;
   if (t.length < 16)
-    throw new ConfigError('AINODE_ADMIN_TOKEN', 'must be at least 16 characters (use a random secret)');
+    return report(
+      new ConfigError('AINODE_ADMIN_TOKEN', 'must be at least 16 characters (use a random secret)'),
+      undefined,
+    );
   return t;
 }
 
-export function loadConfig(processEnv: Env = process.env): Config {
-  const layered: Env = { ...readFileLayer(processEnv), ...processEnv };
-  const env: Env = { ...layered, ...secretFileLayer(layered) };
+/** The PACS's DICOMweb root and ainode's account there: the node and the viewer read it alike. */
+function dicomwebSettings(env: Env): Config['dicomweb'] {
   const dicomwebUrl = url(env, 'AINODE_DICOMWEB_URL', ['http:', 'https:'], true);
+  const u = checked(() => new URL(dicomwebUrl), undefined);
+  if (u && (u.username || u.password || u.search || u.hash))
+    report(
+      new ConfigError('AINODE_DICOMWEB_URL', 'must be the DICOMweb root, without credentials, query or fragment'),
+      undefined,
+    );
   const username = env.AINODE_DICOMWEB_USERNAME || undefined;
   const password = env.AINODE_DICOMWEB_PASSWORD || undefined;
   if ((username === undefined) !== (password === undefined)) {
-    throw new ConfigError(
-      username ? 'AINODE_DICOMWEB_PASSWORD' : 'AINODE_DICOMWEB_USERNAME',
-      'set both AINODE_DICOMWEB_USERNAME and AINODE_DICOMWEB_PASSWORD, or neither',
+    report(
+      new ConfigError(
+        username ? 'AINODE_DICOMWEB_PASSWORD' : 'AINODE_DICOMWEB_USERNAME',
+        'set both AINODE_DICOMWEB_USERNAME and AINODE_DICOMWEB_PASSWORD, or neither',
+      ),
+      undefined,
     );
   }
   const token = env.AINODE_DICOMWEB_TOKEN || undefined;
   if (token && username)
-    throw new ConfigError(
-      'AINODE_DICOMWEB_TOKEN',
-      'set either a bearer token or AINODE_DICOMWEB_USERNAME/PASSWORD, not both',
+    report(
+      new ConfigError(
+        'AINODE_DICOMWEB_TOKEN',
+        'set either a bearer token or AINODE_DICOMWEB_USERNAME/PASSWORD, not both',
+      ),
+      undefined,
     );
   const caFile = env.AINODE_DICOMWEB_CA_FILE?.trim() || undefined;
-  if (caFile && !fs.existsSync(caFile)) throw new ConfigError('AINODE_DICOMWEB_CA_FILE', `${caFile} does not exist`);
+  if (caFile && !fs.existsSync(caFile))
+    report(new ConfigError('AINODE_DICOMWEB_CA_FILE', `${caFile} does not exist`), undefined);
+  return {
+    url: dicomwebUrl,
+    username,
+    password,
+    token,
+    caFile,
+    timeoutMs: int(env, 'AINODE_DICOMWEB_TIMEOUT_MS', 120_000, 1000, 3_600_000),
+  };
+}
+
+/** What `ainode viewer` reads: the same PACS settings as the node, and its own. */
+export interface ViewerSettings {
+  dicomweb: Config['dicomweb'];
+  ohifDist: string | undefined;
+  host: string;
+  port: number;
+  auth: { mode: 'proxy' | 'none' | undefined; token: string | undefined; usersFile: string | undefined };
+  warnings: string[];
+}
+
+/** The viewer's settings, checked whole like loadConfig (one ConfigError with every problem). */
+export function loadViewerSettings(processEnv: Env = process.env): ViewerSettings {
+  const outer = collecting;
+  collecting = [];
+  try {
+    const env: Env = { ...processEnv, ...checked(() => secretFileLayer(processEnv), {}) };
+    const mode = oneOf(env, 'AINODE_VIEWER_AUTH', ['proxy', 'none'] as const, undefined as unknown as 'proxy');
+    const token = env.AINODE_VIEWER_TOKEN || undefined;
+    if (token !== undefined && token.length < 16)
+      report(new ConfigError('AINODE_VIEWER_TOKEN', 'must be at least 16 characters (use a random secret)'), undefined);
+    const settings: ViewerSettings = {
+      dicomweb: dicomwebSettings(env),
+      ohifDist: env.AINODE_OHIF_DIST || undefined,
+      host: bindAddress(env, 'AINODE_VIEWER_HOST', '127.0.0.1'),
+      port: int(env, 'AINODE_VIEWER_PORT', 3000, 0, 65535),
+      auth: { mode, token, usersFile: env.AINODE_VIEWER_USERS_FILE || undefined },
+      warnings: unknownVariables(processEnv),
+    };
+    if (collecting.length) throw ConfigError.all(collecting);
+    return settings;
+  } finally {
+    collecting = outer;
+  }
+}
+
+/**
+ * The configuration from the environment (and AINODE_CONFIG_FILE, and the *_FILE secrets),
+ * checked whole: every problem is reported at once in one ConfigError. Variables that look like
+ * ainode's but are not (a misspelling) are returned as warnings.
+ */
+export function loadConfig(processEnv: Env = process.env): Config {
+  const outer = collecting;
+  collecting = [];
+  try {
+    const config = readConfig(processEnv);
+    if (collecting.length) throw ConfigError.all(collecting);
+    return config;
+  } finally {
+    collecting = outer;
+  }
+}
+
+function readConfig(processEnv: Env): Config {
+  const layered: Env = { ...checked(() => readFileLayer(processEnv), {}), ...processEnv };
+  const env: Env = { ...layered, ...checked(() => secretFileLayer(layered), {}) };
+  const dicomweb = dicomwebSettings(env);
+  const dicomwebUrl = dicomweb.url;
   const redisUrl = url(env, 'AINODE_REDIS_URL', ['redis:', 'rediss:'], true);
   let redisSentinels: Config['redisSentinels'];
   if (env.AINODE_REDIS_SENTINELS?.trim()) {
@@ -238,14 +418,15 @@ export function loadConfig(processEnv: Env = process.env): Config {
       .filter(Boolean)
       .map((hp) => {
         const m = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(hp);
-        if (!m || Number(m[2]) > 65535) throw new ConfigError('AINODE_REDIS_SENTINELS', `"${hp}" is not host:port`);
+        if (!m || Number(m[2]) > 65535)
+          return report(new ConfigError('AINODE_REDIS_SENTINELS', `"${hp}" is not host:port`), { host: hp, port: 0 });
         return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
       });
     redisSentinels = { sentinels, name: env.AINODE_REDIS_SENTINEL_NAME?.trim() || 'mymaster' };
   }
   const prefix = env.AINODE_REDIS_PREFIX?.trim() || 'ainode';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix))
-    throw new ConfigError('AINODE_REDIS_PREFIX', 'letters, digits, "_" and "-" only, at most 64');
+    report(new ConfigError('AINODE_REDIS_PREFIX', 'letters, digits, "_" and "-" only, at most 64'), undefined);
   const orthancUrl =
     url(env, 'AINODE_ORTHANC_URL', ['http:', 'https:'], false) ?? dicomwebUrl.replace(/\/dicom-web$/i, '');
   const providers = (env.AINODE_EXECUTION_PROVIDERS ?? 'cuda,cpu')
@@ -254,18 +435,11 @@ export function loadConfig(processEnv: Env = process.env): Config {
     .filter(Boolean);
   for (const p of providers)
     if (p !== 'cuda' && p !== 'cpu')
-      throw new ConfigError('AINODE_EXECUTION_PROVIDERS', `unknown provider "${p}" (cuda, cpu)`);
+      report(new ConfigError('AINODE_EXECUTION_PROVIDERS', `unknown provider "${p}" (cuda, cpu)`), undefined);
   if (providers.length === 0)
-    throw new ConfigError('AINODE_EXECUTION_PROVIDERS', 'name at least one provider (cuda, cpu)');
+    report(new ConfigError('AINODE_EXECUTION_PROVIDERS', 'name at least one provider (cuda, cpu)'), undefined);
   return {
-    dicomweb: {
-      url: dicomwebUrl,
-      username,
-      password,
-      token,
-      caFile,
-      timeoutMs: int(env, 'AINODE_DICOMWEB_TIMEOUT_MS', 120_000, 1000, 3_600_000),
-    },
+    dicomweb,
     redisUrl,
     ...(redisSentinels ? { redisSentinels } : {}),
     redisPrefix: prefix,
@@ -291,6 +465,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     retryDelayMs: int(env, 'AINODE_RETRY_DELAY_MS', 5000, 10, 3_600_000),
     maxVoxels: int(env, 'AINODE_MAX_VOXELS', 1024 * 1024 * 1200, 1024, 2 ** 40),
     maxFramePixels: int(env, 'AINODE_MAX_FRAME_PIXELS', 8192 * 8192, 1024, 2 ** 32),
+    warnings: unknownVariables(layered),
     executionProviders: providers,
     runtime: {
       intraOpThreads: int(env, 'AINODE_ORT_INTRA_OP_THREADS', 0, 0, 1024),

@@ -51,10 +51,21 @@ export class AinodeError extends Error {
 
 export class ConfigError extends AinodeError {
   readonly variable: string;
-  constructor(variable: string, message: string) {
-    super('CONFIG_INVALID', `${variable}: ${message}`, { retryable: false });
+  /** Every problem found, when there were several (the first is this error's own). */
+  readonly problems: { variable: string; message: string }[];
+  constructor(variable: string, message: string, more: { variable: string; message: string }[] = []) {
+    super('CONFIG_INVALID', [`${variable}: ${message}`, ...more.map((p) => `${p.variable}: ${p.message}`)].join('; '), {
+      retryable: false,
+    });
     this.name = 'ConfigError';
     this.variable = variable;
+    this.problems = [{ variable, message }, ...more];
+  }
+
+  /** One error holding all of them (configuration is reported whole, not one problem a start). */
+  static all(errors: ConfigError[]): ConfigError {
+    const problems = errors.flatMap((e) => e.problems);
+    return new ConfigError(problems[0].variable, problems[0].message, problems.slice(1));
   }
 }
 

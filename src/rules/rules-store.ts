@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import { ConfigError } from '../errors';
 import * as path from 'path';
 import type { Logger } from '../observability/logger';
-import { parseRules, RulesError, type RuleSet } from './schema';
+import { parseRules, ruleReferenceProblems, RulesError, type RuleSet } from './schema';
 
 export interface RulesStatus {
   file: string;
@@ -99,8 +99,14 @@ export class RulesStore {
   }
 
   /** Validates and replaces the rules (admin API); written atomically, then in force. */
-  replace(text: string): RuleSet {
+  /**
+   * Replaces the rules file (atomically) after validation; with `models`, every model a rule
+   * names must be one of them (the admin API passes the loaded packages).
+   */
+  replace(text: string, models?: ReadonlySet<string>): RuleSet {
     const rules = parseRules(text, 'rules');
+    const unknown = models ? ruleReferenceProblems(rules, models) : [];
+    if (unknown.length) throw new RulesError(unknown, 'rules');
     const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.tmp`);
     fs.writeFileSync(tmp, text);
     fs.renameSync(tmp, this.file);

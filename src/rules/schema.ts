@@ -329,3 +329,21 @@ export function parseRules(text: string, source = 'rules'): RuleSet {
   if (problems.length) throw new RulesError(problems, source);
   return { version: 1, destinations, rules };
 }
+
+/**
+ * References from the rules to what lives elsewhere: every model a rule names must be a loaded
+ * model package (its id). Destinations are checked by parseRules (they live in the same file).
+ * Problems in the same `path: message` form as parseRules'.
+ */
+export function ruleReferenceProblems(set: RuleSet, models: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  set.rules.forEach((r, i) =>
+    r.models.forEach((m, j) => {
+      if (!models.has(m))
+        problems.push(
+          `/rules/${i}/models/${j}: "${m}" is not a loaded model package (loaded: ${[...models].sort().join(', ') || 'none'})`,
+        );
+    }),
+  );
+  return problems;
+}

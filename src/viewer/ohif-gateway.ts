@@ -22,7 +22,7 @@ import * as http from 'http';
 import * as https from 'https';
 import * as path from 'path';
 import { ConfigError, listenError } from '../errors';
-import { secretFileLayer } from '../config/schema';
+import { loadViewerSettings, type ViewerSettings } from '../config/schema';
 import type { Logger } from '../observability/logger';
 import { checkAppTarget, GatewayRefusal, parseGatewayRequest } from './dicomweb-routes';
 import { authorizer, parseUsersFile, type ViewerAuth } from './viewer-auth';
@@ -46,10 +46,17 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** Reads the viewer's settings from the same variables the node uses (docs/configuration.md). */
-export function loadViewerConfig(processEnv: NodeJS.ProcessEnv, distDir: string | undefined): ViewerConfig {
-  const env = { ...processEnv, ...secretFileLayer(processEnv) };
-  const dist = distDir ?? env.AINODE_OHIF_DIST;
+/**
+ * The viewer's configuration: the settings config/schema.ts reads for it (the same PACS settings
+ * and checks as the node's, every problem at once), then what only the viewer can check: OHIF's
+ * folder, and who may sign in.
+ */
+export function loadViewerConfig(
+  processEnv: NodeJS.ProcessEnv,
+  distDir: string | undefined,
+): ViewerConfig & { warnings: string[] } {
+  const v = loadViewerSettings(processEnv);
+  const dist = distDir ?? v.ohifDist;
   if (!dist)
     throw new ConfigError(
       'AINODE_OHIF_DIST',
@@ -57,69 +64,34 @@ export function loadViewerConfig(processEnv: NodeJS.ProcessEnv, distDir: string 
     );
   if (!fs.existsSync(path.join(dist, 'index.html')))
     throw new ConfigError('AINODE_OHIF_DIST', `${dist} has no index.html (is it the dist/ folder of @ohif/app?)`);
-  const url = env.AINODE_DICOMWEB_URL;
-  let parsed: URL | undefined;
-  try {
-    parsed = url ? new URL(url) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (
-    !parsed ||
-    !/^https?:$/.test(parsed.protocol) ||
-    parsed.username ||
-    parsed.password ||
-    parsed.search ||
-    parsed.hash
-  ) {
-    throw new ConfigError(
-      'AINODE_DICOMWEB_URL',
-      'must be the http(s) DICOMweb root of the PACS, without credentials, query or fragment',
-    );
-  }
-  const port = Number(env.AINODE_VIEWER_PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError('AINODE_VIEWER_PORT', 'must be a port number');
-  const username = env.AINODE_DICOMWEB_USERNAME || undefined;
-  const password = env.AINODE_DICOMWEB_PASSWORD || undefined;
-  if ((username === undefined) !== (password === undefined))
-    throw new ConfigError(
-      'AINODE_DICOMWEB_PASSWORD',
-      'set both AINODE_DICOMWEB_USERNAME and AINODE_DICOMWEB_PASSWORD, or neither',
-    );
-  const host = env.AINODE_VIEWER_HOST || '127.0.0.1';
+  const u = new URL(v.dicomweb.url);
   return {
     distDir: path.resolve(dist),
-    dicomwebUrl: `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`,
-    username,
-    password,
-    token: env.AINODE_DICOMWEB_TOKEN || undefined,
-    caFile: env.AINODE_DICOMWEB_CA_FILE || undefined,
-    host,
-    port,
-    auth: viewerAuth(env, host),
+    dicomwebUrl: `${u.origin}${u.pathname.replace(/\/+$/, '')}`,
+    username: v.dicomweb.username,
+    password: v.dicomweb.password,
+    token: v.dicomweb.token,
+    caFile: v.dicomweb.caFile,
+    host: v.host,
+    port: v.port,
+    auth: viewerAuth(v.auth, v.host),
+    warnings: v.warnings,
   };
 }
 
-function viewerAuth(env: NodeJS.ProcessEnv, host: string): ViewerAuth {
-  const mode = env.AINODE_VIEWER_AUTH || undefined;
-  if (mode !== undefined && mode !== 'proxy' && mode !== 'none')
+function viewerAuth(a: ViewerSettings['auth'], host: string): ViewerAuth {
+  if (a.mode && (a.token || a.usersFile))
     throw new ConfigError(
       'AINODE_VIEWER_AUTH',
-      'must be "proxy" (the site\'s proxy or SSO authenticates) or "none" (loopback only); leave it unset to use AINODE_VIEWER_USERS_FILE or AINODE_VIEWER_TOKEN',
+      `is "${a.mode}" but AINODE_VIEWER_TOKEN or AINODE_VIEWER_USERS_FILE is set too; choose one`,
     );
-  const token = env.AINODE_VIEWER_TOKEN || undefined;
-  const usersFile = env.AINODE_VIEWER_USERS_FILE || undefined;
-  if (token !== undefined && token.length < 16)
-    throw new ConfigError('AINODE_VIEWER_TOKEN', 'must be at least 16 characters (use a random secret)');
-  if (mode && (token || usersFile))
-    throw new ConfigError(
-      'AINODE_VIEWER_AUTH',
-      `is "${mode}" but AINODE_VIEWER_TOKEN or AINODE_VIEWER_USERS_FILE is set too; choose one`,
-    );
-  if (mode === 'proxy') return { kind: 'proxy' };
-  if (token || usersFile)
-    return { kind: 'checked', ...(token ? { token } : {}), ...(usersFile ? { users: parseUsersFile(usersFile) } : {}) };
+  if (a.mode === 'proxy') return { kind: 'proxy' };
+  if (a.token || a.usersFile)
+    return {
+      kind: 'checked',
+      ...(a.token ? { token: a.token } : {}),
+      ...(a.usersFile ? { users: parseUsersFile(a.usersFile) } : {}),
+    };
   if (!isLoopback(host))
     throw new ConfigError(
       'AINODE_VIEWER_HOST',

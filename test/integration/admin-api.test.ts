@@ -194,6 +194,15 @@ describe('admin API', function () {
       headers: { 'Content-Type': 'text/yaml' },
     });
     expect(v.status).to.equal(422);
+    const unknownModel = await call('/rules/validate', {
+      method: 'POST',
+      body: 'version: 1\nrules:\n  - name: x\n    models: [nope]\n',
+      headers: { 'Content-Type': 'text/yaml' },
+    });
+    expect(unknownModel.status).to.equal(422);
+    expect(((await unknownModel.json()) as { problems: string[] }).problems[0]).to.match(
+      /"nope" is not a loaded model package/,
+    );
   });
 
   it('the queue dashboard is served behind the same token', async () => {

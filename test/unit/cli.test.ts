@@ -5,6 +5,8 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { AINODE_BIN, REPO_ROOT } from '../support/ainode-process';
 
@@ -51,6 +53,17 @@ describe('cli: options, help and exit codes', function () {
       expect(r.status, args.join(' ')).to.equal(2);
       expect(r.err + r.out, args.join(' ')).to.match(message);
     }
+  });
+
+  it('rules validate refuses a rule naming a model that is not a package here (exit 2)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ainode-cli-'));
+    const file = path.join(dir, 'rules.yaml');
+    fs.writeFileSync(file, 'version: 1\nrules:\n  - name: x\n    models: [ct-lung, no-such-model]\n');
+    const r = ainode(['rules', 'validate', file]);
+    expect(r.status).to.equal(2);
+    expect(r.err).to.include(
+      '/rules/0/models/1: "no-such-model" is not a loaded model package (loaded: ct-lung, mr-brain-tissue)',
+    );
   });
 
   it('--opt=value is the same as --opt value', () => {

@@ -3,7 +3,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { tempDir } from '../support/env';
-import { loadConfig } from '../../src/config/schema';
+import { KNOWN_VARIABLES, loadConfig, loadViewerSettings, SECRET_VARIABLES } from '../../src/config/schema';
+import { REPO_ROOT } from '../support/ainode-process';
 import { ConfigError } from '../../src/errors';
 import { AINODE_BIN } from '../support/ainode-process';
 
@@ -124,5 +125,84 @@ describe('config: one schema, validated at start', () => {
     });
     expect(r.status).to.equal(2);
     expect(r.stderr).to.match(/--role must be listener, worker or admin/);
+  });
+
+  it('reports every problem at once, each with its variable', () => {
+    const e = configError({
+      AINODE_REDIS_URL: 'http://wrong',
+      AINODE_WORKER_CONCURRENCY: 'two',
+      AINODE_PACS_KIND: 'pacs',
+      AINODE_ADMIN_HOST: 'not a host!',
+    });
+    expect(e.problems.map((p) => p.variable)).to.deep.equal([
+      'AINODE_DICOMWEB_URL',
+      'AINODE_REDIS_URL',
+      'AINODE_PACS_KIND',
+      'AINODE_ADMIN_HOST',
+      'AINODE_WORKER_CONCURRENCY',
+    ]);
+    const r = spawnSync(process.execPath, [AINODE_BIN, 'start'], {
+      env: { PATH: process.env.PATH ?? '', AINODE_WORKER_CONCURRENCY: 'two', AINODE_PACS_KIND: 'pacs' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).to.equal(2);
+    expect(r.stderr.match(/^ainode: configuration error: /gm)).to.have.length(4);
+  });
+
+  it('warns about AINODE_* variables it does not read, naming the closest one', () => {
+    const c = loadConfig({
+      ...base,
+      AINODE_WORKER_CONCURENCY: '4',
+      AINODE_SOMETHING_ELSE_ENTIRELY: 'x',
+      AINODE_TEST_REDIS_URL: 'ignored',
+    });
+    expect(c.warnings).to.deep.equal([
+      'AINODE_SOMETHING_ELSE_ENTIRELY is not a variable ainode reads (docs/configuration.md lists them)',
+      'AINODE_WORKER_CONCURENCY is not a variable ainode reads; did you mean AINODE_WORKER_CONCURRENCY? (docs/configuration.md lists them)',
+    ]);
+    expect(loadConfig(base).warnings).to.deep.equal([]);
+    expect(loadViewerSettings({ ...base, AINODE_VIEWER_PROT: '3000' }).warnings[0]).to.match(
+      /did you mean AINODE_VIEWER_PORT\?/,
+    );
+  });
+
+  it('KNOWN_VARIABLES is every AINODE_* variable the code reads', () => {
+    const found = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (p.endsWith('.ts')) {
+          // The list itself is left out of what is searched: the code that reads must name them.
+          const text = fs.readFileSync(p, 'utf8').replace(/export const KNOWN_VARIABLES[\s\S]*?\];/, '');
+          for (const m of text.matchAll(/\bAINODE_[A-Z0-9_]*[A-Z0-9]\b/g)) found.add(m[0]);
+        }
+      }
+    };
+    walk(path.join(REPO_ROOT, 'src'));
+    const secretFiles = new Set(SECRET_VARIABLES.map((v) => `${v}_FILE`));
+    // Names in the code that are not variables: the implementation version and two constants.
+    const constants = new Set(['AINODE_0_1', 'AINODE_EQUIPMENT', 'AINODE_SCHEME']);
+    const read = [...found].filter((v) => !secretFiles.has(v) && !constants.has(v)).sort();
+    expect([...KNOWN_VARIABLES].sort()).to.deep.equal(read);
+  });
+
+  it("the viewer reads the PACS settings with the node's checks, every problem at once", () => {
+    let err: unknown;
+    try {
+      loadViewerSettings({
+        AINODE_DICOMWEB_URL: 'http://u:p@pacs/dicom-web',
+        AINODE_DICOMWEB_USERNAME: 'x',
+        AINODE_VIEWER_PORT: 'x',
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as ConfigError).problems.map((p) => p.variable)).to.deep.equal([
+      'AINODE_DICOMWEB_URL',
+      'AINODE_DICOMWEB_PASSWORD',
+      'AINODE_VIEWER_PORT',
+    ]);
   });
 });
