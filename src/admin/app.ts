@@ -362,6 +362,11 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   app.get('/rules', (_req, res) => void res.json({ status: deps.rules.status(), source: deps.rules.source }));
 
+  const rulesInvalid = (e: unknown, message: string): HttpError =>
+    new HttpError(422, 'RULES_INVALID', message, {
+      valid: false,
+      problems: e instanceof RulesError ? e.problems : [describeError(e)],
+    });
   const rulesText = (req: Request): string => {
     if (typeof req.body !== 'string')
       throw new HttpError(415, 'ADMIN_UNSUPPORTED_MEDIA_TYPE', 'send the rules as text/yaml');
@@ -375,10 +380,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
       if (unknown.length) throw new RulesError(unknown, 'rules');
       res.json({ valid: true, rules: parsed.rules.map((r) => r.name) });
     } catch (e) {
-      throw new HttpError(422, 'RULES_INVALID', 'the rules are invalid', {
-        valid: false,
-        problems: e instanceof RulesError ? e.problems : [describeError(e)],
-      });
+      throw rulesInvalid(e, 'the rules are invalid');
     }
   });
 
@@ -392,10 +394,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
         res.json({ valid: true, rules: set.rules.map((r) => r.name) });
       } catch (e) {
         await audit(req, 'rules.replace', deps.rules.file, 'refused: invalid');
-        throw new HttpError(422, 'RULES_INVALID', 'the rules are invalid; the previous rules stay in force', {
-          valid: false,
-          problems: e instanceof RulesError ? e.problems : [describeError(e)],
-        });
+        throw rulesInvalid(e, 'the rules are invalid; the previous rules stay in force');
       }
     }),
   );
