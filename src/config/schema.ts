@@ -314,8 +314,8 @@ function adminToken(env: Env): string | undefined {
 /** The PACS's DICOMweb root and ainode's account there: the node and the viewer read it alike. */
 function dicomwebSettings(env: Env): Config['dicomweb'] {
   const dicomwebUrl = url(env, 'AINODE_DICOMWEB_URL', ['http:', 'https:'], true);
-  const u = checked(() => new URL(dicomwebUrl), undefined);
-  if (u && (u.username || u.password || u.search || u.hash))
+  const u = new URL(dicomwebUrl); // url() has checked it (or reported it and returned an example)
+  if (u.username || u.password || u.search || u.hash)
     report(
       new ConfigError('AINODE_DICOMWEB_URL', 'must be the DICOMweb root, without credentials, query or fragment'),
       undefined,
@@ -369,7 +369,9 @@ export function loadViewerSettings(processEnv: Env = process.env): ViewerSetting
   collecting = [];
   try {
     const env: Env = { ...processEnv, ...checked(() => secretFileLayer(processEnv), {}) };
-    const mode = oneOf(env, 'AINODE_VIEWER_AUTH', ['proxy', 'none'] as const, undefined as unknown as 'proxy');
+    const mode = env.AINODE_VIEWER_AUTH?.trim()
+      ? oneOf(env, 'AINODE_VIEWER_AUTH', ['proxy', 'none'] as const, 'none')
+      : undefined;
     const token = env.AINODE_VIEWER_TOKEN || undefined;
     if (token !== undefined && token.length < 16)
       report(new ConfigError('AINODE_VIEWER_TOKEN', 'must be at least 16 characters (use a random secret)'), undefined);

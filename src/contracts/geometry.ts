@@ -17,11 +17,7 @@ export type Orientation = 'axial' | 'coronal' | 'sagittal';
 
 export function orientationOf(iop: number[] | undefined): Orientation | undefined {
   if (!iop) return undefined;
-  const n = [
-    iop[1] * iop[5] - iop[2] * iop[4],
-    iop[2] * iop[3] - iop[0] * iop[5],
-    iop[0] * iop[4] - iop[1] * iop[3],
-  ].map(Math.abs);
+  const n = cross([iop[0], iop[1], iop[2]], [iop[3], iop[4], iop[5]]).map(Math.abs);
   const max = Math.max(...n);
   if (max < 0.9) return undefined; // oblique
   return n[2] === max ? 'axial' : n[1] === max ? 'coronal' : 'sagittal';

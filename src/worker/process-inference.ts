@@ -22,6 +22,7 @@ import { isDelivered, resultIdentity, type ResultIdentity } from '../contracts/r
 import { DEFAULT_SR_PROFILES, type SrProfile } from '../contracts/sr-profile';
 import { collectGarbage, StagePeaks } from '../observability/memory';
 import type { InferenceJob } from '../contracts/job';
+import { cross, dot, type Vec3 } from '../contracts/geometry';
 import { DicomwebClient as Client } from '../dicomweb/client';
 import type { RulesStore } from '../rules/rules-store';
 
@@ -208,18 +209,18 @@ const acceptFromFacts: StageDef = {
   },
 };
 
-async function factSpacing(client: DicomwebClient, job: InferenceJob): Promise<number | undefined> {
+export async function factSpacing(client: DicomwebClient, job: InferenceJob): Promise<number | undefined> {
   const found = await client.search(`/studies/${job.studyInstanceUid}/series/${job.seriesInstanceUid}/instances`, {
-    includefield: '00200032,00200037',
+    includefield: ['00200032', '00200037'],
   });
   const num = (x: unknown): number[] => ((x as { Value?: unknown[] } | undefined)?.Value ?? []).map(Number);
   const iop = num(found[0]?.['00200037']);
   if (iop.length !== 6) return undefined;
-  const n = [iop[1] * iop[5] - iop[2] * iop[4], iop[2] * iop[3] - iop[0] * iop[5], iop[0] * iop[4] - iop[1] * iop[3]];
+  const n = cross([iop[0], iop[1], iop[2]], [iop[3], iop[4], iop[5]]);
   const along = found
     .map((i) => num(i['00200032']))
     .filter((p) => p.length === 3 && p.every(Number.isFinite))
-    .map((p) => p[0] * n[0] + p[1] * n[1] + p[2] * n[2])
+    .map((p) => dot(p as Vec3, n))
     .sort((a, b) => a - b);
   if (along.length < 2 || along.length !== found.length) return undefined;
   const gaps = along

@@ -19,7 +19,15 @@ import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
 import { REDIS_URL, SHARED_DATA, tempDir, uniquePrefix } from '../support/env';
 import { resultCounts, waitUntil } from '../support/results';
 import { anyCtRules, thresholdModelPackage } from '../support/test-models';
-import { deflateBomb, deflatedHugeSlice, mutate, prng, withoutSequences } from '../support/hostile-dicom';
+import {
+  datasetStart,
+  deflateBomb,
+  deflatedHugeSlice,
+  metaWithTransferSyntax,
+  mutate,
+  prng,
+  withoutSequences,
+} from '../support/hostile-dicom';
 
 const small = readDicomFolder(path.join(SHARED_DATA, 'reference', 'dcmqi', 'segmentations', 'ct-3slice'));
 const DEB = path.join(SHARED_DATA, 'reference', 'pydicom-debian', 'test_files');
@@ -47,29 +55,7 @@ function file(p: string, seed: string): DicomFile {
 
 /** The same Part 10 bytes with another TransferSyntaxUID in the file meta (group length fixed). */
 function withTransferSyntax(part10: Buffer, ts: string): Buffer {
-  const value = Buffer.from(ts.length % 2 ? `${ts}\0` : ts, 'latin1');
-  const parts: Buffer[] = [];
-  let p = 132 + 12; // after preamble, DICM and (0002,0000)
-  while (part10.readUInt16LE(p) === 0x0002) {
-    const vr = part10.toString('latin1', p + 4, p + 6);
-    const long = ['OB', 'OW', 'UN', 'SQ', 'UT'].includes(vr);
-    const len = long ? 12 + part10.readUInt32LE(p + 8) : 8 + part10.readUInt16LE(p + 6);
-    const el = part10.readUInt16LE(p + 2);
-    parts.push(
-      el === 0x0010
-        ? Buffer.concat([
-            Buffer.from([0x02, 0x00, 0x10, 0x00, 0x55, 0x49]),
-            Buffer.from(new Uint16Array([value.length]).buffer),
-            value,
-          ])
-        : part10.subarray(p, p + len),
-    );
-    p += len;
-  }
-  const meta = Buffer.concat(parts);
-  const gl = Buffer.from([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00, 0, 0, 0, 0]);
-  gl.writeUInt32LE(meta.length, 8);
-  return Buffer.concat([part10.subarray(0, 132), gl, meta, part10.subarray(p)]);
+  return Buffer.concat([metaWithTransferSyntax(part10, ts), part10.subarray(datasetStart(part10))]);
 }
 
 describe('hostile and broken input', function () {
