@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'run/**', 'models/**', 'orthanc/ohif-app-config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'run/**', 'models/**', 'docs/decisions/**', 'orthanc/ohif-app-config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

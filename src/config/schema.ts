@@ -7,6 +7,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ConfigError } from '../errors';
+import { schemaProblems } from '../contracts/validate';
+import configSchema from '../contracts/schemas/config.schema.json';
 
 export type PacsKind = 'auto' | 'orthanc' | 'dicomweb';
 export interface DicomwebConfig {
@@ -144,51 +146,18 @@ function readFileLayer(env: Env): Env {
   return out;
 }
 
-/** Every variable an ainode command reads (the node's roles, the viewer, the CLI). */
-export const KNOWN_VARIABLES: readonly string[] = [
-  'AINODE_ADMIN_HOST',
-  'AINODE_ADMIN_PORT',
-  'AINODE_ADMIN_TOKEN',
-  'AINODE_CONFIG_FILE',
-  'AINODE_CUDA_DEVICE_ID',
-  'AINODE_DICOMWEB_CA_FILE',
-  'AINODE_DICOMWEB_PASSWORD',
-  'AINODE_DICOMWEB_TIMEOUT_MS',
-  'AINODE_DICOMWEB_TOKEN',
-  'AINODE_DICOMWEB_URL',
-  'AINODE_DICOMWEB_USERNAME',
-  'AINODE_EXECUTION_PROVIDERS',
-  'AINODE_JOB_LOCK_MS',
-  'AINODE_LOG_LEVEL',
-  'AINODE_MAX_FRAME_PIXELS',
-  'AINODE_MAX_STALLED',
-  'AINODE_MAX_VOXELS',
-  'AINODE_MODELS_DIR',
-  'AINODE_OHIF_DIST',
-  'AINODE_ORTHANC_URL',
-  'AINODE_ORT_CPU_MEM_ARENA',
-  'AINODE_ORT_INTER_OP_THREADS',
-  'AINODE_ORT_INTRA_OP_THREADS',
-  'AINODE_ORT_MEM_PATTERN',
-  'AINODE_PACS_KIND',
-  'AINODE_POLL_INTERVAL_MS',
-  'AINODE_REDIS_PREFIX',
-  'AINODE_REDIS_SENTINELS',
-  'AINODE_REDIS_SENTINEL_NAME',
-  'AINODE_REDIS_URL',
-  'AINODE_RETRY_ATTEMPTS',
-  'AINODE_RETRY_DELAY_MS',
-  'AINODE_RULES_FILE',
-  'AINODE_SHUTDOWN_DEADLINE_MS',
-  'AINODE_STABLE_SECONDS',
-  'AINODE_STALLED_INTERVAL_MS',
-  'AINODE_VIEWER_AUTH',
-  'AINODE_VIEWER_HOST',
-  'AINODE_VIEWER_PORT',
-  'AINODE_VIEWER_TOKEN',
-  'AINODE_VIEWER_USERS_FILE',
-  'AINODE_WORKER_CONCURRENCY',
-];
+interface VariableSchema {
+  type?: 'string' | 'integer' | 'boolean';
+  enum?: string[];
+  default?: string | number | boolean;
+}
+const VARIABLES = configSchema.properties as Record<string, VariableSchema>;
+
+/**
+ * Every variable an ainode command reads (the node's roles, the viewer, the CLI): the properties
+ * of src/contracts/schemas/config.schema.json, which also gives each one's type, range and default.
+ */
+export const KNOWN_VARIABLES: readonly string[] = Object.keys(VARIABLES);
 
 function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[]);
@@ -259,60 +228,44 @@ function url(env: Env, name: string, protocols: string[], required: boolean): st
   return raw.trim().replace(/\/+$/, '');
 }
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return def;
-  if (!/^\d+$/.test(raw.trim())) return report(new ConfigError(name, `must be a whole number (got "${raw}")`), def);
-  const n = Number(raw);
-  if (n < min || n > max) return report(new ConfigError(name, `must be between ${min} and ${max} (got ${n})`), def);
-  return n;
-}
+type Typed = Record<string, string | number | boolean | undefined>;
 
-function bool(env: Env, name: string, def: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return def;
-  if (['true', '1', 'yes'].includes(raw)) return true;
-  if (['false', '0', 'no'].includes(raw)) return false;
-  return report(new ConfigError(name, `must be true or false (got "${env[name]}")`), def);
-}
+const SECRETS: ReadonlySet<string> = new Set(SECRET_VARIABLES);
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], def: T): T {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return def;
-  const v = raw.trim() as T;
-  if (!allowed.includes(v))
-    return report(new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${raw}")`), def);
-  return v;
-}
-
-/** An address to listen on: an IPv4 or IPv6 literal or a host name (0.0.0.0: every interface). */
-function bindAddress(env: Env, name: string, def: string): string {
-  const v = env[name]?.trim();
-  if (!v) return def;
-  if (!/^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]{2,39}|[A-Za-z0-9.-]{1,253})$/.test(v))
-    return report(
-      new ConfigError(
-        name,
-        `"${v.slice(0, 60)}" is not an address to listen on (e.g. 127.0.0.1, or 0.0.0.0 in a container)`,
-      ),
-      def,
-    );
-  return v;
-}
-
-function adminToken(env: Env): string | undefined {
-  const t = env.AINODE_ADMIN_TOKEN;
-  if (t === undefined || t === '') return undefined;
-  if (t.length < 16)
-    return report(
-      new ConfigError('AINODE_ADMIN_TOKEN', 'must be at least 16 characters (use a random secret)'),
-      undefined,
-    );
-  return t;
+/**
+ * Every known variable that is set, read as the type its schema declares (whole numbers; true/
+ * false, 1/0, yes/no) and checked against the schema (range, choices, pattern, length); then the
+ * schema's defaults for the rest. A bad value is reported and its default kept. Secrets are taken
+ * as they are (not trimmed) and never echoed in a message.
+ */
+function typedSettings(env: Env): Typed {
+  const typed: Typed = {};
+  const got = (name: string): string => (SECRETS.has(name) ? '' : ` (got ${JSON.stringify(env[name])})`);
+  for (const [name, schema] of Object.entries(VARIABLES)) {
+    const raw = SECRETS.has(name) ? env[name] : env[name]?.trim();
+    if (raw === undefined || raw === '') continue;
+    if (schema.type === 'integer') {
+      if (/^\d+$/.test(raw)) typed[name] = Number(raw);
+      else report(new ConfigError(name, `must be a whole number${got(name)}`), undefined);
+    } else if (schema.type === 'boolean') {
+      const word = raw.toLowerCase();
+      if (['true', '1', 'yes'].includes(word)) typed[name] = true;
+      else if (['false', '0', 'no'].includes(word)) typed[name] = false;
+      else report(new ConfigError(name, `must be true or false${got(name)}`), undefined);
+    } else typed[name] = raw;
+  }
+  for (const problem of schemaProblems(configSchema, typed)) {
+    const name = String(problem.path[0]);
+    report(new ConfigError(name, `${problem.message}${got(name)}`), undefined);
+    delete typed[name];
+  }
+  for (const [name, schema] of Object.entries(VARIABLES))
+    if (typed[name] === undefined && schema.default !== undefined) typed[name] = schema.default;
+  return typed;
 }
 
 /** The PACS's DICOMweb root and ainode's account there: the node and the viewer read it alike. */
-function dicomwebSettings(env: Env): Config['dicomweb'] {
+function dicomwebSettings(env: Env, t: Typed): Config['dicomweb'] {
   const dicomwebUrl = url(env, 'AINODE_DICOMWEB_URL', ['http:', 'https:'], true);
   const u = new URL(dicomwebUrl); // url() has checked it (or reported it and returned an example)
   if (u.username || u.password || u.search || u.hash)
@@ -349,7 +302,7 @@ function dicomwebSettings(env: Env): Config['dicomweb'] {
     password,
     token,
     caFile,
-    timeoutMs: int(env, 'AINODE_DICOMWEB_TIMEOUT_MS', 120_000, 1000, 3_600_000),
+    timeoutMs: t.AINODE_DICOMWEB_TIMEOUT_MS as number,
   };
 }
 
@@ -369,18 +322,17 @@ export function loadViewerSettings(processEnv: Env = process.env): ViewerSetting
   collecting = [];
   try {
     const env: Env = { ...processEnv, ...checked(() => secretFileLayer(processEnv), {}) };
-    const mode = env.AINODE_VIEWER_AUTH?.trim()
-      ? oneOf(env, 'AINODE_VIEWER_AUTH', ['proxy', 'none'] as const, 'none')
-      : undefined;
-    const token = env.AINODE_VIEWER_TOKEN || undefined;
-    if (token !== undefined && token.length < 16)
-      report(new ConfigError('AINODE_VIEWER_TOKEN', 'must be at least 16 characters (use a random secret)'), undefined);
+    const t = typedSettings(env);
     const settings: ViewerSettings = {
-      dicomweb: dicomwebSettings(env),
-      ohifDist: env.AINODE_OHIF_DIST || undefined,
-      host: bindAddress(env, 'AINODE_VIEWER_HOST', '127.0.0.1'),
-      port: int(env, 'AINODE_VIEWER_PORT', 3000, 0, 65535),
-      auth: { mode, token, usersFile: env.AINODE_VIEWER_USERS_FILE || undefined },
+      dicomweb: dicomwebSettings(env, t),
+      ohifDist: t.AINODE_OHIF_DIST as string | undefined,
+      host: t.AINODE_VIEWER_HOST as string,
+      port: t.AINODE_VIEWER_PORT as number,
+      auth: {
+        mode: t.AINODE_VIEWER_AUTH as ViewerSettings['auth']['mode'],
+        token: t.AINODE_VIEWER_TOKEN as string | undefined,
+        usersFile: t.AINODE_VIEWER_USERS_FILE as string | undefined,
+      },
       warnings: unknownVariables(processEnv),
     };
     if (collecting.length) throw ConfigError.all(collecting);
@@ -410,7 +362,8 @@ export function loadConfig(processEnv: Env = process.env): Config {
 function readConfig(processEnv: Env): Config {
   const layered: Env = { ...checked(() => readFileLayer(processEnv), {}), ...processEnv };
   const env: Env = { ...layered, ...checked(() => secretFileLayer(layered), {}) };
-  const dicomweb = dicomwebSettings(env);
+  const t = typedSettings(env);
+  const dicomweb = dicomwebSettings(env, t);
   const dicomwebUrl = dicomweb.url;
   const redisUrl = url(env, 'AINODE_REDIS_URL', ['redis:', 'rediss:'], true);
   let redisSentinels: Config['redisSentinels'];
@@ -424,14 +377,11 @@ function readConfig(processEnv: Env): Config {
           return report(new ConfigError('AINODE_REDIS_SENTINELS', `"${hp}" is not host:port`), { host: hp, port: 0 });
         return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
       });
-    redisSentinels = { sentinels, name: env.AINODE_REDIS_SENTINEL_NAME?.trim() || 'mymaster' };
+    redisSentinels = { sentinels, name: t.AINODE_REDIS_SENTINEL_NAME as string };
   }
-  const prefix = env.AINODE_REDIS_PREFIX?.trim() || 'ainode';
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix))
-    report(new ConfigError('AINODE_REDIS_PREFIX', 'letters, digits, "_" and "-" only, at most 64'), undefined);
   const orthancUrl =
     url(env, 'AINODE_ORTHANC_URL', ['http:', 'https:'], false) ?? dicomwebUrl.replace(/\/dicom-web$/i, '');
-  const providers = (env.AINODE_EXECUTION_PROVIDERS ?? 'cuda,cpu')
+  const providers = (t.AINODE_EXECUTION_PROVIDERS as string)
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
@@ -444,43 +394,38 @@ function readConfig(processEnv: Env): Config {
     dicomweb,
     redisUrl,
     ...(redisSentinels ? { redisSentinels } : {}),
-    redisPrefix: prefix,
-    pacsKind: oneOf(env, 'AINODE_PACS_KIND', ['auto', 'orthanc', 'dicomweb'] as const, 'auto'),
+    redisPrefix: t.AINODE_REDIS_PREFIX as string,
+    pacsKind: t.AINODE_PACS_KIND as PacsKind,
     orthancUrl,
-    pollIntervalMs: env.AINODE_POLL_INTERVAL_MS?.trim()
-      ? int(env, 'AINODE_POLL_INTERVAL_MS', 0, 50, 600_000)
-      : undefined,
-    stableSeconds: int(env, 'AINODE_STABLE_SECONDS', 60, 1, 86_400),
-    modelsDir: path.resolve(env.AINODE_MODELS_DIR?.trim() || path.join(REPO_ROOT, 'models')),
-    rulesFile: path.resolve(env.AINODE_RULES_FILE?.trim() || path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml')),
+    pollIntervalMs: t.AINODE_POLL_INTERVAL_MS as number | undefined,
+    stableSeconds: t.AINODE_STABLE_SECONDS as number,
+    modelsDir: path.resolve((t.AINODE_MODELS_DIR as string | undefined) ?? path.join(REPO_ROOT, 'models')),
+    rulesFile: path.resolve(
+      (t.AINODE_RULES_FILE as string | undefined) ?? path.join(REPO_ROOT, 'deploy', 'rules', 'default.yaml'),
+    ),
     admin: {
-      host: bindAddress(env, 'AINODE_ADMIN_HOST', '127.0.0.1'),
-      port: int(env, 'AINODE_ADMIN_PORT', 8787, 0, 65535),
-      token: adminToken(env),
+      host: t.AINODE_ADMIN_HOST as string,
+      port: t.AINODE_ADMIN_PORT as number,
+      token: t.AINODE_ADMIN_TOKEN as string | undefined,
     },
-    workerConcurrency: int(env, 'AINODE_WORKER_CONCURRENCY', 1, 1, 64),
-    jobLockMs: int(env, 'AINODE_JOB_LOCK_MS', 30_000, 1000, 3_600_000),
-    stalledIntervalMs: int(env, 'AINODE_STALLED_INTERVAL_MS', 15_000, 500, 3_600_000),
-    maxStalledCount: int(env, 'AINODE_MAX_STALLED', 5, 1, 1000),
-    shutdownDeadlineMs: int(env, 'AINODE_SHUTDOWN_DEADLINE_MS', 60_000, 0, 3_600_000),
-    retryAttempts: int(env, 'AINODE_RETRY_ATTEMPTS', 8, 1, 100),
-    retryDelayMs: int(env, 'AINODE_RETRY_DELAY_MS', 5000, 10, 3_600_000),
-    maxVoxels: int(env, 'AINODE_MAX_VOXELS', 1024 * 1024 * 1200, 1024, 2 ** 40),
-    maxFramePixels: int(env, 'AINODE_MAX_FRAME_PIXELS', 8192 * 8192, 1024, 2 ** 32),
+    workerConcurrency: t.AINODE_WORKER_CONCURRENCY as number,
+    jobLockMs: t.AINODE_JOB_LOCK_MS as number,
+    stalledIntervalMs: t.AINODE_STALLED_INTERVAL_MS as number,
+    maxStalledCount: t.AINODE_MAX_STALLED as number,
+    shutdownDeadlineMs: t.AINODE_SHUTDOWN_DEADLINE_MS as number,
+    retryAttempts: t.AINODE_RETRY_ATTEMPTS as number,
+    retryDelayMs: t.AINODE_RETRY_DELAY_MS as number,
+    maxVoxels: t.AINODE_MAX_VOXELS as number,
+    maxFramePixels: t.AINODE_MAX_FRAME_PIXELS as number,
     warnings: unknownVariables(layered),
     executionProviders: providers,
     runtime: {
-      intraOpThreads: int(env, 'AINODE_ORT_INTRA_OP_THREADS', 0, 0, 1024),
-      interOpThreads: int(env, 'AINODE_ORT_INTER_OP_THREADS', 0, 0, 1024),
-      cpuMemArena: bool(env, 'AINODE_ORT_CPU_MEM_ARENA', false),
-      memPattern: bool(env, 'AINODE_ORT_MEM_PATTERN', false),
-      cudaDeviceId: int(env, 'AINODE_CUDA_DEVICE_ID', 0, 0, 64),
+      intraOpThreads: t.AINODE_ORT_INTRA_OP_THREADS as number,
+      interOpThreads: t.AINODE_ORT_INTER_OP_THREADS as number,
+      cpuMemArena: t.AINODE_ORT_CPU_MEM_ARENA as boolean,
+      memPattern: t.AINODE_ORT_MEM_PATTERN as boolean,
+      cudaDeviceId: t.AINODE_CUDA_DEVICE_ID as number,
     },
-    logLevel: oneOf(
-      env,
-      'AINODE_LOG_LEVEL',
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
-      'info',
-    ),
+    logLevel: t.AINODE_LOG_LEVEL as string,
   };
 }

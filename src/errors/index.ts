@@ -62,9 +62,14 @@ export class ConfigError extends AinodeError {
     this.problems = [{ variable, message }, ...more];
   }
 
-  /** One error holding all of them (configuration is reported whole, not one problem a start). */
+  /**
+   * One error holding all of them (configuration is reported whole, not one problem a start),
+   * ordered by variable so that a report reads the same whichever check found a problem first.
+   */
   static all(errors: ConfigError[]): ConfigError {
-    const problems = errors.flatMap((e) => e.problems);
+    const problems = errors
+      .flatMap((e) => e.problems)
+      .sort((x, y) => (x.variable < y.variable ? -1 : x.variable > y.variable ? 1 : 0));
     return new ConfigError(problems[0].variable, problems[0].message, problems.slice(1));
   }
 }

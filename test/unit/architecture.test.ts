@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../support/ainode-process';
 export const ALLOWED: Record<string, string[]> = {
   errors: [],
   contracts: ['errors'],
-  config: ['errors'],
+  config: ['errors', 'contracts'],
   observability: ['errors', 'contracts'],
   dicom: ['errors', 'contracts'],
   volume: ['errors', 'contracts', 'dicom'],

@@ -135,10 +135,10 @@ describe('config: one schema, validated at start', () => {
       AINODE_ADMIN_HOST: 'not a host!',
     });
     expect(e.problems.map((p) => p.variable)).to.deep.equal([
-      'AINODE_DICOMWEB_URL',
-      'AINODE_REDIS_URL',
-      'AINODE_PACS_KIND',
       'AINODE_ADMIN_HOST',
+      'AINODE_DICOMWEB_URL',
+      'AINODE_PACS_KIND',
+      'AINODE_REDIS_URL',
       'AINODE_WORKER_CONCURRENCY',
     ]);
     const r = spawnSync(process.execPath, [AINODE_BIN, 'start'], {
@@ -200,8 +200,8 @@ describe('config: one schema, validated at start', () => {
       err = e;
     }
     expect((err as ConfigError).problems.map((p) => p.variable)).to.deep.equal([
-      'AINODE_DICOMWEB_URL',
       'AINODE_DICOMWEB_PASSWORD',
+      'AINODE_DICOMWEB_URL',
       'AINODE_VIEWER_PORT',
     ]);
   });

@@ -137,7 +137,15 @@ describe('models/ct-lung: the generated ONNX graph and its post-processing', () 
     const { packages, refused } = loadModelPackages(tmp);
     expect([...packages.keys()]).to.deep.equal(['ct-lung']);
     expect(refused).to.have.length(1);
-    expect(refused[0].reason).to.match(/^MODEL_PACKAGE_INVALID: .*broken\/manifest\.json: \/task is required$/);
+    // Every problem at once: each missing field and the version that is not a string.
+    const [, list] = /broken\/manifest\.json: (.*?)(?: \(next: .*\))?$/.exec(refused[0].reason) ?? [];
+    expect(refused[0].reason).to.match(/^MODEL_PACKAGE_INVALID: /);
+    expect(list.split('; ')).to.have.members([
+      ...['task', 'file', 'sha256', 'licence', 'description', 'accepts', 'input', 'output', 'preprocess']
+        .concat(['inference', 'postprocess', 'segments', 'measurements', 'procedureReported', 'seriesNumbers'])
+        .map((k) => `/${k} is required`),
+      '/version must be a string',
+    ]);
     fs.appendFileSync(path.join(tmp, 'ct-lung', 'model.onnx'), Buffer.from([0]));
     expect(loadModelPackages(tmp).refused.map((r) => r.reason.split(':')[0])).to.include(
       'MODEL_WEIGHTS_CHECKSUM_MISMATCH',

@@ -77,7 +77,7 @@ describe('rules schema: every problem with its path and line', () => {
     [
       'unknown SR profile',
       'version: 1\nrules:\n  - name: a\n    models: [x]\n    srProfiles: [standard, ohif]\n',
-      /srProfiles \(line 5\): must be a non-empty list of standard, viewer \(each once\)/,
+      /^\/rules\/0\/srProfiles\/1 \(line 5\): must be standard or viewer$/,
     ],
     [
       'empty SR profiles',
@@ -91,6 +91,45 @@ describe('rules schema: every problem with its path and line', () => {
     ],
   ];
   for (const [name, text, pattern] of cases) it(name, () => expect(problems(text).join('\n')).to.match(pattern));
+
+  it("a file with many faults: every problem at once, in the file's order, each with path and line", () => {
+    const text = [
+      'version: 2',
+      'destinations:',
+      '  r: { url: ftp://x }',
+      'rules:',
+      '  - name: a',
+      '    models: []',
+      '    priorty: stat',
+      '    series:',
+      '      - attribute: Modalty',
+      '        equals: CT',
+      '        ifMissing: maybe',
+      '      - geometry: { orientation: [oblique], sliceCount: { min: ten } }',
+      '      - { attribute: SeriesDescription, regex: "(", in: [a] }',
+      '  - name: a',
+      '    models: [x]',
+      '    destination: nowhere',
+      '    study:',
+      '      - geometry: { sliceCount: { min: 3 } }',
+      '',
+    ].join('\n');
+    expect(problems(text)).to.deep.equal([
+      '/version (line 1): must be 1',
+      '/destinations/r/url (line 3): must be an http(s) URL',
+      '/rules/0/models (line 6): must be a non-empty list of model ids',
+      '/rules/0/priorty (line 7): is not a known field (allowed: name, enabled, models, priority, offPeak, destination, srProfiles, study, series, prefer)',
+      '/rules/0/series/0/attribute (line 9): "Modalty" is not a DICOM keyword or tag',
+      '/rules/0/series/0/ifMissing (line 11): must be match, no-match or skip',
+      '/rules/0/series/1/geometry/orientation/0 (line 12): must be one of axial, coronal, sagittal',
+      '/rules/0/series/1/geometry/sliceCount/min (line 12): must be a number',
+      '/rules/0/series/2 (line 13): needs exactly one of equals, in, regex, range, present, contains (found 2)',
+      '/rules/0/series/2/regex (line 13): is not a regular expression: Invalid regular expression: /(/i: Unterminated group',
+      '/rules/1/name (line 14): "a" is used by an earlier rule',
+      '/rules/1/destination (line 16): "nowhere" is not a declared destination',
+      '/rules/1/study/0 (line 18): geometry conditions belong to series, not study',
+    ]);
+  });
 
   it('SR profiles: standard by default; a rule can ask for the viewer profile too', () => {
     const set = parseRules(

@@ -213,6 +213,33 @@ describe('model packages: refused with a clear message, the others keep working'
     expect(undeclaredLabelsPossible(m('none', 1, [1], 'ct-lung-left-right'))).to.equal(true);
   });
 
+  it('a manifest with many faults: every problem at once, each with its path', () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a document to break in many places
+    const m = JSON.parse(fs.readFileSync(path.join(good, 'manifest.json'), 'utf8')) as Record<string, any>;
+    m.inference = { mode: 'sliding-window', overlap: 2 };
+    m.preprocess.normalize = { method: 'fixed', scale: 'x' };
+    m.accepts.orientation = ['oblique'];
+    m.accepts.bodyPartPattern = '(';
+    m.seriesNumbers.seg = 0;
+    m.segments[1].label = 99;
+    let message = '';
+    try {
+      parseManifest(m, 'x.json');
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message.replace(/^x\.json: /, '').split('; ')).to.have.members([
+      '/accepts/orientation/0 must be one of axial, coronal, sagittal',
+      '/preprocess/normalize/offset is required',
+      '/preprocess/normalize/scale must be a number',
+      '/inference/patch is required',
+      '/inference/overlap must be between 0 and 0.9',
+      '/seriesNumbers/seg must be between 1 and 99999',
+      '/accepts/bodyPartPattern is not a regular expression: Invalid regular expression: /(/i: Unterminated group',
+      '/derived/0/union/1 label 2 is not a declared segment',
+    ]);
+  });
+
   it('sliding-window without a patch size is refused', () => {
     const m = JSON.parse(fs.readFileSync(path.join(good, 'manifest.json'), 'utf8')) as Record<string, unknown>;
     m.inference = { mode: 'sliding-window' };
