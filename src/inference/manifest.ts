@@ -10,21 +10,9 @@
  */
 import { AinodeError } from '../errors';
 import type { Code } from '../dicom/codes';
-import type { Orientation } from '../contracts/geometry';
+import type { SeriesAcceptance } from '../contracts/acceptance';
 import { pointer, regexProblem, schemaProblems, type Problem, type SchemaPath } from '../contracts/validate';
 import manifestSchema from '../contracts/schemas/manifest.schema.json';
-export interface SeriesAcceptance {
-  modality: string[];
-  /** BodyPartExamined values; when the attribute is missing, bodyPartPattern on the descriptions decides. */
-  bodyPart?: string[];
-  /** Regular expression (case-insensitive) on study/series description and protocol name, used when BodyPartExamined is missing. */
-  bodyPartPattern?: string;
-  /** Regular expression (case-insensitive) that the series description or protocol name must match (e.g. "t1|mprage"). */
-  descriptionPattern?: string;
-  orientation?: Orientation[];
-  slices?: { min?: number; max?: number };
-  sliceSpacingMm?: { min?: number; max?: number };
-}
 
 export interface Preprocess {
   /** Reorient to these voxel axes (e.g. "LIA": i->Left, j->Inferior, k->Anterior). */

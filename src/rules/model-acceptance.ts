@@ -9,7 +9,7 @@
  */
 import type { SeriesDescriptor } from './study-facts';
 import { AINODE_EQUIPMENT } from '../dicom/equipment';
-import type { SeriesAcceptance } from '../inference/manifest';
+import type { SeriesAcceptance } from '../contracts/acceptance';
 import { orientationOf } from '../contracts/geometry';
 
 export function judgeSeries(s: SeriesDescriptor, a: SeriesAcceptance): { qualifies: boolean; why: string } {

@@ -10,6 +10,7 @@ import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { AinodeError } from '../errors';
 import { resolveAttribute } from '../dicom/part10';
 import type { Orientation } from '../contracts/geometry';
+import type { Destination } from '../contracts/destination';
 import { DEFAULT_SR_PROFILES, type SrProfile } from '../contracts/sr-profile';
 import { pointer, regexProblem, schemaProblems, type Problem, type SchemaPath } from '../contracts/validate';
 import rulesSchema from '../contracts/schemas/rules.schema.json';
@@ -46,13 +47,6 @@ export interface GeometryCondition {
 
 export type Condition = AttributeCondition | GeometryCondition;
 export type Preference = { by: 'most-slices' } | { by: 'thinnest-slices' } | { by: 'description'; pattern: string };
-
-export interface Destination {
-  name: string;
-  url: string;
-  usernameEnv?: string;
-  passwordEnv?: string;
-}
 
 export interface Rule {
   name: string;
