@@ -104,6 +104,15 @@ export function pixelFormat(ds: NaturalDataset): PixelFormat {
   return f;
 }
 
+/** The colour photometric interpretations a model input may have (PS3.3 C.7.6.3.1.2). */
+export const COLOUR_PHOTOMETRICS: ReadonlySet<string> = new Set([
+  'RGB',
+  'YBR_FULL',
+  'YBR_FULL_422',
+  'YBR_ICT',
+  'YBR_RCT',
+]);
+
 const CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2';
 const ENHANCED_CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2.1';
 const MR_IMAGE = '1.2.840.10008.5.1.4.1.1.4';
@@ -117,7 +126,9 @@ function moduleInvalid(message: string): AinodeError {
 
 /**
  * The Image Pixel module of one instance checked against itself and its data before anything is
- * decoded for a grey volume (PS3.3 C.7.6.3, C.8.2.1, C.8.3.1): one sample, MONOCHROME1/2,
+ * decoded for a grey volume (PS3.3 C.7.6.3, C.8.2.1, C.8.3.1), or, with `colour`, for a 2D model
+ * input that may also be RGB or YBR (three samples, 8 or 16 bits, PlanarConfiguration 0 or 1):
+ * one sample, MONOCHROME1/2,
  * BitsAllocated 8 or 16 (16 for CT and MR images), BitsStored within it and HighBit =
  * BitsStored - 1, PixelRepresentation 0 or 1, a frame within `maxFramePixels`, and native pixel
  * data exactly as long as Rows x Columns x frames x samples x BitsAllocated say (one byte of
@@ -128,6 +139,7 @@ export function checkPixelModule(
   f: PixelFormat,
   transferSyntaxUid: string,
   maxFramePixels: number,
+  colour = false,
 ): void {
   if (f.rows > 65535 || f.columns > 65535 || !Number.isInteger(f.rows) || !Number.isInteger(f.columns))
     throw moduleInvalid(`Rows ${f.rows} / Columns ${f.columns} are not valid US values`);
@@ -138,12 +150,28 @@ export function checkPixelModule(
       { retryable: false, hint: 'refused before decoding; raise AINODE_MAX_FRAME_PIXELS if this is a genuine image' },
     );
   }
-  if (f.samplesPerPixel !== 1)
-    throw moduleInvalid(`SamplesPerPixel ${f.samplesPerPixel}: only grey images make volumes`);
-  if (f.photometricInterpretation !== 'MONOCHROME2' && f.photometricInterpretation !== 'MONOCHROME1')
-    throw moduleInvalid(
-      `PhotometricInterpretation ${f.photometricInterpretation}: only MONOCHROME1 and MONOCHROME2 images make volumes`,
-    );
+  const grey = f.photometricInterpretation === 'MONOCHROME2' || f.photometricInterpretation === 'MONOCHROME1';
+  if (!colour || grey) {
+    if (f.samplesPerPixel !== 1)
+      throw moduleInvalid(`SamplesPerPixel ${f.samplesPerPixel}: only grey images make volumes`);
+    if (!grey)
+      throw moduleInvalid(
+        `PhotometricInterpretation ${f.photometricInterpretation}: only MONOCHROME1 and MONOCHROME2 images make volumes`,
+      );
+  } else {
+    if (!COLOUR_PHOTOMETRICS.has(f.photometricInterpretation))
+      throw moduleInvalid(
+        `PhotometricInterpretation ${f.photometricInterpretation}: a model input is MONOCHROME1, MONOCHROME2, RGB, YBR_FULL, YBR_FULL_422, YBR_ICT or YBR_RCT`,
+      );
+    if (f.samplesPerPixel !== 3)
+      throw moduleInvalid(
+        `SamplesPerPixel ${f.samplesPerPixel} on a ${f.photometricInterpretation} image, which has 3`,
+      );
+    if (f.bitsAllocated !== 8 && f.bitsAllocated !== 16)
+      throw moduleInvalid(`BitsAllocated ${f.bitsAllocated}: a colour image for a model has 8 or 16`);
+    if (f.planarConfiguration !== 0 && f.planarConfiguration !== 1)
+      throw moduleInvalid(`PlanarConfiguration ${f.planarConfiguration} is neither 0 nor 1`);
+  }
   if (f.bitsAllocated !== 8 && f.bitsAllocated !== 16)
     throw moduleInvalid(`BitsAllocated ${f.bitsAllocated}: a grey image for a model has 8 or 16`);
   const sop = String(ds.SOPClassUID ?? '');
@@ -162,7 +190,9 @@ export function checkPixelModule(
     const pd = ds.PixelData;
     const parts = (Array.isArray(pd) ? pd : [pd]).filter((x) => x !== undefined).map(asBytes);
     const length = parts.reduce((n, p) => n + p.length, 0);
-    const expected = frameBytes(f) * f.frames;
+    // Native YBR_FULL_422 holds two samples a pixel (Y Y Cb Cr for each pair; PS3.3 C.7.6.3.1.2).
+    const samples = f.photometricInterpretation === 'YBR_FULL_422' ? 2 : f.samplesPerPixel;
+    const expected = frameBytes({ ...f, samplesPerPixel: samples }) * f.frames;
     if (length !== expected && length !== expected + (expected % 2))
       throw moduleInvalid(
         `PixelData holds ${length} bytes; Rows ${f.rows} x Columns ${f.columns} x ${f.frames} frames x ${f.bitsAllocated} bits say ${expected}`,

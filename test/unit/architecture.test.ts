@@ -17,6 +17,7 @@ export const ALLOWED: Record<string, string[]> = {
   observability: ['errors', 'contracts'],
   dicom: ['errors', 'contracts'],
   volume: ['errors', 'contracts', 'dicom'],
+  image: ['errors', 'contracts', 'dicom'],
   dicomweb: ['errors', 'contracts', 'config', 'observability', 'dicom'],
   queue: ['errors', 'contracts'],
   inference: ['errors', 'contracts', 'config', 'observability', 'dicom', 'volume'],
