@@ -11,6 +11,8 @@
 import { AinodeError } from '../errors';
 import type { Code } from '../dicom/codes';
 import type { SeriesAcceptance } from '../contracts/acceptance';
+import type { FitMode } from '../image/fit';
+import type { VoiChoice } from '../image/planar-image';
 import { pointer, regexProblem, schemaProblems, type Problem, type SchemaPath } from '../contracts/validate';
 import manifestSchema from '../contracts/schemas/manifest.schema.json';
 
@@ -74,10 +76,47 @@ export interface DerivedSpec {
   qualitative?: { concept: Code; percentBelow: number; atLeast: number }[];
 }
 
+/** How a 2D image becomes the model input (src/image/). */
+export interface ImageInputSpec {
+  size: [number, number];
+  fit: FitMode;
+  pad?: number;
+  voi: VoiChoice;
+  colour: 'grey' | 'rgb';
+}
+
+/** An output class of a classification or detection model. */
+export interface ClassSpec {
+  index: number;
+  name: string;
+  finding: Code;
+  /** Classification: the operating point. */
+  threshold?: number;
+  indeterminate?: [number, number];
+}
+
+export interface ClassificationSpec {
+  activation: 'softmax' | 'sigmoid' | 'none';
+  aggregate?: 'max' | 'mean';
+}
+
+export interface DetectionSpec {
+  format: 'boxes-scores-labels' | 'yolo';
+  outputs: { boxes?: string; scores?: string; labels?: string; predictions?: string };
+  boxFormat: 'xyxy' | 'cxcywh';
+  scoreThreshold: number;
+  iou: number;
+  maxDetections: number;
+}
+
+export type ModelTask = 'segmentation' | 'classification' | 'detection';
+
 export interface ModelManifest {
   id: string;
   version: string;
-  task: 'segmentation' | 'classification' | 'detection';
+  task: ModelTask;
+  /** What one run sees: an image (one frame), a series or the study. */
+  level: 'image' | 'series' | 'study';
   file: string;
   sha256: string;
   licence: string;
@@ -94,8 +133,12 @@ export interface ModelManifest {
   procedureReported: Code;
   /** Algorithm family (CID 7162), e.g. (123110, DCM, "Artificial Intelligence"). */
   algorithmFamily: Code;
-  /** SEG/SR series numbers of this model's results. */
+  /** SEG/SR series numbers of this model's results (SEG: segmentation only; 0 otherwise). */
   seriesNumbers: { seg: number; sr: number };
+  image?: ImageInputSpec;
+  classes: ClassSpec[];
+  classification?: ClassificationSpec;
+  detection?: DetectionSpec;
 }
 
 type Obj = Record<string, unknown>;
@@ -126,8 +169,47 @@ function semanticProblems(m: unknown): Problem[] {
   clip(pre.clip, ['preprocess', 'clip']);
   list(pre.channels).forEach((ch, i) => isObj(ch) && clip(ch.clip, ['preprocess', 'channels', i, 'clip']));
   const inputChannels = isObj(m.input) ? m.input.channels : undefined;
-  if (typeof inputChannels === 'number' && (Array.isArray(pre.channels) ? pre.channels.length : 1) !== inputChannels)
+  // A 2D image model without a channel list applies its one transform to every channel (R, G, B).
+  const oneForAll = !Array.isArray(pre.channels) && isObj(m.image);
+  if (
+    typeof inputChannels === 'number' &&
+    !oneForAll &&
+    (Array.isArray(pre.channels) ? pre.channels.length : 1) !== inputChannels
+  )
     fail(['preprocess', 'channels'], `must list one transform per input channel (${inputChannels})`);
+
+  const image = isObj(m.image) ? m.image : undefined;
+  if (image && typeof inputChannels === 'number') {
+    const wanted = image.colour === 'rgb' ? 3 : image.colour === 'grey' ? 1 : undefined;
+    if (wanted !== undefined && wanted !== inputChannels)
+      fail(['input', 'channels'], `must be ${wanted} for ${String(image.colour)} input (image/colour)`);
+  }
+  const outputChannels = isObj(m.output) ? m.output.channels : undefined;
+  const indices = new Set<unknown>();
+  list(m.classes).forEach((c, i) => {
+    if (!isObj(c)) return;
+    if (indices.has(c.index)) fail(['classes', i, 'index'], `index ${String(c.index)} is used by an earlier class`);
+    indices.add(c.index);
+    if (m.task === 'classification' && typeof c.index === 'number' && typeof outputChannels === 'number')
+      if (c.index >= outputChannels)
+        fail(['classes', i, 'index'], `index ${c.index} is beyond the output's ${outputChannels} channels`);
+    if (m.task === 'classification' && c.threshold === undefined)
+      fail(['classes', i, 'threshold'], 'is required for classification (the operating point)');
+    const band = c.indeterminate;
+    if (Array.isArray(band) && typeof c.threshold === 'number' && !(band[0] <= c.threshold && c.threshold <= band[1]))
+      fail(['classes', i, 'indeterminate'], 'must be [low, high] with low <= threshold <= high');
+  });
+  const det = isObj(m.detection) ? m.detection : undefined;
+  const outs = det && isObj(det.outputs) ? det.outputs : undefined;
+  if (det && outs) {
+    if (det.format === 'yolo' && !outs.predictions)
+      fail(['detection', 'outputs', 'predictions'], 'is required for the yolo format');
+    if (det.format === 'boxes-scores-labels')
+      for (const k of ['boxes', 'scores'])
+        if (!outs[k]) fail(['detection', 'outputs', k], 'is required for the boxes-scores-labels format');
+  }
+  if (m.task !== 'segmentation' && (m.segments !== undefined || m.measurements !== undefined))
+    fail([m.segments !== undefined ? 'segments' : 'measurements'], `belongs to segmentation, not ${String(m.task)}`);
 
   const labels = list(m.segments).map((s) => (isObj(s) ? s.label : undefined));
   if (new Set(labels).size !== labels.length) fail(['segments'], 'labels must be unique');
@@ -173,27 +255,40 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
         hint: 'fix the manifest: docs/models.md explains each field, and an editor checks it against src/contracts/schemas/manifest.schema.json',
       },
     );
-  const m = raw as Obj & Omit<ModelManifest, 'derived' | 'algorithmFamily'>;
+  const m = raw as Obj & Partial<ModelManifest> & Pick<ModelManifest, 'accepts' | 'task'>;
   const accepts = m.accepts;
+  const segmentation = m.task === 'segmentation';
   return {
-    id: m.id,
-    version: m.version,
+    id: m.id!,
+    version: m.version!,
     task: m.task,
-    file: m.file,
-    sha256: m.sha256,
-    licence: m.licence,
-    description: m.description,
+    level: m.level ?? (segmentation ? 'series' : 'image'),
+    file: m.file!,
+    sha256: m.sha256!,
+    licence: m.licence!,
+    description: m.description!,
     accepts: { ...accepts, ...(accepts.bodyPart ? { bodyPart: accepts.bodyPart.map((b) => b.toUpperCase()) } : {}) },
-    input: m.input,
-    output: m.output,
-    preprocess: m.preprocess,
-    inference: m.inference,
-    postprocess: m.postprocess,
-    segments: m.segments,
-    measurements: m.measurements,
-    derived: (m.derived as DerivedSpec[] | undefined) ?? [],
-    procedureReported: m.procedureReported,
-    algorithmFamily: (m.algorithmFamily as Code | undefined) ?? AI_FAMILY,
-    seriesNumbers: m.seriesNumbers,
+    input: m.input!,
+    output: m.output!,
+    preprocess: m.preprocess!,
+    inference: m.inference ?? { mode: 'whole' },
+    postprocess: m.postprocess ?? { activation: 'none' },
+    segments: m.segments ?? [],
+    measurements: m.measurements ?? [],
+    derived: m.derived ?? [],
+    procedureReported: m.procedureReported!,
+    algorithmFamily: m.algorithmFamily ?? AI_FAMILY,
+    seriesNumbers: { seg: m.seriesNumbers?.seg ?? 0, sr: m.seriesNumbers!.sr },
+    ...(m.image ? { image: m.image } : {}),
+    classes: m.classes ?? [],
+    ...(m.classification ? { classification: m.classification } : {}),
+    ...(m.detection
+      ? {
+          detection: {
+            ...m.detection,
+            boxFormat: m.detection.boxFormat ?? (m.detection.format === 'yolo' ? 'cxcywh' : 'xyxy'),
+          },
+        }
+      : {}),
   };
 }

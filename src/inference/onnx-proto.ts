@@ -1,7 +1,8 @@
 /**
  * A minimal writer for ONNX models (the protobuf messages of onnx/onnx.proto, IR version 8),
  * enough to generate small operator graphs such as models/ct-lung/ from a script in this
- * repository, so anyone can regenerate the .onnx file and diff it. Field numbers are those of
+ * repository, so anyone can regenerate the .onnx file and diff it; and a reader of the inputs and
+ * outputs a model file declares, so a package is checked against its graph at load. Field numbers are those of
  * onnx.proto: ModelProto{ir_version=1, producer_name=2, producer_version=3, doc_string=6,
  * graph=7, opset_import=8}, GraphProto{node=1, name=2, initializer=5, input=11, output=12},
  * NodeProto{input=1, output=2, name=3, op_type=4, attribute=5}, AttributeProto{name=1, f=2, i=3,
@@ -140,4 +141,102 @@ export function encodeModel(spec: ModelSpec): Uint8Array {
     .message(7, graph)
     .message(8, new Writer().string(1, '').int(2, spec.opsetVersion))
     .finish();
+}
+
+/** A graph input or output as the ONNX file declares it: name, element type and dimensions. */
+export interface GraphValue {
+  name: string;
+  elemType: number;
+  /** A number for a fixed dimension, a string for a named (dynamic) one, undefined when unknown. */
+  dims: (number | string | undefined)[];
+}
+
+/** The inputs (without initializers) and outputs an ONNX model's graph declares. */
+export interface GraphSignature {
+  inputs: GraphValue[];
+  outputs: GraphValue[];
+}
+
+/** Protobuf fields of one message: [field number, wire type, value (varint) or bytes (length-delimited)]. */
+function* fields(b: Uint8Array): Generator<[number, number, bigint | Uint8Array]> {
+  let pos = 0;
+  const varint = (): bigint => {
+    let x = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (pos >= b.length) throw new Error('truncated varint');
+      const byte = b[pos++];
+      x |= BigInt(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return x;
+      shift += 7n;
+      if (shift > 70n) throw new Error('varint too long');
+    }
+  };
+  while (pos < b.length) {
+    const key = Number(varint());
+    const field = key >>> 3;
+    const wire = key & 7;
+    if (wire === 0) yield [field, wire, varint()];
+    else if (wire === 2) {
+      const len = Number(varint());
+      if (pos + len > b.length) throw new Error('truncated field');
+      yield [field, wire, b.subarray(pos, pos + len)];
+      pos += len;
+    } else if (wire === 5) pos += 4;
+    else if (wire === 1) pos += 8;
+    else throw new Error(`unsupported wire type ${wire}`);
+  }
+}
+
+function sub(v: bigint | Uint8Array): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new Error('expected a message');
+  return v;
+}
+
+function readValueInfo(m: Uint8Array): GraphValue {
+  let name = '';
+  let elemType = 0;
+  const dims: GraphValue['dims'] = [];
+  for (const [f, , v] of fields(m)) {
+    if (f === 1) name = new TextDecoder().decode(sub(v));
+    if (f !== 2) continue;
+    for (const [tf, , tv] of fields(sub(v))) {
+      if (tf !== 1) continue; // tensor_type
+      for (const [ef, , ev] of fields(sub(tv))) {
+        if (ef === 1) elemType = Number(ev);
+        if (ef !== 2) continue; // shape
+        for (const [df, , dv] of fields(sub(ev))) {
+          if (df !== 1) continue;
+          let dim: number | string | undefined;
+          for (const [xf, , xv] of fields(sub(dv))) {
+            if (xf === 1) dim = Number(xv);
+            if (xf === 2) dim = new TextDecoder().decode(sub(xv));
+          }
+          dims.push(dim);
+        }
+      }
+    }
+  }
+  return { name, elemType, dims };
+}
+
+/**
+ * The graph's declared inputs and outputs, read from the model file without loading it into a
+ * runtime (so a package can be checked at load). Initializers listed as inputs are left out.
+ */
+export function readGraphSignature(model: Uint8Array): GraphSignature {
+  for (const [f, , v] of fields(model)) {
+    if (f !== 7) continue;
+    const inputs: GraphValue[] = [];
+    const outputs: GraphValue[] = [];
+    const initializers = new Set<string>();
+    for (const [gf, , gv] of fields(sub(v))) {
+      if (gf === 11) inputs.push(readValueInfo(sub(gv)));
+      else if (gf === 12) outputs.push(readValueInfo(sub(gv)));
+      else if (gf === 5)
+        for (const [tf, , tv] of fields(sub(gv))) if (tf === 8) initializers.add(new TextDecoder().decode(sub(tv)));
+    }
+    return { inputs: inputs.filter((i) => !initializers.has(i.name)), outputs };
+  }
+  throw new Error('no graph in the model file');
 }

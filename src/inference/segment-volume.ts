@@ -54,7 +54,7 @@ export function prepareIntensities(
  * `x` where already known, spares min-max scaling its own pass (clipping is monotone, so the
  * clipped range is the range clipped).
  */
-function transformChannel(
+export function transformChannel(
   x: Float32Array,
   spec: { clip?: [number, number]; normalize: Normalize },
   range?: ValueRange,

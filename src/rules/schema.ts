@@ -195,14 +195,18 @@ export function parseRules(text: string, source = 'rules'): RuleSet {
       doc.errors.map((e) => `YAML (line ${lc.linePos(e.pos[0]).line}): ${e.message.split('\n')[0]}`),
       source,
     );
+  // The line of the node at `path`; for a field that is missing, the line of what should hold it.
   const lineOf = (path: SchemaPath): number | undefined => {
     let node: unknown = doc.contents;
+    let found = node as Node | undefined;
     for (const k of path) {
       if (isMap(node)) node = node.get(k, true);
       else if (isSeq(node)) node = node.get(Number(k), true);
       else break;
+      if (node === undefined) break;
+      found = node as Node;
     }
-    const range = (node as Node | undefined)?.range;
+    const range = found?.range;
     return range ? lc.linePos(range[0]).line : undefined;
   };
   const root = doc.toJS() as unknown;

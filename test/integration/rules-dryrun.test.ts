@@ -170,7 +170,11 @@ describe('dry run on the live PACS, and hot reload', function () {
       );
 
       fs.writeFileSync(rulesFile, 'version: 1\nrules:\n  - name: broken\n    modles: [x]\n');
-      await node.waitForLog(/rules file invalid, previous rules stay in force: \/rules\/0\/modles \(line 4\)/, 10_000);
+      // Both problems of the misspelt field, in the file's order (a missing field has its rule's line).
+      await node.waitForLog(
+        /rules file invalid, previous rules stay in force: \/rules\/0\/models \(line 3\): is required; \/rules\/0\/modles \(line 4\): is not a known field/,
+        10_000,
+      );
       const c = reUid(ct, 'reload-c');
       await stowFiles(client, c);
       await node.waitForLog(

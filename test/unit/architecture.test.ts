@@ -20,7 +20,7 @@ export const ALLOWED: Record<string, string[]> = {
   image: ['errors', 'contracts', 'dicom'],
   dicomweb: ['errors', 'contracts', 'config', 'observability', 'dicom'],
   queue: ['errors', 'contracts'],
-  inference: ['errors', 'contracts', 'config', 'observability', 'dicom', 'volume'],
+  inference: ['errors', 'contracts', 'config', 'observability', 'dicom', 'volume', 'image'],
   results: ['errors', 'contracts', 'dicom', 'inference'],
   rules: ['errors', 'contracts', 'observability', 'dicom', 'dicomweb', 'inference'],
   convert: ['errors', 'contracts', 'dicom', 'volume'],
