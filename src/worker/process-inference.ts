@@ -1,186 +1,37 @@
 /**
- * One inference job as a sequence of named stages, run by one wrapper (`runStages`) that owns
- * what every stage needs around it: progress, timing, memory peaks per stage and cancellation.
- * The stages: check (delivered already? ledger, then the PACS) -> accept (the series' facts
+ * One inference job as a sequence of named stages, run by one wrapper (`runStages`, stages.ts)
+ * that owns what every stage needs around it: progress, timing, memory peaks per stage and
+ * cancellation. A model on 2D images runs the stages of image-stages.ts; a segmentation model
+ * these: check (delivered already? ledger, then the PACS) -> accept (the series' facts
  * against what the model accepts, before anything is downloaded) -> retrieveDecode (WADO-RS,
  * each instance decoded on arrival) -> volume -> inference -> encode (SEG + SR) -> store
  * (STOW-RS, then the ledger). Re-running a job after a crash is safe: output UIDs are
  * deterministic (contracts/result-identity.ts) and the PACS is asked first.
  */
-import type { DicomwebClient, SeriesRetriever } from '../dicomweb/client';
-import type { Logger } from '../observability/logger';
-import type { DeliveryLedger } from '../results/ledger';
-import type { ModelPackage } from '../inference/model-package';
-import type { LoadedSession } from '../inference/session';
+import type { DicomwebClient } from '../dicomweb/client';
 import { AinodeError } from '../errors';
-import { Tag, jsonString } from '../dicom/json';
 import { VolumeBuilder } from '../volume/assemble';
 import { segmentVolume } from '../inference/segment-volume';
 import { measure, needsIntensities, type RegionStats } from '../inference/measure';
 import { buildSegmentationResults } from '../results/segmentation-results';
-import { isDelivered, resultIdentity, type ResultIdentity } from '../contracts/result-identity';
-import { DEFAULT_SR_PROFILES, type SrProfile } from '../contracts/sr-profile';
+import { resultIdentity } from '../contracts/result-identity';
+import { DEFAULT_SR_PROFILES } from '../contracts/sr-profile';
 import { collectGarbage, StagePeaks } from '../observability/memory';
 import type { InferenceJob } from '../contracts/job';
 import { cross, dot, type Vec3 } from '../contracts/geometry';
-import { DicomwebClient as Client } from '../dicomweb/client';
-import type { RulesStore } from '../rules/rules-store';
+import {
+  checkDelivered,
+  runStages,
+  storeResults,
+  type JobContext,
+  type JobOutcome,
+  type ProgressFn,
+  type StageDef,
+  type WorkerDeps,
+} from './stages';
+import { IMAGE_STAGES, imageOutcome } from './image-stages';
 
-export interface WorkerDeps {
-  client: DicomwebClient;
-  /** How series are retrieved: `client` itself unless given (the worker role uses a RetrieveThread). */
-  retriever?: SeriesRetriever;
-  ledger: DeliveryLedger;
-  models: Map<string, ModelPackage>;
-  session: (pkg: ModelPackage) => Promise<LoadedSession>;
-  log: Logger;
-  /** Refuse series claiming more voxels than this, before allocating. */
-  maxVoxels?: number;
-  /** Refuse frames declaring more pixels than this, before decoding. */
-  maxFramePixels?: number;
-  /** The rules in force, for named result destinations. */
-  rules?: RulesStore;
-  /** Where destination credentials are read (the rules name the variables); default process.env. */
-  env?: NodeJS.ProcessEnv;
-}
-
-/** One client per named destination, kept for the worker's life (each holds its connections). */
-const destinationClients = new Map<string, { url: string; client: DicomwebClient }>();
-
-/** The DICOMweb server results go to: the source PACS, or a destination named in the rules. */
-function targetClient(deps: WorkerDeps, job: InferenceJob): DicomwebClient {
-  const name = job.destination ?? 'source';
-  if (name === 'source') return deps.client;
-  const d = deps.rules?.rules.destinations.get(name);
-  if (!d)
-    throw new AinodeError('DESTINATION_UNKNOWN', `destination "${name}" is not in the rules in force`, {
-      retryable: false,
-      hint: 'declare it under destinations: in the rules file, then retry the job',
-    });
-  const env = deps.env ?? process.env;
-  const key = `${name} ${d.url} ${d.usernameEnv ?? ''} ${d.passwordEnv ?? ''}`;
-  const kept = destinationClients.get(key);
-  if (kept) return kept.client;
-  const client = new Client({
-    url: d.url,
-    username: d.usernameEnv ? env[d.usernameEnv] : undefined,
-    password: d.passwordEnv ? env[d.passwordEnv] : undefined,
-    timeoutMs: 120_000,
-  });
-  destinationClients.set(key, { url: d.url, client });
-  return client;
-}
-
-export type Stage = 'check' | 'retrieve' | 'volume' | 'inference' | 'encode' | 'store' | 'done';
-export type ProgressFn = (p: { stage: Stage; percent: number }) => Promise<void> | void;
-
-export interface JobOutcome {
-  status: 'delivered' | 'already-delivered';
-  segSeriesInstanceUid: string;
-  /** The first SR's series (the first profile of the rule). */
-  srSeriesInstanceUid: string;
-  /** Every SR series written, one per profile, in profile order. */
-  reportSeriesInstanceUids: string[];
-  /** Volumes (mL) per segment and derived group, for the job's return value (no patient data). */
-  volumesMl?: Record<string, number>;
-  timingsMs?: Record<string, number>;
-  /** Peak resident memory of the worker during each stage (Linux), MB. */
-  peakRssMb?: Record<string, number>;
-}
-
-async function seriesExists(client: DicomwebClient, studyUid: string, seriesUid: string): Promise<boolean> {
-  const found = await client.search(`/studies/${studyUid}/series`, { SeriesInstanceUID: seriesUid });
-  return found.some((s) => jsonString(s, Tag.SeriesInstanceUID) === seriesUid);
-}
-
-/** What the stages of one job share; each stage fills in what the next ones read. */
-interface JobContext {
-  deps: WorkerDeps;
-  job: InferenceJob;
-  log: Logger;
-  pkg: ModelPackage;
-  identity: ResultIdentity;
-  profiles: readonly SrProfile[];
-  reportSeries: string[];
-  timings: Record<string, number>;
-  target?: DicomwebClient;
-  builder?: VolumeBuilder;
-  instances?: number;
-  assembled?: ReturnType<VolumeBuilder['build']>;
-  releaseSource?: boolean;
-  loaded?: LoadedSession;
-  outcome?: Awaited<ReturnType<typeof segmentVolume>>;
-  measurements?: ReturnType<typeof measure>;
-  objects?: ReturnType<typeof buildSegmentationResults>;
-}
-
-interface StageDef {
-  /** The name its duration and memory peak are reported under (metrics, bench, job return value). */
-  name: string;
-  progress: { stage: Stage; percent: number };
-  /** Returning an outcome ends the job there (already delivered). */
-  run(ctx: JobContext): Promise<JobOutcome | void>;
-}
-
-/**
- * Runs the stages in order: reports each one's progress before it, checks for cancellation
- * between them, and records each one's duration and memory peak.
- */
-async function runStages(
-  ctx: JobContext,
-  stages: StageDef[],
-  progress: ProgressFn,
-  peaks: StagePeaks,
-  signal?: AbortSignal,
-): Promise<JobOutcome | undefined> {
-  for (const stage of stages) {
-    if (signal?.aborted) throw new AinodeError('JOB_CANCELLED', `cancelled before ${stage.name}`, { retryable: false });
-    await progress(stage.progress);
-    const t0 = performance.now();
-    const early = await stage.run(ctx);
-    peaks.mark(stage.name);
-    ctx.timings[stage.name] = Math.round(performance.now() - t0);
-    if (early) return early;
-  }
-  return undefined;
-}
-
-const checkDelivered: StageDef = {
-  name: 'check',
-  progress: { stage: 'check', percent: 2 },
-  async run(ctx) {
-    const { deps, job, identity, reportSeries, log } = ctx;
-    const done = await deps.ledger.get(job.studyInstanceUid, job.modelId, job.modelVersion);
-    if (done && isDelivered(done, job)) {
-      log.info('results already delivered (ledger); nothing to do');
-      return {
-        status: 'already-delivered',
-        segSeriesInstanceUid: done.segSeriesInstanceUid,
-        srSeriesInstanceUid: done.srSeriesInstanceUid,
-        reportSeriesInstanceUids: reportSeries,
-      };
-    }
-    const target = (ctx.target = targetClient(deps, job));
-    const there = await Promise.all(
-      [identity.uids.segSeries, ...reportSeries].map((series) => seriesExists(target, job.studyInstanceUid, series)),
-    );
-    if (!there.every(Boolean)) return;
-    await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, {
-      seriesInstanceUid: job.seriesInstanceUid,
-      segSeriesInstanceUid: identity.uids.segSeries,
-      srSeriesInstanceUid: reportSeries[0],
-      deliveredAt: new Date().toISOString(),
-      resultVersion: identity.resultVersion,
-    });
-    log.info('results already in the PACS; ledger updated');
-    return {
-      status: 'already-delivered',
-      segSeriesInstanceUid: identity.uids.segSeries,
-      srSeriesInstanceUid: reportSeries[0],
-      reportSeriesInstanceUids: reportSeries,
-    };
-  },
-};
+export type { JobOutcome, ProgressFn, WorkerDeps };
 
 function refuseSpacing(ctx: JobContext, spacing: number): void {
   const acc = ctx.pkg.manifest.accepts.sliceSpacingMm;
@@ -303,7 +154,7 @@ const encodeResults: StageDef = {
     const t0 = performance.now();
     ctx.measurements = measure(ctx.pkg.manifest, volume, ctx.outcome!.labels);
     ctx.timings.measure = Math.round(performance.now() - t0);
-    ctx.objects = buildSegmentationResults(
+    const built = (ctx.objects = buildSegmentationResults(
       ctx.job,
       ctx.pkg.manifest,
       volume,
@@ -311,37 +162,13 @@ const encodeResults: StageDef = {
       ctx.outcome!.labels,
       ctx.measurements,
       ctx.profiles,
-    );
-    ctx.timings.segEncode = ctx.objects.timingsMs.segEncode;
-    ctx.timings.srEncode = ctx.objects.timingsMs.srEncode;
+    ));
+    ctx.timings.segEncode = built.timingsMs.segEncode;
+    ctx.timings.srEncode = built.timingsMs.srEncode;
   },
 };
 
-const storeResults: StageDef = {
-  name: 'store',
-  progress: { stage: 'store', percent: 90 },
-  async run(ctx) {
-    const { job, deps, identity } = ctx;
-    const objects = ctx.objects!;
-    await ctx.target!.store(job.studyInstanceUid, [
-      { sopInstanceUid: objects.seg.sopInstanceUid, part10: objects.seg.part10 },
-      ...objects.reports.map((r) => ({ sopInstanceUid: r.sopInstanceUid, part10: r.part10 })),
-    ]);
-    await deps.ledger.record(job.studyInstanceUid, job.modelId, job.modelVersion, {
-      seriesInstanceUid: job.seriesInstanceUid,
-      segSeriesInstanceUid: objects.seg.seriesInstanceUid,
-      srSeriesInstanceUid: objects.reports[0].seriesInstanceUid,
-      deliveredAt: new Date().toISOString(),
-      resultVersion: identity.resultVersion,
-      inputInstances: ctx.instances,
-    });
-    // Nothing reads the volume any more: its buffer is kept for the next study's frames (see
-    // VolumeBuilder.recycle; a released source is an empty array and is not kept).
-    VolumeBuilder.recycle(ctx.assembled!.volume.voxels);
-  },
-};
-
-/** The stages of a job, in order. */
+/** The stages of a segmentation job, in order. */
 const STAGES: StageDef[] = [
   checkDelivered,
   acceptFromFacts,
@@ -351,8 +178,8 @@ const STAGES: StageDef[] = [
   encodeResults,
   storeResults,
 ];
-/** Their names: the keys of a job's `timingsMs` and `peakRssMb`, and of the stage metric. */
-export const JOB_STAGES: readonly string[] = STAGES.map((s) => s.name);
+/** Their names, and those of the 2D image stages: the keys of a job's `timingsMs` and `peakRssMb`, and of the stage metric. */
+export const JOB_STAGES: readonly string[] = [...new Set([...STAGES, ...IMAGE_STAGES].map((s) => s.name))];
 
 export async function processInferenceJob(
   deps: WorkerDeps,
@@ -373,17 +200,20 @@ export async function processInferenceJob(
     );
   }
   const identity = resultIdentity(job);
-  const profiles = job.srProfiles ?? DEFAULT_SR_PROFILES;
+  // 2D image models write the standard report only (for now): a rule's other profiles are not asked for.
+  const profiles = pkg.manifest.task === 'segmentation' ? (job.srProfiles ?? DEFAULT_SR_PROFILES) : DEFAULT_SR_PROFILES;
   const reportSeries = profiles.map((p) => (p === 'viewer' ? identity.uids.viewerSrSeries : identity.uids.srSeries));
   const ctx: JobContext = { deps, job, log, pkg, identity, profiles, reportSeries, timings: {} };
   const peaks = new StagePeaks();
   const started = performance.now();
-  const early = await runStages(ctx, STAGES, progress, peaks, signal);
+  const imageModel = pkg.manifest.task !== 'segmentation';
+  const early = await runStages(ctx, imageModel ? IMAGE_STAGES : STAGES, progress, peaks, signal);
   if (early) return early;
   await progress({ stage: 'done', percent: 100 });
   const t = ctx.timings;
   t.job = Math.round(performance.now() - started);
-  const objects = ctx.objects!;
+  if (imageModel) return imageOutcome(ctx, peaks);
+  const objects = ctx.objects as ReturnType<typeof buildSegmentationResults>;
   const measurements = ctx.measurements!;
   const volumesMl: Record<string, number> = {};
   const add = (name: string, r: RegionStats | undefined): void =>

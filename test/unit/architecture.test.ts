@@ -38,6 +38,7 @@ export const ALLOWED: Record<string, string[]> = {
     'rules',
   ],
   worker: [
+    'image',
     'errors',
     'contracts',
     'config',

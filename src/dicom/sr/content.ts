@@ -70,7 +70,7 @@ export function num(
 export function image(
   rel: RelationshipType,
   concept: Code,
-  ref: { sopClassUid: string; sopInstanceUid: string; segmentNumber?: number },
+  ref: { sopClassUid: string; sopInstanceUid: string; segmentNumber?: number; frameNumber?: number },
 ): ContentItem {
   return {
     ...base(rel, 'IMAGE', concept),
@@ -78,6 +78,7 @@ export function image(
       {
         ReferencedSOPClassUID: ref.sopClassUid,
         ReferencedSOPInstanceUID: ref.sopInstanceUid,
+        ...(ref.frameNumber !== undefined ? { ReferencedFrameNumber: ref.frameNumber } : {}),
         ...(ref.segmentNumber !== undefined ? { ReferencedSegmentNumber: ref.segmentNumber } : {}),
       },
     ],

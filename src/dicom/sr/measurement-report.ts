@@ -23,6 +23,8 @@ export interface Measurement {
   unit: Code;
   /** e.g. Derivation = Mean. */
   derivation?: Code;
+  /** The images (frames) the value was inferred from (TID 300 Source of Measurement). */
+  sources?: (InstanceRef & { frameNumber?: number })[];
 }
 
 export interface SegmentMeasurementGroup {
@@ -99,6 +101,7 @@ function measurementItem(m: Measurement, algorithm?: MeasurementReportInit['algo
     mods.push(text('HAS CONCEPT MOD', Codes.algorithmName, algorithm.name));
     mods.push(text('HAS CONCEPT MOD', Codes.algorithmVersion, algorithm.version));
   }
+  for (const src of m.sources ?? []) mods.push(image('INFERRED FROM', Codes.sourceOfMeasurement, src));
   return num('CONTAINS', m.concept, m.value, m.unit, mods);
 }
 
@@ -149,12 +152,19 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
         ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
       ]),
     ),
-    ...init.plainGroups.map((g) =>
-      group('1501', g, [
+    ...init.plainGroups.map((g) => {
+      for (const m of g.measurements)
+        for (const src of m.sources ?? [])
+          if (!sourceInstances.some((i) => i.sopInstanceUid === src.sopInstanceUid))
+            throw new AinodeError(
+              'SR_INVALID',
+              `group "${g.trackingId}": a measurement's source image is not in the source series`,
+            );
+      return group('1501', g, [
         ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
         ...(g.evaluations ?? []).map((e) => codeValue('CONTAINS', e.concept, e.value)),
-      ]),
-    ),
+      ]);
+    }),
     ...planarGroups.map((g) => {
       const closed =
         g.outline.length >= 8 &&

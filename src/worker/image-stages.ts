@@ -1,0 +1,171 @@
+/**
+ * The stages of a job for a model on 2D images (classification; detection builds on them):
+ * check -> retrieveDecode (each instance parsed as it arrives, its pixel module checked) ->
+ * inference (every frame read as the manifest's image input says, fitted, run, decoded) ->
+ * encode (the TID 1500 report) -> store. A series or study level model combines its images'
+ * probabilities into one result.
+ */
+import { AinodeError } from '../errors';
+import { readPart10 } from '../dicom/part10';
+import { checkPixelModule, initCodecs, isSupportedTransferSyntax, pixelFormat } from '../dicom/pixel-data';
+import { pickPatientStudy } from '../dicom/study-attributes';
+import { DEFAULT_MAX_FRAME_PIXELS, DEFAULT_MAX_VOXELS } from '../dicom/structure';
+import { readPlanarImage } from '../image/planar-image';
+import { imageInput, runImageModel } from '../inference/image-model';
+import { aggregate, decide, probabilities } from '../inference/classify';
+import { buildClassificationResults, type FrameRef } from '../results/classification-results';
+import type { StagePeaks } from '../observability/memory';
+import { checkDelivered, storeResults, type JobContext, type JobOutcome, type StageDef } from './stages';
+
+const retrieveImages: StageDef = {
+  name: 'retrieveDecode',
+  progress: { stage: 'retrieve', percent: 10 },
+  async run(ctx) {
+    const { deps, job } = ctx;
+    await initCodecs();
+    const limits = {
+      maxVoxels: deps.maxVoxels ?? DEFAULT_MAX_VOXELS,
+      maxFramePixels: deps.maxFramePixels ?? DEFAULT_MAX_FRAME_PIXELS,
+    };
+    const images: NonNullable<JobContext['images']> = (ctx.images = []);
+    let pixels = 0;
+    ctx.instances = await (deps.retriever ?? deps.client).retrieveSeriesStreaming(
+      job.studyInstanceUid,
+      job.seriesInstanceUid,
+      (part10) => {
+        const { dataset, transferSyntaxUid } = readPart10(part10, limits);
+        if (dataset.PixelData === undefined) return; // not an image (a presentation state, say)
+        if (!isSupportedTransferSyntax(transferSyntaxUid))
+          throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `transfer syntax ${transferSyntaxUid} is not supported`, {
+            retryable: false,
+          });
+        const f = pixelFormat(dataset);
+        checkPixelModule(dataset, f, transferSyntaxUid, limits.maxFramePixels, true);
+        pixels += f.rows * f.columns * f.frames;
+        if (pixels > limits.maxVoxels)
+          throw new AinodeError(
+            'DICOM_INPUT_TOO_LARGE',
+            `the series' images hold more than ${limits.maxVoxels} pixels`,
+            {
+              retryable: false,
+              hint: 'raise AINODE_MAX_VOXELS if this is a genuine series',
+            },
+          );
+        images.push({
+          dataset,
+          transferSyntaxUid,
+          ref: { sopClassUid: String(dataset.SOPClassUID), sopInstanceUid: String(dataset.SOPInstanceUID) },
+          frames: f.frames,
+        });
+      },
+    );
+    if (images.length === 0)
+      throw new AinodeError('SERIES_NOT_FOUND', 'the series holds no images', { retryable: false });
+    if (images.some((i) => String(i.dataset.StudyInstanceUID) !== job.studyInstanceUid))
+      throw new AinodeError('SERIES_NOT_FOUND', 'the retrieved series belongs to another study', { retryable: false });
+    // The order the PACS sent them in is not the order of the series: by instance number, then UID.
+    images.sort(
+      (a, b) =>
+        Number(a.dataset.InstanceNumber ?? 0) - Number(b.dataset.InstanceNumber ?? 0) ||
+        (a.ref.sopInstanceUid < b.ref.sopInstanceUid ? -1 : 1),
+    );
+  },
+};
+
+const classifyImages: StageDef = {
+  name: 'inference',
+  progress: { stage: 'inference', percent: 45 },
+  async run(ctx) {
+    const { manifest } = ctx.pkg;
+    const spec = manifest.image!;
+    const images = ctx.images!;
+    ctx.loaded = await ctx.deps.session(ctx.pkg);
+    ctx.log.info({ images: images.length }, 'inference started');
+    const classified: NonNullable<JobContext['classified']> = (ctx.classified = []);
+    const rows: Float64Array[] = [];
+    let model = 0;
+    let prepare = 0;
+    for (const img of images)
+      for (let frame = 0; frame < img.frames; frame++) {
+        const t0 = performance.now();
+        const planar = readPlanarImage(img.dataset, img.transferSyntaxUid, frame, {
+          voi: spec.voi,
+          maxFramePixels: ctx.deps.maxFramePixels ?? DEFAULT_MAX_FRAME_PIXELS,
+        });
+        const input = imageInput(planar, spec, manifest.preprocess);
+        const t1 = performance.now();
+        const outputs = await runImageModel(ctx.pkg, ctx.loaded, input);
+        model += performance.now() - t1;
+        prepare += t1 - t0;
+        const out = outputs.get(manifest.output.name);
+        if (!out)
+          throw new AinodeError('MODEL_RUN_FAILED', `${manifest.id}: no output named ${manifest.output.name}`, {
+            retryable: false,
+          });
+        const p = probabilities(out.data, manifest.classification!.activation);
+        rows.push(p);
+        const ref: FrameRef = img.frames > 1 ? { ...img.ref, frameNumber: frame + 1 } : img.ref;
+        classified.push({ image: ref, findings: decide(p, manifest.classes) });
+      }
+    if (manifest.level !== 'image')
+      ctx.combined = {
+        findings: decide(aggregate(rows, manifest.classification!.aggregate ?? 'max'), manifest.classes),
+        images: classified.map((c) => c.image),
+      };
+    ctx.timings.preprocess = Math.round(prepare);
+    ctx.timings.model = Math.round(model);
+  },
+};
+
+const encodeImageResults: StageDef = {
+  name: 'encode',
+  progress: { stage: 'encode', percent: 80 },
+  async run(ctx) {
+    const images = ctx.images!;
+    const built = buildClassificationResults(
+      ctx.job,
+      ctx.pkg.manifest,
+      pickPatientStudy(images[0].dataset),
+      { seriesInstanceUid: ctx.job.seriesInstanceUid, instances: images.map((i) => i.ref) },
+      ctx.classified!,
+      ctx.combined,
+    );
+    ctx.objects = { reports: built.reports };
+    ctx.timings.srEncode = Math.round(built.timingsMs.srEncode);
+    ctx.images = undefined; // the parsed instances are not read again
+  },
+};
+
+/** The stages of a 2D image job, in order. */
+export const IMAGE_STAGES: StageDef[] = [
+  checkDelivered,
+  retrieveImages,
+  classifyImages,
+  encodeImageResults,
+  storeResults,
+];
+
+/** The outcome of a 2D image job, logged and returned (probabilities, no patient data). */
+export function imageOutcome(ctx: JobContext, peaks: StagePeaks): JobOutcome {
+  const reports = ctx.objects!.reports;
+  const findings = ctx.combined?.findings ?? ctx.classified!.flatMap((c) => c.findings);
+  const summary = findings.map((f) => `${f.class.name}: ${f.outcome} (${Math.round(f.probability * 1000) / 1000})`);
+  ctx.log.info(
+    {
+      provider: ctx.loaded!.provider,
+      images: ctx.classified!.length,
+      findings: summary,
+      timingsMs: ctx.timings,
+      peakRssMb: peaks.peaksMb,
+    },
+    'results stored',
+  );
+  return {
+    status: 'delivered',
+    srSeriesInstanceUid: reports[0].seriesInstanceUid,
+    reportSeriesInstanceUids: reports.map((r) => r.seriesInstanceUid),
+    findings: summary,
+    timingsMs: ctx.timings,
+    peakRssMb: peaks.peaksMb,
+  };
+}
