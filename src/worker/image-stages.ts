@@ -1,5 +1,5 @@
 /**
- * The stages of a job for a model on 2D images (classification; detection builds on them):
+ * The stages of a job for a model on 2D images (classification and detection):
  * check -> retrieveDecode (each instance parsed as it arrives, its pixel module checked) ->
  * inference (every frame read as the manifest's image input says, fitted, run, decoded) ->
  * encode (the TID 1500 report) -> store. A series or study level model combines its images'
@@ -13,7 +13,9 @@ import { DEFAULT_MAX_FRAME_PIXELS, DEFAULT_MAX_VOXELS } from '../dicom/structure
 import { readPlanarImage } from '../image/planar-image';
 import { imageInput, runImageModel } from '../inference/image-model';
 import { aggregate, decide, probabilities } from '../inference/classify';
+import { decodeDetections } from '../inference/detect';
 import { buildClassificationResults, type FrameRef } from '../results/classification-results';
+import { buildDetectionResults } from '../results/detection-results';
 import type { StagePeaks } from '../observability/memory';
 import { checkDelivered, storeResults, type JobContext, type JobOutcome, type StageDef } from './stages';
 
@@ -72,7 +74,7 @@ const retrieveImages: StageDef = {
   },
 };
 
-const classifyImages: StageDef = {
+const runImageModels: StageDef = {
   name: 'inference',
   progress: { stage: 'inference', percent: 45 },
   async run(ctx) {
@@ -81,7 +83,9 @@ const classifyImages: StageDef = {
     const images = ctx.images!;
     ctx.loaded = await ctx.deps.session(ctx.pkg);
     ctx.log.info({ images: images.length }, 'inference started');
+    const detection = manifest.task === 'detection';
     const classified: NonNullable<JobContext['classified']> = (ctx.classified = []);
+    const detected: NonNullable<JobContext['detected']> = (ctx.detected = []);
     const rows: Float64Array[] = [];
     let model = 0;
     let prepare = 0;
@@ -97,6 +101,16 @@ const classifyImages: StageDef = {
         const outputs = await runImageModel(ctx.pkg, ctx.loaded, input);
         model += performance.now() - t1;
         prepare += t1 - t0;
+        const ref: FrameRef = img.frames > 1 ? { ...img.ref, frameNumber: frame + 1 } : img.ref;
+        if (detection) {
+          detected.push({
+            image: ref,
+            detections: decodeDetections(outputs, manifest.detection!, manifest.classes, input.transform),
+            spacing: planar.spacing,
+            ...(planar.spacingNote ? { spacingNote: planar.spacingNote } : {}),
+          });
+          continue;
+        }
         const out = outputs.get(manifest.output.name);
         if (!out)
           throw new AinodeError('MODEL_RUN_FAILED', `${manifest.id}: no output named ${manifest.output.name}`, {
@@ -104,10 +118,9 @@ const classifyImages: StageDef = {
           });
         const p = probabilities(out.data, manifest.classification!.activation);
         rows.push(p);
-        const ref: FrameRef = img.frames > 1 ? { ...img.ref, frameNumber: frame + 1 } : img.ref;
         classified.push({ image: ref, findings: decide(p, manifest.classes) });
       }
-    if (manifest.level !== 'image')
+    if (!detection && manifest.level !== 'image')
       ctx.combined = {
         findings: decide(aggregate(rows, manifest.classification!.aggregate ?? 'max'), manifest.classes),
         images: classified.map((c) => c.image),
@@ -122,14 +135,12 @@ const encodeImageResults: StageDef = {
   progress: { stage: 'encode', percent: 80 },
   async run(ctx) {
     const images = ctx.images!;
-    const built = buildClassificationResults(
-      ctx.job,
-      ctx.pkg.manifest,
-      pickPatientStudy(images[0].dataset),
-      { seriesInstanceUid: ctx.job.seriesInstanceUid, instances: images.map((i) => i.ref) },
-      ctx.classified!,
-      ctx.combined,
-    );
+    const patientStudy = pickPatientStudy(images[0].dataset);
+    const source = { seriesInstanceUid: ctx.job.seriesInstanceUid, instances: images.map((i) => i.ref) };
+    const built =
+      ctx.pkg.manifest.task === 'detection'
+        ? buildDetectionResults(ctx.job, ctx.pkg.manifest, patientStudy, source, ctx.detected!)
+        : buildClassificationResults(ctx.job, ctx.pkg.manifest, patientStudy, source, ctx.classified!, ctx.combined);
     ctx.objects = { reports: built.reports };
     ctx.timings.srEncode = Math.round(built.timingsMs.srEncode);
     ctx.images = undefined; // the parsed instances are not read again
@@ -140,7 +151,7 @@ const encodeImageResults: StageDef = {
 export const IMAGE_STAGES: StageDef[] = [
   checkDelivered,
   retrieveImages,
-  classifyImages,
+  runImageModels,
   encodeImageResults,
   storeResults,
 ];
@@ -149,7 +160,9 @@ export const IMAGE_STAGES: StageDef[] = [
 export function imageOutcome(ctx: JobContext, peaks: StagePeaks): JobOutcome {
   const reports = ctx.objects!.reports;
   const findings = ctx.combined?.findings ?? ctx.classified!.flatMap((c) => c.findings);
-  const summary = findings.map((f) => `${f.class.name}: ${f.outcome} (${Math.round(f.probability * 1000) / 1000})`);
+  const summary = ctx.detected!.length
+    ? ctx.detected!.map((d, i) => `image ${i + 1}: ${d.detections.length} finding(s)`)
+    : findings.map((f) => `${f.class.name}: ${f.outcome} (${Math.round(f.probability * 1000) / 1000})`);
   ctx.log.info(
     {
       provider: ctx.loaded!.provider,

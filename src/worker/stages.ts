@@ -19,6 +19,7 @@ import type { measure } from '../inference/measure';
 import type { ClassFinding } from '../inference/classify';
 import type { ReportObject, ResultObjects } from '../results/segmentation-results';
 import type { FrameRef, ImageClassification } from '../results/classification-results';
+import type { ImageDetections } from '../results/detection-results';
 import { isDelivered, type ResultIdentity } from '../contracts/result-identity';
 import type { SrProfile } from '../contracts/sr-profile';
 import { StagePeaks } from '../observability/memory';
@@ -119,6 +120,7 @@ export interface JobContext {
   /** 2D models: the retrieved images, and each one's (or the combined) classification. */
   images?: RetrievedImage[];
   classified?: ImageClassification[];
+  detected?: ImageDetections[];
   combined?: { findings: ClassFinding[]; images: FrameRef[] };
 }
 

@@ -5,7 +5,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { DataType, encodeModel } from '../../src/inference/onnx-proto';
+import { DataType, encodeModel, type NodeSpec, type TensorSpec, type ValueSpec } from '../../src/inference/onnx-proto';
 
 export function thresholdModelPackage(modelsDir: string, id: string, thresholdHu: number): void {
   const pkg = path.join(modelsDir, id);
@@ -140,6 +140,155 @@ export function classifierModelPackage(
       classification: { activation: 'softmax' },
       procedureReported: { value: '36572-6', scheme: 'LN', meaning: 'Chest X-ray' },
       seriesNumbers: { sr: 9201 },
+      ...manifest,
+    }),
+  );
+}
+
+/**
+ * A detector whose findings are known from the input: the image smoothed by a 5 x 5 mean, and
+ * every pixel that is the maximum of its 9 x 9 neighbourhood and brighter than `threshold` is a
+ * finding of class 0 with that smoothed value as its score, a `box` x `box` square centred on it.
+ * Written as a dense YOLO-style head [1, size^2, 6] (cx, cy, w, h, objectness, class score), or
+ * as the boxes/scores/labels triple ([N, 4] xyxy, [N], [N] int64). Test fixture only.
+ */
+export interface PeakDetector {
+  size: number;
+  threshold: number;
+  box: number;
+  format: 'yolo' | 'boxes-scores-labels';
+}
+
+export function peakDetectorOnnx(m: PeakDetector): Uint8Array {
+  const n = m.size * m.size;
+  const centres: number[] = [];
+  for (let y = 0; y < m.size; y++) for (let x = 0; x < m.size; x++) centres.push(x + 0.5, y + 0.5);
+  const pool = (op: string, name: string, input: string, output: string, k: number): NodeSpec => ({
+    op,
+    name,
+    inputs: [input],
+    outputs: [output],
+    attributes: [
+      { name: 'kernel_shape', ints: [k, k] },
+      { name: 'pads', ints: [(k - 1) / 2, (k - 1) / 2, (k - 1) / 2, (k - 1) / 2] },
+      { name: 'strides', ints: [1, 1] },
+    ],
+  });
+  const nodes: NodeSpec[] = [
+    pool('AveragePool', 'smooth', 'image', 'smoothed', 5),
+    pool('MaxPool', 'neighbourhood', 'smoothed', 'local_max', 9),
+    { op: 'Equal', name: 'is_peak', inputs: ['smoothed', 'local_max'], outputs: ['peak_b'] },
+    {
+      op: 'Cast',
+      name: 'peak_f',
+      inputs: ['peak_b'],
+      outputs: ['peak'],
+      attributes: [{ name: 'to', int: DataType.FLOAT }],
+    },
+    { op: 'Greater', name: 'is_bright', inputs: ['smoothed', 'threshold'], outputs: ['bright_b'] },
+    {
+      op: 'Cast',
+      name: 'bright_f',
+      inputs: ['bright_b'],
+      outputs: ['bright'],
+      attributes: [{ name: 'to', int: DataType.FLOAT }],
+    },
+    { op: 'Mul', name: 'peak_bright', inputs: ['peak', 'bright'], outputs: ['mask'] },
+    { op: 'Mul', name: 'score', inputs: ['mask', 'smoothed'], outputs: ['score_map'] },
+  ];
+  const initializers: TensorSpec[] = [
+    { name: 'threshold', dataType: DataType.FLOAT, dims: [], floats: [m.threshold] },
+    { name: 'centres', dataType: DataType.FLOAT, dims: [1, n, 2], floats: centres },
+  ];
+  let outputs: ValueSpec[];
+  if (m.format === 'yolo') {
+    nodes.push(
+      { op: 'Reshape', name: 'flat', inputs: ['score_map', 'column_shape'], outputs: ['objectness'] },
+      {
+        op: 'Concat',
+        name: 'head',
+        inputs: ['centres', 'sizes', 'objectness', 'ones'],
+        outputs: ['predictions'],
+        attributes: [{ name: 'axis', int: 2 }],
+      },
+    );
+    initializers.push(
+      { name: 'column_shape', dataType: DataType.INT64, dims: [3], int64s: [1, n, 1] },
+      { name: 'sizes', dataType: DataType.FLOAT, dims: [1, n, 2], floats: Array(2 * n).fill(m.box) },
+      { name: 'ones', dataType: DataType.FLOAT, dims: [1, n, 1], floats: Array(n).fill(1) },
+    );
+    outputs = [{ name: 'predictions', dataType: DataType.FLOAT, shape: [1, n, 6] }];
+  } else {
+    const half = m.box / 2;
+    const corners: number[] = [];
+    for (let i = 0; i < n; i++)
+      corners.push(centres[2 * i] - half, centres[2 * i + 1] - half, centres[2 * i] + half, centres[2 * i + 1] + half);
+    nodes.push(
+      { op: 'Reshape', name: 'flat', inputs: ['score_map', 'flat_shape'], outputs: ['scores'] },
+      { op: 'Identity', name: 'boxes_out', inputs: ['corners'], outputs: ['boxes'] },
+      { op: 'Identity', name: 'labels_out', inputs: ['zeros'], outputs: ['labels'] },
+    );
+    initializers.push(
+      { name: 'flat_shape', dataType: DataType.INT64, dims: [1], int64s: [n] },
+      { name: 'corners', dataType: DataType.FLOAT, dims: [n, 4], floats: corners },
+      { name: 'zeros', dataType: DataType.INT64, dims: [n], int64s: Array(n).fill(0) },
+    );
+    outputs = [
+      { name: 'boxes', dataType: DataType.FLOAT, shape: [n, 4] },
+      { name: 'scores', dataType: DataType.FLOAT, shape: [n] },
+      { name: 'labels', dataType: DataType.INT64, shape: [n] },
+    ];
+  }
+  return encodeModel({
+    graphName: 'peak-detector',
+    producerName: 'ainode test',
+    producerVersion: '1',
+    docString: 'local maxima of a smoothed image',
+    opsetVersion: 13,
+    nodes,
+    initializers,
+    inputs: [{ name: 'image', dataType: DataType.FLOAT, shape: [1, 1, m.size, m.size] }],
+    outputs,
+  });
+}
+
+/** A detection package around peakDetectorOnnx; `manifest` adds to or replaces its fields. */
+export function detectorModelPackage(
+  modelsDir: string,
+  id: string,
+  m: PeakDetector,
+  manifest: Record<string, unknown>,
+): void {
+  const pkg = path.join(modelsDir, id);
+  fs.mkdirSync(pkg, { recursive: true });
+  const bytes = peakDetectorOnnx(m);
+  fs.writeFileSync(path.join(pkg, 'model.onnx'), bytes);
+  const yolo = m.format === 'yolo';
+  fs.writeFileSync(
+    path.join(pkg, 'manifest.json'),
+    JSON.stringify({
+      id,
+      version: '1.0.0',
+      task: 'detection',
+      file: 'model.onnx',
+      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+      licence: 'Apache-2.0',
+      description: 'test fixture: local maxima of a smoothed image',
+      accepts: { modality: ['DX', 'CR', 'MG', 'RG'] },
+      input: { name: 'image', channels: 1 },
+      output: { name: yolo ? 'predictions' : 'scores', channels: 1 },
+      image: { size: [m.size, m.size], fit: 'letterbox', voi: 'minmax', colour: 'grey' },
+      preprocess: { normalize: { method: 'none' } },
+      classes: [{ index: 0, name: 'Bright spot', finding: { value: '4147007', scheme: 'SCT', meaning: 'Mass' } }],
+      detection: {
+        format: m.format,
+        outputs: yolo ? { predictions: 'predictions' } : { boxes: 'boxes', scores: 'scores', labels: 'labels' },
+        scoreThreshold: m.threshold,
+        iou: 0.3,
+        maxDetections: 20,
+      },
+      procedureReported: { value: '36572-6', scheme: 'LN', meaning: 'Chest X-ray' },
+      seriesNumbers: { sr: 9401 },
       ...manifest,
     }),
   );

@@ -103,12 +103,14 @@ export function scoord(
   graphicType: 'POINT' | 'POLYLINE' | 'POLYGON',
   points: number[],
   source: { sopClassUid: string; sopInstanceUid: string; frameNumber?: number },
+  concept?: Code,
 ): ContentItem {
   if (points.length < 2 || points.length % 2 || !points.every(Number.isFinite))
     throw new AinodeError('SR_INVALID', `SCOORD ${graphicType}: needs finite (column,row) pairs`);
   return {
     RelationshipType: rel,
     ValueType: 'SCOORD',
+    ...(concept ? { ConceptNameCodeSequence: [codeItem(concept)] } : {}),
     GraphicType: graphicType,
     GraphicData: points,
     ContentSequence: [

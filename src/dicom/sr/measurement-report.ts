@@ -42,8 +42,8 @@ export interface PlainMeasurementGroup {
   trackingUid: string;
   finding: Code;
   measurements: Measurement[];
-  /** Qualitative evaluations: coded concept -> coded answer. */
-  evaluations?: { concept: Code; value: Code }[];
+  /** Qualitative evaluations: coded concept -> coded answer (inferred from `sources`, when given). */
+  evaluations?: { concept: Code; value: Code; sources?: (InstanceRef & { frameNumber?: number })[] }[];
 }
 
 /**
@@ -61,6 +61,20 @@ export interface PlanarRoiGroup {
   areaMm2: number;
   measurements: Measurement[];
   label: string;
+}
+
+/**
+ * A finding at a region of one source image (TID 1410): the region as a SCOORD (a closed
+ * rectangle for a detection box, or a point), its measurements (e.g. the score and the size) and
+ * a human-readable comment.
+ */
+export interface RegionFindingGroup {
+  trackingId: string;
+  trackingUid: string;
+  finding: Code;
+  region: { graphicType: 'POLYLINE' | 'POINT'; points: number[]; image: InstanceRef & { frameNumber?: number } };
+  measurements: Measurement[];
+  comment?: string;
 }
 
 export interface InstanceRef {
@@ -83,6 +97,7 @@ export interface MeasurementReportInit {
   segmentGroups: SegmentMeasurementGroup[];
   plainGroups: PlainMeasurementGroup[];
   planarGroups?: PlanarRoiGroup[];
+  regionGroups?: RegionFindingGroup[];
   /** Algorithm Identification (TID 4019) attached to every measurement. */
   algorithm?: { name: string; version: string; family: Code };
   createdAt?: Date;
@@ -107,6 +122,7 @@ function measurementItem(m: Measurement, algorithm?: MeasurementReportInit['algo
 
 export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport {
   const planarGroups = init.planarGroups ?? [];
+  const regionGroups = init.regionGroups ?? [];
   for (const uid of [
     init.seriesInstanceUid,
     init.sopInstanceUid,
@@ -116,7 +132,7 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
   ]) {
     if (!isValidUid(uid)) throw new AinodeError('SR_INVALID', `"${uid}" is not a valid UID`);
   }
-  if (init.segmentGroups.length + init.plainGroups.length + planarGroups.length === 0)
+  if (init.segmentGroups.length + init.plainGroups.length + planarGroups.length + regionGroups.length === 0)
     throw new AinodeError('SR_INVALID', 'a measurement report needs at least one measurement group');
   const segmentation = init.segmentation;
   if (init.segmentGroups.length && !segmentation)
@@ -126,9 +142,13 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
     throw new AinodeError('SR_INVALID', 'the source series has no instances to reference');
   const now = dicomDateTime(init.createdAt);
 
+  const inSource = (sop: string, what: string): void => {
+    if (!sourceInstances.some((i) => i.sopInstanceUid === sop))
+      throw new AinodeError('SR_INVALID', `${what}: its image is not in the source series`);
+  };
   // TID 1411 (per segment) and TID 1501 (derived) groups share their opening rows.
   const group = (
-    template: '1411' | '1501',
+    template: '1410' | '1411' | '1501',
     g: { trackingId: string; trackingUid: string; finding: Code },
     rest: ContentItem[],
   ): ContentItem =>
@@ -162,7 +182,13 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
             );
       return group('1501', g, [
         ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
-        ...(g.evaluations ?? []).map((e) => codeValue('CONTAINS', e.concept, e.value)),
+        ...(g.evaluations ?? []).map((e) => {
+          const item = codeValue('CONTAINS', e.concept, e.value);
+          for (const src of e.sources ?? []) inSource(src.sopInstanceUid, `group "${g.trackingId}"`);
+          if (e.sources?.length)
+            item.ContentSequence = e.sources.map((src) => image('INFERRED FROM', Codes.sourceOfMeasurement, src));
+          return item;
+        }),
       ]);
     }),
     ...planarGroups.map((g) => {
@@ -193,6 +219,20 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
       ]);
     }),
   ];
+
+  for (const g of regionGroups) {
+    inSource(g.region.image.sopInstanceUid, `region "${g.trackingId}"`);
+    const p = g.region.points;
+    if (g.region.graphicType === 'POLYLINE' && !(p.length >= 8 && p[0] === p[p.length - 2] && p[1] === p[p.length - 1]))
+      throw new AinodeError('SR_INVALID', `region "${g.trackingId}": a POLYLINE region must be closed`);
+    groups.push(
+      group('1410', g, [
+        scoord('CONTAINS', g.region.graphicType, p, g.region.image, Codes.imageRegion),
+        ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
+        ...(g.comment ? [text('CONTAINS', Codes.comment, g.comment)] : []),
+      ]),
+    );
+  }
 
   const content: ContentItem[] = [
     codeValue('HAS CONCEPT MOD', Codes.languageOfContent, Codes.englishUS),
