@@ -19,6 +19,14 @@ const concept = (it: Item): { value?: string; scheme?: string; meaning?: string 
   };
 };
 
+/**
+ * A TEXT item's value. UT is one value whose backslashes are text (PS3.5 6.2), but dcmjs splits
+ * it at them like a multi-valued string: the parts are joined back.
+ */
+function textValue(v: unknown): string {
+  return Array.isArray(v) ? v.join('\\') : String(v ?? '');
+}
+
 export interface ReadMeasurement {
   concept: string;
   value: number | undefined;
@@ -80,8 +88,8 @@ export function readMeasurementReport(part10: Buffer): ReadMeasurementReport {
       const p = `${path}/${i + 1}`;
       switch (c.ValueType) {
         case 'TEXT':
-          if (concept(c).value === '112039') out.trackingId = String(c.TextValue ?? '');
-          else if (concept(c).value === '121106') out.comment = String(c.TextValue ?? '');
+          if (concept(c).value === '112039') out.trackingId = textValue(c.TextValue);
+          else if (concept(c).value === '121106') out.comment = textValue(c.TextValue);
           break;
         case 'SCOORD':
           region(c);
