@@ -5,7 +5,8 @@
  * (percent) and the box's area: in mm2 where the image's pixel spacing allows it (the basis is
  * said in the comment: at the detector, magnification-corrected, calibrated), in pixels where it
  * does not, stated as such. An image without findings gets an explicit group per class saying
- * the finding is absent: a report is never empty.
+ * the finding is absent: a report is never empty. The viewer profile draws each box as a
+ * rectangle labelled with its finding and score (an image without findings framed, "no findings").
  */
 import { Codes } from '../dicom/codes';
 import {
@@ -20,12 +21,15 @@ import { resultIdentity, type ResultKey } from '../contracts/result-identity';
 import type { PixelSpacing } from '../image/spacing';
 import type { ModelManifest } from '../inference/manifest';
 import type { Detection } from '../inference/detect';
-import { percent, type FrameRef } from './classification-results';
+import type { SrProfile } from '../contracts/sr-profile';
+import { percent, rectangle, reportCommon, viewerReport, whereLabel, type FrameRef } from './image-reports';
 import type { ReportObject } from './segmentation-results';
 
 export interface ImageDetections {
   image: FrameRef;
   detections: Detection[];
+  rows: number;
+  columns: number;
   spacing: PixelSpacing | undefined;
   spacingNote?: string;
 }
@@ -38,26 +42,22 @@ const BASIS: Record<PixelSpacing['basis'], string> = {
   'unstated-plane': 'in a plane the image does not state',
 };
 
-/** The closed rectangle of a box, corner after corner (column, row), first point repeated. */
-export function rectangle(b: { x0: number; y0: number; x1: number; y1: number }): number[] {
-  const r = (v: number): number => Math.round(v * 100) / 100;
-  return [r(b.x0), r(b.y0), r(b.x1), r(b.y0), r(b.x1), r(b.y1), r(b.x0), r(b.y1), r(b.x0), r(b.y0)];
-}
-
 export function buildDetectionResults(
   key: ResultKey,
   manifest: ModelManifest,
   patientStudy: PatientStudyAttributes,
   source: { seriesInstanceUid: string; instances: InstanceRef[] },
   perImage: ImageDetections[],
+  profiles: readonly SrProfile[] = ['standard'],
 ): { reports: ReportObject[]; timingsMs: { srEncode: number } } {
   const identity = resultIdentity(key);
   const uids = identity.uids;
-  const algorithmName = `ainode ${manifest.id} ${manifest.version}`;
+  const common = reportCommon(key, manifest, patientStudy, source);
+  const rectangles: Parameters<typeof viewerReport>[3] = [];
   const regionGroups: RegionFindingGroup[] = [];
   const absent: PlainMeasurementGroup[] = [];
   perImage.forEach((r, i) => {
-    const where = `image ${i + 1}${r.image.frameNumber !== undefined && r.image.frameNumber > 1 ? ` frame ${r.image.frameNumber}` : ''}`;
+    const where = whereLabel(r.image, i);
     r.detections.forEach((d, k) => {
       const w = d.box.x1 - d.box.x0;
       const h = d.box.y1 - d.box.y0;
@@ -71,6 +71,14 @@ export function buildDetectionResults(
       const sizeNote = r.spacing
         ? `size in mm from ${r.spacing.source}, ${BASIS[r.spacing.basis]}`
         : `size in pixels only: ${r.spacingNote ?? 'no pixel spacing'}`;
+      rectangles.push({
+        finding: d.class.finding,
+        box: d.box,
+        image: r.image,
+        area: { value: size.value, unit: size.unit },
+        measurements: [{ concept: Codes.certaintyOfFinding, value: percent(d.score), unit: Codes.percent }],
+        label: `${d.class.name} ${(d.score * 100).toFixed(1)}%`,
+      });
       regionGroups.push({
         trackingId: `${d.class.name} ${k + 1} (${where})`.slice(0, 64),
         trackingUid: deterministicUid(uids.srInstance, 'tracking', where, String(k)),
@@ -80,6 +88,21 @@ export function buildDetectionResults(
         comment: `${d.class.name} ${Math.round(d.score * 100)}%; ${sizeNote}`.slice(0, 1024),
       });
     });
+    if (r.detections.length === 0) {
+      // The viewer shows an image without findings framed, and says so.
+      const w = r.columns - 1;
+      const h = r.rows - 1;
+      rectangles.push({
+        finding: manifest.classes[0].finding,
+        box: { x0: 0.5, y0: 0.5, x1: r.columns - 0.5, y1: r.rows - 0.5 },
+        image: r.image,
+        area: r.spacing
+          ? { value: Math.round(w * r.spacing.columnMm * h * r.spacing.rowMm), unit: Codes.squareMillimeter }
+          : { value: w * h, unit: Codes.squarePixels },
+        measurements: [],
+        label: `no findings (${manifest.classes.map((c) => c.name).join(', ')})`.slice(0, 1024),
+      });
+    }
     for (const c of manifest.classes)
       if (!r.detections.some((d) => d.class.index === c.index))
         absent.push({
@@ -91,24 +114,27 @@ export function buildDetectionResults(
         });
   });
   const t0 = performance.now();
-  const sr = buildMeasurementReport({
-    patientStudy,
-    procedureReported: manifest.procedureReported,
-    observer: { uid: uids.observer, name: algorithmName },
-    algorithm: { name: algorithmName, version: manifest.version, family: manifest.algorithmFamily },
-    sourceSeries: source,
-    seriesInstanceUid: uids.srSeries,
-    sopInstanceUid: uids.srInstance,
-    seriesNumber: identity.seriesNumber('sr', manifest.seriesNumbers),
-    seriesDescription: identity.seriesDescription('sr', manifest),
-    segmentGroups: [],
-    plainGroups: absent,
-    regionGroups,
-  });
+  const standard = (): ReportObject => {
+    const sr = buildMeasurementReport({
+      ...common,
+      seriesInstanceUid: uids.srSeries,
+      sopInstanceUid: uids.srInstance,
+      seriesNumber: identity.seriesNumber('sr', manifest.seriesNumbers),
+      seriesDescription: identity.seriesDescription('sr', manifest),
+      segmentGroups: [],
+      plainGroups: absent,
+      regionGroups,
+    });
+    return {
+      profile: 'standard',
+      seriesInstanceUid: uids.srSeries,
+      sopInstanceUid: uids.srInstance,
+      part10: sr.part10,
+    };
+  };
+  const reports = profiles.map((p) => (p === 'viewer' ? viewerReport(key, manifest, common, rectangles) : standard()));
   return {
-    reports: [
-      { profile: 'standard', seriesInstanceUid: uids.srSeries, sopInstanceUid: uids.srInstance, part10: sr.part10 },
-    ],
+    reports,
     timingsMs: { srEncode: performance.now() - t0 },
   };
 }

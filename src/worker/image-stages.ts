@@ -14,7 +14,8 @@ import { readPlanarImage } from '../image/planar-image';
 import { imageInput, runImageModel } from '../inference/image-model';
 import { aggregate, decide, probabilities } from '../inference/classify';
 import { decodeDetections } from '../inference/detect';
-import { buildClassificationResults, type FrameRef } from '../results/classification-results';
+import { buildClassificationResults } from '../results/classification-results';
+import type { FrameRef } from '../results/image-reports';
 import { buildDetectionResults } from '../results/detection-results';
 import type { StagePeaks } from '../observability/memory';
 import { checkDelivered, storeResults, type JobContext, type JobOutcome, type StageDef } from './stages';
@@ -106,6 +107,8 @@ const runImageModels: StageDef = {
           detected.push({
             image: ref,
             detections: decodeDetections(outputs, manifest.detection!, manifest.classes, input.transform),
+            rows: planar.rows,
+            columns: planar.columns,
             spacing: planar.spacing,
             ...(planar.spacingNote ? { spacingNote: planar.spacingNote } : {}),
           });
@@ -118,7 +121,13 @@ const runImageModels: StageDef = {
           });
         const p = probabilities(out.data, manifest.classification!.activation);
         rows.push(p);
-        classified.push({ image: ref, findings: decide(p, manifest.classes) });
+        classified.push({
+          image: ref,
+          findings: decide(p, manifest.classes),
+          rows: planar.rows,
+          columns: planar.columns,
+          spacing: planar.spacing,
+        });
       }
     if (!detection && manifest.level !== 'image')
       ctx.combined = {
@@ -139,8 +148,16 @@ const encodeImageResults: StageDef = {
     const source = { seriesInstanceUid: ctx.job.seriesInstanceUid, instances: images.map((i) => i.ref) };
     const built =
       ctx.pkg.manifest.task === 'detection'
-        ? buildDetectionResults(ctx.job, ctx.pkg.manifest, patientStudy, source, ctx.detected!)
-        : buildClassificationResults(ctx.job, ctx.pkg.manifest, patientStudy, source, ctx.classified!, ctx.combined);
+        ? buildDetectionResults(ctx.job, ctx.pkg.manifest, patientStudy, source, ctx.detected!, ctx.profiles)
+        : buildClassificationResults(
+            ctx.job,
+            ctx.pkg.manifest,
+            patientStudy,
+            source,
+            ctx.classified!,
+            ctx.combined,
+            ctx.profiles,
+          );
     ctx.objects = { reports: built.reports };
     ctx.timings.srEncode = Math.round(built.timingsMs.srEncode);
     ctx.images = undefined; // the parsed instances are not read again

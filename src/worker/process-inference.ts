@@ -200,8 +200,7 @@ export async function processInferenceJob(
     );
   }
   const identity = resultIdentity(job);
-  // 2D image models write the standard report only (for now): a rule's other profiles are not asked for.
-  const profiles = pkg.manifest.task === 'segmentation' ? (job.srProfiles ?? DEFAULT_SR_PROFILES) : DEFAULT_SR_PROFILES;
+  const profiles = job.srProfiles ?? DEFAULT_SR_PROFILES;
   const reportSeries = profiles.map((p) => (p === 'viewer' ? identity.uids.viewerSrSeries : identity.uids.srSeries));
   const ctx: JobContext = { deps, job, log, pkg, identity, profiles, reportSeries, timings: {} };
   const peaks = new StagePeaks();

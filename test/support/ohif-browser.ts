@@ -51,16 +51,30 @@ export class OhifSession {
     page.on('console', (m) => void (m.type() === 'error' && this.errors.push(`console error: ${m.text()}`)));
   }
 
-  static async open(browser: Browser, viewerUrl: string, studyUid: string): Promise<OhifSession> {
+  /**
+   * Opens the study; ready when the viewport shows an image: a stack's instance number ("I: 3"),
+   * or for a single image (`single`) the window/level of the displayed image ("W: 1024 L: 511").
+   */
+  static async open(browser: Browser, viewerUrl: string, studyUid: string, single = false): Promise<OhifSession> {
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     // A first visit shows a guided tour over the viewer; a returning user has seen it.
     await page.addInitScript(() => localStorage.setItem('shownTours', '["basicViewerTour"]'));
     const s = new OhifSession(page);
     await page.goto(`${viewerUrl}/viewer?StudyInstanceUIDs=${studyUid}`);
-    await page
-      .locator('[data-cy="viewport-overlay-bottom-right"]', { hasText: /I:\s*\d+/ })
-      .first()
-      .waitFor({ timeout: 90_000 });
+    try {
+      await page
+        .locator(single ? '[data-cy^="viewport-overlay"]' : '[data-cy="viewport-overlay-bottom-right"]', {
+          hasText: single ? /W:\s*\d+/ : /I:\s*\d+/,
+        })
+        .first()
+        .waitFor({ timeout: 90_000 });
+    } catch (e) {
+      const texts = await page.$$eval('[data-cy^="viewport-overlay"]', (els) =>
+        els.map((x) => (x as HTMLElement).innerText),
+      );
+      await s.screenshot(`open-failed-${studyUid.slice(-8)}.png`);
+      throw new Error(`${(e as Error).message.split('\n')[0]}; overlays: ${JSON.stringify(texts)}`);
+    }
     return s;
   }
 

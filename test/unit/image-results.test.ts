@@ -12,7 +12,8 @@ import { randomUid } from '../../src/contracts/uid';
 import { readMeasurementReport } from '../../src/dicom/sr/reader';
 import { parseManifest, type ModelManifest } from '../../src/inference/manifest';
 import { buildClassificationResults } from '../../src/results/classification-results';
-import { buildDetectionResults, rectangle } from '../../src/results/detection-results';
+import { buildDetectionResults } from '../../src/results/detection-results';
+import { rectangle } from '../../src/results/image-reports';
 import { tempDir } from '../support/env';
 
 const DX = '1.2.840.10008.5.1.4.1.1.1.1';
@@ -129,8 +130,17 @@ describe('reports of 2D image models', () => {
         image: { ...images[0], frameNumber: 2 },
         detections: [{ box, score: 0.91, class: m.classes[1] }],
         spacing: { rowMm: 0.2, columnMm: 0.1, basis: 'detector', source: 'ImagerPixelSpacing' },
+        rows: 100,
+        columns: 80,
       },
-      { image: images[1], detections: [], spacing: undefined, spacingNote: 'no PixelSpacing or ImagerPixelSpacing' },
+      {
+        image: images[1],
+        detections: [],
+        spacing: undefined,
+        spacingNote: 'no PixelSpacing or ImagerPixelSpacing',
+        rows: 100,
+        columns: 80,
+      },
     ]);
     const dump = check(reports[0].part10, 'detection');
     expect(dump).to.match(/<contains SCOORD:\(,,"Image Region"\)=\(POLYLINE,10.25\/20,/);
@@ -158,6 +168,44 @@ describe('reports of 2D image models', () => {
     ]);
   });
 
+  it('the viewer profile: each box a RectangleROI labelled with finding and score; an image without findings framed and said so', () => {
+    const m = manifest('detection');
+    const box = { x0: 10, y0: 20, x1: 40, y1: 50 };
+    const { reports } = buildDetectionResults(
+      key,
+      m,
+      patientStudy,
+      { seriesInstanceUid: series, instances: images },
+      [
+        {
+          image: { ...images[0], frameNumber: 2 },
+          detections: [{ box, score: 0.915, class: m.classes[1] }],
+          spacing: undefined,
+          rows: 100,
+          columns: 80,
+        },
+        { image: images[1], detections: [], spacing: undefined, rows: 100, columns: 80 },
+      ],
+      ['standard', 'viewer'],
+    );
+    expect(reports.map((r) => r.profile)).to.deep.equal(['standard', 'viewer']);
+    check(reports[1].part10, 'detection-viewer');
+    const read = readMeasurementReport(reports[1].part10);
+    expect(read.groups.map((g) => [g.trackingId, g.comment, g.imageRegion?.points])).to.deep.equal([
+      ['Cornerstone3DTools@^0.1.0:RectangleROI', 'Nodule 91.5%', rectangle(box)],
+      [
+        'Cornerstone3DTools@^0.1.0:RectangleROI',
+        'no findings (Pneumothorax, Nodule)',
+        rectangle({ x0: 0.5, y0: 0.5, x1: 79.5, y1: 99.5 }),
+      ],
+    ]);
+    expect(read.groups[0].measurements.find((x) => x.concept === 'Area')).to.deep.equal({
+      concept: 'Area',
+      value: 900,
+      unit: '{px2}',
+    });
+  });
+
   it('a result on an image outside the source series is refused', () => {
     const m = manifest('detection');
     expect(() =>
@@ -166,6 +214,8 @@ describe('reports of 2D image models', () => {
           image: images[1],
           detections: [{ box: { x0: 0, y0: 0, x1: 1, y1: 1 }, score: 0.9, class: m.classes[0] }],
           spacing: undefined,
+          rows: 10,
+          columns: 10,
         },
       ]),
     )

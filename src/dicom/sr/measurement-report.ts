@@ -58,7 +58,9 @@ export interface PlanarRoiGroup {
   /** Closed POLYLINE in the image coordinates of `image`. */
   outline: number[];
   image: InstanceRef & { frameNumber?: number };
+  /** The area inside the outline: mm2 (or, without a pixel spacing, square pixels). */
   areaMm2: number;
+  areaUnit?: Code;
   measurements: Measurement[];
   label: string;
 }
@@ -204,7 +206,7 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
       if (!sourceInstances.some((i) => i.sopInstanceUid === g.image.sopInstanceUid))
         throw new AinodeError('SR_INVALID', `planar ROI "${g.trackingId}": its image is not in the source series`);
       const area = measurementItem(
-        { concept: Codes.area, value: g.areaMm2, unit: Codes.squareMillimeter },
+        { concept: Codes.area, value: g.areaMm2, unit: g.areaUnit ?? Codes.squareMillimeter },
         init.algorithm,
       );
       area.ContentSequence = [

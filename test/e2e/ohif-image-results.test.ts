@@ -1,0 +1,245 @@
+/**
+ * Detection and classification results in OHIF (headless Chromium), as a radiologist sees them:
+ * real Orthanc, the real `ainode start` with rules asking for both SR profiles, the real
+ * `ainode viewer` gateway with the pinned prebuilt OHIF. A synthetic radiograph with spots at
+ * known places gets one box per spot: the measurement panel lists each with its score, and on
+ * the screen each box is drawn where its spot is. The CR hip radiograph's classification shows as
+ * the image framed and labelled with each class, outcome and probability. Screenshots are written
+ * to run/artifacts/ohif/.
+ */
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Browser } from 'playwright-core';
+import { DicomwebClient } from '../../src/dicomweb/client';
+import { jsonString, Tag } from '../../src/dicom/json';
+import { readPart10 } from '../../src/dicom/part10';
+import { readMeasurementReport, type ReadMeasurementGroup } from '../../src/dicom/sr/reader';
+import { RECTANGLE_TRACKING_ID } from '../../src/results/image-reports';
+import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
+import { stowFiles, type DicomFile } from '../../scripts/support/dicom-files';
+import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
+import { blobRadiograph, SPOTS } from '../support/blob-radiograph';
+import { classifierModelPackage, detectorModelPackage } from '../support/test-models';
+import { launchChromium, ohifDist, OhifSession } from '../support/ohif-browser';
+import { waitUntil } from '../support/results';
+import { REDIS_URL, SHARED_DATA, tempDir, uniquePrefix } from '../support/env';
+
+function asFile(part10: Buffer): DicomFile {
+  const { dataset } = readPart10(part10);
+  return {
+    studyInstanceUid: String(dataset.StudyInstanceUID),
+    seriesInstanceUid: String(dataset.SeriesInstanceUID),
+    sopInstanceUid: String(dataset.SOPInstanceUID),
+    part10,
+  };
+}
+
+describe('detection and classification results in the OHIF viewer (headless Chromium)', function () {
+  this.timeout(600_000);
+  let orthanc: OrthancProcess;
+  let client: DicomwebClient;
+  let node: AinodeProcess;
+  let viewer: AinodeProcess;
+  let viewerUrl: string;
+  let browser: Browser;
+  const dx = asFile(blobRadiograph({ spacing: { ImagerPixelSpacing: [0.15, 0.15] } }).part10);
+  const cr = asFile(fs.readFileSync(path.join(SHARED_DATA, 'xr', 'nema-wg04', 'RG2_J2KI.dcm')));
+  const viewerGroups = new Map<string, ReadMeasurementGroup[]>();
+
+  before(async () => {
+    const dir = tempDir('ohif-2d');
+    const models = path.join(dir, 'models');
+    detectorModelPackage(models, 'peaks', { size: 128, threshold: 0.3, box: 12, format: 'yolo' }, {});
+    classifierModelPackage(
+      models,
+      'quadrants',
+      {
+        channels: 1,
+        size: 64,
+        weights: [
+          [4, 0],
+          [0, 0],
+          [0, 0],
+          [-4, 0],
+        ],
+        bias: [0.25, 0],
+      },
+      {
+        accepts: { modality: ['CR'] },
+        classes: [
+          {
+            index: 0,
+            name: 'Finding A',
+            finding: { value: '36118008', scheme: 'SCT', meaning: 'Pneumothorax' },
+            threshold: 0.5,
+          },
+          {
+            index: 1,
+            name: 'Finding B',
+            finding: { value: '17621005', scheme: 'SCT', meaning: 'Normal' },
+            threshold: 0.5,
+          },
+        ],
+      },
+    );
+    fs.writeFileSync(
+      path.join(dir, 'rules.yaml'),
+      [
+        'version: 1',
+        'rules:',
+        '  - name: spots',
+        '    models: [peaks]',
+        '    srProfiles: [standard, viewer]',
+        '    series: [{ attribute: Modality, equals: DX }]',
+        '  - name: hips',
+        '    models: [quadrants]',
+        '    srProfiles: [standard, viewer]',
+        '    series: [{ attribute: Modality, equals: CR }]',
+        '',
+      ].join('\n'),
+    );
+    orthanc = await startOrthanc({ dir, stableAge: 2 });
+    client = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: undefined,
+      password: undefined,
+      timeoutMs: 60_000,
+    });
+    node = spawnAinode(['start'], {
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_REDIS_URL: REDIS_URL,
+      AINODE_REDIS_PREFIX: uniquePrefix('ohif2d'),
+      AINODE_POLL_INTERVAL_MS: '300',
+      AINODE_EXECUTION_PROVIDERS: 'cpu',
+      AINODE_MODELS_DIR: models,
+      AINODE_RULES_FILE: path.join(dir, 'rules.yaml'),
+    });
+    viewer = spawnAinode(['viewer', '--ohif-dist', ohifDist()], {
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_VIEWER_PORT: '0',
+    });
+    viewerUrl = JSON.parse(await viewer.waitForLog(/OHIF viewer served/, 30_000)).url;
+    await node.waitForLog(/worker ready/, 30_000);
+    await stowFiles(client, [dx, cr]);
+    for (const f of [dx, cr]) {
+      let uids: string[] = [];
+      await waitUntil(`both reports on ${f.studyInstanceUid}`, 180_000, async () => {
+        const s = await client.search(`/studies/${f.studyInstanceUid}/series`);
+        uids = s.filter((x) => jsonString(x, Tag.Modality) === 'SR').map((x) => jsonString(x, Tag.SeriesInstanceUID)!);
+        return uids.length === 2;
+      });
+      for (const uid of uids) {
+        const r = readMeasurementReport((await client.retrieveSeries(f.studyInstanceUid, uid))[0]);
+        if (r.groups.every((g) => g.trackingId === RECTANGLE_TRACKING_ID))
+          viewerGroups.set(f.studyInstanceUid, r.groups);
+      }
+      expect(viewerGroups.get(f.studyInstanceUid), 'a viewer-profile report').to.not.equal(undefined);
+    }
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await viewer?.stop();
+    await node?.stop();
+    await orthanc?.stop();
+  });
+
+  it('the radiograph: a row per box with its score, and each box drawn on its spot', async () => {
+    const groups = viewerGroups.get(dx.studyInstanceUid)!;
+    expect(groups).to.have.length(SPOTS.length);
+    const ohif = await OhifSession.open(browser, viewerUrl, dx.studyInstanceUid, true);
+    await ohif.loadDerivedSeries('key slices');
+    const rows = await ohif.measurementRows(groups.length);
+    for (const g of groups)
+      expect(
+        rows.some((r) => r.includes(g.comment!)),
+        `a row "${g.comment}" in ${JSON.stringify(rows)}`,
+      ).to.equal(true);
+    expect(groups.every((g) => /^Bright spot \d+\.\d%$/.test(g.comment!))).to.equal(true);
+    await ohif.page.waitForTimeout(1000);
+    await ohif.screenshot('dx-detection-boxes.png');
+    // Where the image lies on the screen: OHIF fits it into the viewport, centred.
+    const pane = ohif.page.locator('[data-cy="viewport-pane"]').first();
+    const png = await pane.screenshot();
+    const hits = await ohif.page.evaluate(
+      async ({ b64, boxes, rows: imgRows, columns: imgCols }) => {
+        const img = new Image();
+        img.src = `data:image/png;base64,${b64}`;
+        await img.decode();
+        const c = document.createElement('canvas');
+        c.width = img.width;
+        c.height = img.height;
+        const ctx = c.getContext('2d')!;
+        ctx.drawImage(img, 0, 0);
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        const coloured = (x: number, y: number): boolean => {
+          for (let dy = -3; dy <= 3; dy++)
+            for (let dx = -3; dx <= 3; dx++) {
+              const xx = Math.round(x) + dx;
+              const yy = Math.round(y) + dy;
+              if (xx < 0 || yy < 0 || xx >= c.width || yy >= c.height) continue;
+              const i = 4 * (yy * c.width + xx);
+              if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) return true;
+            }
+          return false;
+        };
+        const scale = Math.min(c.width / imgCols, c.height / imgRows);
+        const ox = (c.width - imgCols * scale) / 2;
+        const oy = (c.height - imgRows * scale) / 2;
+        return boxes.map((p) => {
+          // Sample along the four edges of the box, on the screen.
+          const [x0, y0, x1, , , y1] = [p[0], p[1], p[2], p[3], p[4], p[5]];
+          let on = 0;
+          let n = 0;
+          for (let t = 0.1; t <= 0.9; t += 0.2) {
+            for (const [x, y] of [
+              [x0 + t * (x1 - x0), y0],
+              [x0 + t * (x1 - x0), y1],
+              [x0, y0 + t * (y1 - y0)],
+              [x1, y0 + t * (y1 - y0)],
+            ]) {
+              n++;
+              if (coloured(ox + x * scale, oy + y * scale)) on++;
+            }
+          }
+          // And a control: the same box moved by three of its widths, where nothing is drawn.
+          const shift = 3 * (x1 - x0);
+          let off = 0;
+          for (let t = 0.1; t <= 0.9; t += 0.2)
+            if (coloured(ox + (x0 + shift + t * (x1 - x0)) * scale, oy + y0 * scale)) off++;
+          return { on, n, off };
+        });
+      },
+      { b64: png.toString('base64'), boxes: groups.map((g) => g.imageRegion!.points), rows: 900, columns: 800 },
+    );
+    process.stdout.write(`      OHIF: box edges drawn where the SR puts them: ${JSON.stringify(hits)}\n`);
+    for (const h of hits) {
+      expect(h.on / h.n, 'share of a box edge that is drawn on screen').to.be.at.least(0.8);
+      expect(h.off, 'the same box moved away is not drawn').to.be.at.most(1);
+    }
+    expect(ohif.errors, 'errors in the page or its console').to.deep.equal([]);
+    await ohif.page.close();
+  });
+
+  it('the CR hip: the classification as the image framed and labelled with each class, outcome and probability', async () => {
+    const groups = viewerGroups.get(cr.studyInstanceUid)!;
+    expect(groups).to.have.length(1);
+    expect(groups[0].comment).to.match(/^Finding A: (present|absent) \d+\.\d%; Finding B: (present|absent) \d+\.\d%$/);
+    const ohif = await OhifSession.open(browser, viewerUrl, cr.studyInstanceUid, true);
+    const before = await ohif.colouredFraction();
+    await ohif.loadDerivedSeries('key slices');
+    const rows = await ohif.measurementRows(1);
+    expect(rows[0]).to.include(groups[0].comment!);
+    await ohif.page.waitForTimeout(1000);
+    const after = await ohif.colouredFraction();
+    await ohif.screenshot('cr-classification-label.png');
+    process.stdout.write(
+      `      OHIF: "${groups[0].comment}"; coloured viewport pixels ${(100 * before).toFixed(2)} % -> ${(100 * after).toFixed(2)} %\n`,
+    );
+    expect(after).to.be.above(before);
+    expect(ohif.errors, 'errors in the page or its console').to.deep.equal([]);
+    await ohif.page.close();
+  });
+});
