@@ -73,7 +73,7 @@ export class OhifSession {
         els.map((x) => (x as HTMLElement).innerText),
       );
       await s.screenshot(`open-failed-${studyUid.slice(-8)}.png`);
-      throw new Error(`${(e as Error).message.split('\n')[0]}; overlays: ${JSON.stringify(texts)}`);
+      throw new Error(`${(e as Error).message.split('\n')[0]}; overlays: ${JSON.stringify(texts)}`, { cause: e });
     }
     return s;
   }
