@@ -11,6 +11,7 @@ import { checkPixelModule, initCodecs, isSupportedTransferSyntax, pixelFormat } 
 import { pickPatientStudy } from '../dicom/study-attributes';
 import { DEFAULT_MAX_FRAME_PIXELS, DEFAULT_MAX_VOXELS } from '../dicom/structure';
 import { readPlanarImage } from '../image/planar-image';
+import { imageNotAccepted } from '../contracts/acceptance';
 import { imageInput, runImageModel } from '../inference/image-model';
 import { aggregate, decide, probabilities } from '../inference/classify';
 import { decodeDetections } from '../inference/detect';
@@ -31,6 +32,7 @@ const retrieveImages: StageDef = {
       maxFramePixels: deps.maxFramePixels ?? DEFAULT_MAX_FRAME_PIXELS,
     };
     const images: NonNullable<JobContext['images']> = (ctx.images = []);
+    const skipped: string[] = [];
     let pixels = 0;
     ctx.instances = await (deps.retriever ?? deps.client).retrieveSeriesStreaming(
       job.studyInstanceUid,
@@ -43,6 +45,16 @@ const retrieveImages: StageDef = {
             retryable: false,
           });
         const f = pixelFormat(dataset);
+        const why = imageNotAccepted(ctx.pkg.manifest.accepts, {
+          viewPosition: dataset.ViewPosition as string | undefined,
+          laterality: (dataset.ImageLaterality ?? dataset.Laterality) as string | undefined,
+          rows: f.rows,
+          columns: f.columns,
+        });
+        if (why) {
+          skipped.push(why);
+          return;
+        }
         checkPixelModule(dataset, f, transferSyntaxUid, limits.maxFramePixels, true);
         pixels += f.rows * f.columns * f.frames;
         if (pixels > limits.maxVoxels)
@@ -62,8 +74,15 @@ const retrieveImages: StageDef = {
         });
       },
     );
+    if (skipped.length) ctx.log.info({ skipped }, `${skipped.length} image(s) of the series left out`);
     if (images.length === 0)
-      throw new AinodeError('SERIES_NOT_FOUND', 'the series holds no images', { retryable: false });
+      throw new AinodeError(
+        skipped.length ? 'SERIES_NOT_ACCEPTED' : 'SERIES_NOT_FOUND',
+        skipped.length
+          ? `no image of the series is for ${ctx.pkg.manifest.id}: ${skipped[0]}`
+          : 'the series holds no images',
+        { retryable: false },
+      );
     if (images.some((i) => String(i.dataset.StudyInstanceUID) !== job.studyInstanceUid))
       throw new AinodeError('SERIES_NOT_FOUND', 'the retrieved series belongs to another study', { retryable: false });
     // The order the PACS sent them in is not the order of the series: by instance number, then UID.

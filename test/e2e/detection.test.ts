@@ -53,7 +53,10 @@ describe('detection end to end: a radiograph with known spots, the CR chest and 
     await initCodecs();
     dir = tempDir('detect');
     models = path.join(dir, 'models');
-    detectorModelPackage(models, 'peaks', DETECTOR, {});
+    // The three images' views (the radiographs PA, the mammogram MLO): each passes the image filter.
+    detectorModelPackage(models, 'peaks', DETECTOR, {
+      accepts: { modality: ['DX', 'CR', 'RG'], viewPosition: ['PA', 'MLO'] },
+    });
     const rulesFile = path.join(dir, 'rules.yaml');
     fs.writeFileSync(
       rulesFile,

@@ -167,3 +167,28 @@ describe('detection: the peak detector fixture on a radiograph with spots drawn 
       }
     });
 });
+
+describe('2D models: which images of a series a model takes', () => {
+  it('by view position, laterality and size, with the reason for each left out', async () => {
+    const { imageNotAccepted } = await import('../../src/contracts/acceptance');
+    const mgCc = {
+      modality: ['MG'],
+      viewPosition: ['CC'],
+      laterality: ['L', 'R'],
+      minimumSize: { rows: 1000, columns: 800 },
+    };
+    expect(imageNotAccepted(mgCc, { viewPosition: 'CC', laterality: 'l', rows: 4664, columns: 3064 })).to.equal(
+      undefined,
+    );
+    expect(imageNotAccepted(mgCc, { viewPosition: 'MLO', laterality: 'L', rows: 4664, columns: 3064 })).to.equal(
+      'view MLO not in CC',
+    );
+    expect(imageNotAccepted(mgCc, { viewPosition: 'CC', rows: 4664, columns: 3064 })).to.equal(
+      'laterality missing not in L/R',
+    );
+    expect(imageNotAccepted(mgCc, { viewPosition: 'CC', laterality: 'R', rows: 512, columns: 3064 })).to.equal(
+      '512 x 3064 is smaller than 1000 x 800',
+    );
+    expect(imageNotAccepted({ modality: ['CR'] }, { rows: 1, columns: 1 })).to.equal(undefined);
+  });
+});
