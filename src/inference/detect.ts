@@ -142,3 +142,109 @@ export function decodeDetections(
     })
     .filter((d) => d.box.x1 > d.box.x0 && d.box.y1 > d.box.y0); // wholly in the letterbox padding: no finding
 }
+
+/** A box in a volume's continuous voxel coordinates (x columns, y rows, z slices; corners at integers). */
+export interface Box3 {
+  x0: number;
+  y0: number;
+  z0: number;
+  x1: number;
+  y1: number;
+  z1: number;
+}
+
+/** A finding in a volume: its box on the model grid, its centre in patient coordinates (mm) and its extent (mm). */
+export interface Detection3D {
+  box: Box3;
+  centreMm: [number, number, number];
+  sizeMm: [number, number, number];
+  score: number;
+  class: ClassSpec;
+}
+
+export function iou3(a: Box3, b: Box3): number {
+  const w = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0);
+  const h = Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0);
+  const d = Math.min(a.z1, b.z1) - Math.max(a.z0, b.z0);
+  if (w <= 0 || h <= 0 || d <= 0) return 0;
+  const inter = w * h * d;
+  const vol = (x: Box3): number => (x.x1 - x.x0) * (x.y1 - x.y0) * (x.z1 - x.z0);
+  return inter / (vol(a) + vol(b) - inter);
+}
+
+/**
+ * The detections of a volume model (boxes [N, 6] as x0 y0 z0 x1 y1 z1, or centre and size with
+ * `cxcywh`, in the model grid's continuous voxel coordinates; scores [N]; optional labels [N]):
+ * thresholded, suppressed per class in 3D, each centre placed in patient coordinates through the
+ * model grid's geometry (a voxel's centre is at index + 0.5).
+ */
+export function decodeVolumeDetections(
+  outputs: Map<string, Tensor>,
+  spec: DetectionSpec,
+  classes: ClassSpec[],
+  grid: {
+    origin: [number, number, number];
+    rowDirection: [number, number, number];
+    columnDirection: [number, number, number];
+    sliceDirection: [number, number, number];
+    spacing: [number, number, number];
+  },
+): Detection3D[] {
+  if (spec.format !== 'boxes-scores-labels')
+    throw failed('a volume detector writes boxes, scores and labels (the yolo format is for 2D images)');
+  const byIndex = new Map(classes.map((c) => [c.index, c]));
+  const boxes = outputs.get(spec.outputs.boxes ?? '');
+  const scores = outputs.get(spec.outputs.scores ?? '');
+  const labels = spec.outputs.labels ? outputs.get(spec.outputs.labels) : undefined;
+  if (!boxes || !scores) throw failed('the detector has no boxes or scores output');
+  const n = scores.data.length;
+  if (boxes.data.length !== 6 * n)
+    throw failed(`the detector gave ${boxes.data.length} box values for ${n} scores (6 a box)`);
+  const all: { box: Box3; score: number; class: ClassSpec }[] = [];
+  for (let i = 0; i < n; i++) {
+    const score = scores.data[i];
+    if (!(score >= spec.scoreThreshold)) continue;
+    const cls = byIndex.get(labels ? Math.round(labels.data[i]) : classes[0].index);
+    if (!cls) continue;
+    const b = Array.from(boxes.data.subarray(6 * i, 6 * i + 6));
+    if (!b.every(Number.isFinite)) throw failed('the detector gave a box that is not finite');
+    const box: Box3 =
+      spec.boxFormat === 'cxcywh'
+        ? {
+            x0: b[0] - b[3] / 2,
+            y0: b[1] - b[4] / 2,
+            z0: b[2] - b[5] / 2,
+            x1: b[0] + b[3] / 2,
+            y1: b[1] + b[4] / 2,
+            z1: b[2] + b[5] / 2,
+          }
+        : { x0: b[0], y0: b[1], z0: b[2], x1: b[3], y1: b[4], z1: b[5] };
+    all.push({ box, score, class: cls });
+  }
+  all.sort((a, b) => b.score - a.score);
+  const kept: typeof all = [];
+  for (const c of all) {
+    if (kept.length >= spec.maxDetections) break;
+    if (kept.some((k) => k.class.index === c.class.index && iou3(k.box, c.box) > spec.iou)) continue;
+    kept.push(c);
+  }
+  const [sx, sy, sz] = grid.spacing;
+  return kept.map((k) => {
+    // Continuous voxel coordinates: the centre of voxel i is at i + 0.5.
+    const i = (k.box.x0 + k.box.x1) / 2 - 0.5;
+    const j = (k.box.y0 + k.box.y1) / 2 - 0.5;
+    const s = (k.box.z0 + k.box.z1) / 2 - 0.5;
+    const centreMm = [0, 1, 2].map(
+      (a) =>
+        grid.origin[a] +
+        grid.rowDirection[a] * i * sx +
+        grid.columnDirection[a] * j * sy +
+        grid.sliceDirection[a] * s * sz,
+    ) as [number, number, number];
+    return {
+      ...k,
+      centreMm,
+      sizeMm: [(k.box.x1 - k.box.x0) * sx, (k.box.y1 - k.box.y0) * sy, (k.box.z1 - k.box.z0) * sz],
+    };
+  });
+}

@@ -46,17 +46,25 @@ export function imageInput(img: PlanarImage, spec: ImageInputSpec, pre: Preproce
 }
 
 /** One run of a 2D model; every output it declares, as float32 (int64 labels converted). */
-export async function runImageModel(
+export function runImageModel(
   pkg: ModelPackage,
   loaded: LoadedSession,
   input: ImageModelInput,
 ): Promise<Map<string, { data: Float32Array; dims: number[] }>> {
   const { rows, columns } = input.transform;
+  return runModelOutputs(pkg, loaded, input.data, [1, input.channels, rows, columns]);
+}
+
+/** One run on an input of the given shape; every output, as float32 (int64 labels converted). */
+export async function runModelOutputs(
+  pkg: ModelPackage,
+  loaded: LoadedSession,
+  data: Float32Array,
+  shape: number[],
+): Promise<Map<string, { data: Float32Array; dims: number[] }>> {
   let out: ort.InferenceSession.OnnxValueMapType;
   try {
-    out = await loaded.session.run({
-      [pkg.manifest.input.name]: new ort.Tensor('float32', input.data, [1, input.channels, rows, columns]),
-    });
+    out = await loaded.session.run({ [pkg.manifest.input.name]: new ort.Tensor('float32', data, shape) });
   } catch (e) {
     throw new AinodeError('MODEL_RUN_FAILED', `${pkg.manifest.id}: ${(e as Error).message.split('\n')[0]}`, {
       retryable: false,

@@ -208,6 +208,11 @@ function semanticProblems(m: unknown): Problem[] {
       for (const k of ['boxes', 'scores'])
         if (!outs[k]) fail(['detection', 'outputs', k], 'is required for the boxes-scores-labels format');
   }
+  if (m.task === 'detection' && !image && det?.format === 'yolo')
+    fail(
+      ['detection', 'format'],
+      'a volume detector (no image input) writes boxes-scores-labels; yolo is for 2D images',
+    );
   if (m.task !== 'segmentation' && (m.segments !== undefined || m.measurements !== undefined))
     fail([m.segments !== undefined ? 'segments' : 'measurements'], `belongs to segmentation, not ${String(m.task)}`);
 
@@ -262,7 +267,7 @@ export function parseManifest(raw: unknown, file: string): ModelManifest {
     id: m.id!,
     version: m.version!,
     task: m.task,
-    level: m.level ?? (segmentation ? 'series' : 'image'),
+    level: m.level ?? (segmentation || !m.image ? 'series' : 'image'),
     file: m.file!,
     sha256: m.sha256!,
     licence: m.licence!,

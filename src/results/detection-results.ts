@@ -20,7 +20,7 @@ import { deterministicUid } from '../contracts/uid';
 import { resultIdentity, type ResultKey } from '../contracts/result-identity';
 import type { PixelSpacing } from '../image/spacing';
 import type { ModelManifest } from '../inference/manifest';
-import type { Detection } from '../inference/detect';
+import type { Detection, Detection3D } from '../inference/detect';
 import type { SrProfile } from '../contracts/sr-profile';
 import { percent, rectangle, reportCommon, viewerReport, whereLabel, type FrameRef } from './image-reports';
 import type { ReportObject } from './segmentation-results';
@@ -135,6 +135,69 @@ export function buildDetectionResults(
   const reports = profiles.map((p) => (p === 'viewer' ? viewerReport(key, manifest, common, rectangles) : standard()));
   return {
     reports,
+    timingsMs: { srEncode: performance.now() - t0 },
+  };
+}
+
+/**
+ * A volume detection model's results: per finding a TID 1410 group whose region is its centre as
+ * a SCOORD3D point in the source's frame of reference (mm), with the score, the box's volume and
+ * a comment giving the centre and extent; every class without a finding stated absent.
+ */
+export function buildVolumeDetectionResults(
+  key: ResultKey,
+  manifest: ModelManifest,
+  patientStudy: PatientStudyAttributes,
+  source: { seriesInstanceUid: string; instances: InstanceRef[]; frameOfReferenceUid: string },
+  detections: Detection3D[],
+): { reports: ReportObject[]; timingsMs: { srEncode: number } } {
+  const identity = resultIdentity(key);
+  const uids = identity.uids;
+  const common = reportCommon(key, manifest, patientStudy, source);
+  const mm = (v: number): string => v.toFixed(1);
+  const regionGroups: RegionFindingGroup[] = detections.map((d, k) => ({
+    trackingId: `${d.class.name} ${k + 1}`.slice(0, 64),
+    trackingUid: deterministicUid(uids.srInstance, 'tracking', 'volume', String(k)),
+    finding: d.class.finding,
+    region: {
+      graphicType: 'POINT',
+      points: d.centreMm.map((v) => Math.round(v * 100) / 100) as [number, number, number],
+      frameOfReferenceUid: source.frameOfReferenceUid,
+    },
+    measurements: [
+      { concept: Codes.certaintyOfFinding, value: percent(d.score), unit: Codes.percent },
+      {
+        concept: Codes.volume,
+        value: Math.round((d.sizeMm[0] * d.sizeMm[1] * d.sizeMm[2]) / 10) / 100,
+        unit: Codes.cubicCentimeter,
+      },
+    ],
+    comment: `${d.class.name} ${Math.round(d.score * 100)}% at (${d.centreMm.map(mm).join(', ')}) mm; box ${d.sizeMm.map(mm).join(' x ')} mm`,
+  }));
+  const absent: PlainMeasurementGroup[] = manifest.classes
+    .filter((c) => !detections.some((d) => d.class.index === c.index))
+    .map((c) => ({
+      trackingId: `${c.name} (series)`.slice(0, 64),
+      trackingUid: deterministicUid(uids.srInstance, 'tracking', 'volume', 'none', String(c.index)),
+      finding: c.finding,
+      measurements: [],
+      evaluations: [{ concept: c.finding, value: Codes.findingAbsent }],
+    }));
+  const t0 = performance.now();
+  const sr = buildMeasurementReport({
+    ...common,
+    seriesInstanceUid: uids.srSeries,
+    sopInstanceUid: uids.srInstance,
+    seriesNumber: identity.seriesNumber('sr', manifest.seriesNumbers),
+    seriesDescription: identity.seriesDescription('sr', manifest),
+    segmentGroups: [],
+    plainGroups: absent,
+    regionGroups,
+  });
+  return {
+    reports: [
+      { profile: 'standard', seriesInstanceUid: uids.srSeries, sopInstanceUid: uids.srInstance, part10: sr.part10 },
+    ],
     timingsMs: { srEncode: performance.now() - t0 },
   };
 }

@@ -11,7 +11,10 @@
 import type { DicomwebClient } from '../dicomweb/client';
 import { AinodeError } from '../errors';
 import { VolumeBuilder } from '../volume/assemble';
-import { segmentVolume } from '../inference/segment-volume';
+import { prepareIntensities, segmentVolume, toModelGrid } from '../inference/segment-volume';
+import { runModelOutputs } from '../inference/image-model';
+import { decodeVolumeDetections } from '../inference/detect';
+import { buildVolumeDetectionResults } from '../results/detection-results';
 import { measure, needsIntensities, type RegionStats } from '../inference/measure';
 import { buildSegmentationResults } from '../results/segmentation-results';
 import { resultIdentity } from '../contracts/result-identity';
@@ -168,6 +171,65 @@ const encodeResults: StageDef = {
   },
 };
 
+/** A detector on the volume: the model grid and intensities as for segmentation, boxes in patient space. */
+const detectInVolume: StageDef = {
+  name: 'inference',
+  progress: { stage: 'inference', percent: 45 },
+  async run(ctx) {
+    const { volume } = ctx.assembled!;
+    const m = ctx.pkg.manifest;
+    ctx.log.info({ slices: volume.geometry.slices }, 'inference started');
+    ctx.loaded = await ctx.deps.session(ctx.pkg);
+    let t = performance.now();
+    const { grid, voxels, range } = toModelGrid(volume, m.preprocess);
+    const input = prepareIntensities(voxels, m.preprocess, voxels !== volume.voxels, range);
+    const channels = input.length / (grid.slices * grid.rows * grid.columns);
+    ctx.timings.preprocess = Math.round(performance.now() - t);
+    t = performance.now();
+    const outputs = await runModelOutputs(ctx.pkg, ctx.loaded, input, [
+      1,
+      channels,
+      grid.slices,
+      grid.rows,
+      grid.columns,
+    ]);
+    ctx.timings.model = Math.round(performance.now() - t);
+    ctx.detected3d = decodeVolumeDetections(outputs, m.detection!, m.classes, grid);
+  },
+};
+
+const encodeVolumeDetections: StageDef = {
+  name: 'encode',
+  progress: { stage: 'encode', percent: 80 },
+  async run(ctx) {
+    const { volume, patientStudy } = ctx.assembled!;
+    const built = buildVolumeDetectionResults(
+      ctx.job,
+      ctx.pkg.manifest,
+      patientStudy,
+      {
+        seriesInstanceUid: volume.seriesInstanceUid,
+        instances: volume.slices,
+        frameOfReferenceUid: volume.geometry.frameOfReferenceUid,
+      },
+      ctx.detected3d!,
+    );
+    ctx.objects = { reports: built.reports };
+    ctx.timings.srEncode = Math.round(built.timingsMs.srEncode);
+  },
+};
+
+/** The stages of a detection job on a volume, in order. */
+const VOLUME_DETECTION_STAGES: StageDef[] = [
+  checkDelivered,
+  acceptFromFacts,
+  retrieveDecode,
+  buildVolume,
+  detectInVolume,
+  encodeVolumeDetections,
+  storeResults,
+];
+
 /** The stages of a segmentation job, in order. */
 const STAGES: StageDef[] = [
   checkDelivered,
@@ -179,7 +241,9 @@ const STAGES: StageDef[] = [
   storeResults,
 ];
 /** Their names, and those of the 2D image stages: the keys of a job's `timingsMs` and `peakRssMb`, and of the stage metric. */
-export const JOB_STAGES: readonly string[] = [...new Set([...STAGES, ...IMAGE_STAGES].map((s) => s.name))];
+export const JOB_STAGES: readonly string[] = [
+  ...new Set([...STAGES, ...VOLUME_DETECTION_STAGES, ...IMAGE_STAGES].map((s) => s.name)),
+];
 
 export async function processInferenceJob(
   deps: WorkerDeps,
@@ -200,18 +264,39 @@ export async function processInferenceJob(
     );
   }
   const identity = resultIdentity(job);
-  const profiles = job.srProfiles ?? DEFAULT_SR_PROFILES;
+  // A volume detector writes the standard report only (no viewer profile yet for 3D findings).
+  const profiles =
+    pkg.manifest.task === 'detection' && !pkg.manifest.image
+      ? DEFAULT_SR_PROFILES
+      : (job.srProfiles ?? DEFAULT_SR_PROFILES);
   const reportSeries = profiles.map((p) => (p === 'viewer' ? identity.uids.viewerSrSeries : identity.uids.srSeries));
   const ctx: JobContext = { deps, job, log, pkg, identity, profiles, reportSeries, timings: {} };
   const peaks = new StagePeaks();
   const started = performance.now();
-  const imageModel = pkg.manifest.task !== 'segmentation';
-  const early = await runStages(ctx, imageModel ? IMAGE_STAGES : STAGES, progress, peaks, signal);
+  const imageModel = pkg.manifest.image !== undefined;
+  const volumeDetector = pkg.manifest.task === 'detection' && !imageModel;
+  const stages = imageModel ? IMAGE_STAGES : volumeDetector ? VOLUME_DETECTION_STAGES : STAGES;
+  const early = await runStages(ctx, stages, progress, peaks, signal);
   if (early) return early;
   await progress({ stage: 'done', percent: 100 });
   const t = ctx.timings;
   t.job = Math.round(performance.now() - started);
   if (imageModel) return imageOutcome(ctx, peaks);
+  if (volumeDetector) {
+    const reports = ctx.objects!.reports;
+    const findings = ctx.detected3d!.map(
+      (d) => `${d.class.name} ${d.score.toFixed(3)} at ${d.centreMm.map((v) => v.toFixed(1)).join(',')} mm`,
+    );
+    log.info({ provider: ctx.loaded!.provider, findings, timingsMs: t, peakRssMb: peaks.peaksMb }, 'results stored');
+    return {
+      status: 'delivered',
+      srSeriesInstanceUid: reports[0].seriesInstanceUid,
+      reportSeriesInstanceUids: reports.map((r) => r.seriesInstanceUid),
+      findings,
+      timingsMs: t,
+      peakRssMb: peaks.peaksMb,
+    };
+  }
   const objects = ctx.objects as ReturnType<typeof buildSegmentationResults>;
   const measurements = ctx.measurements!;
   const volumesMl: Record<string, number> = {};

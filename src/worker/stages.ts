@@ -17,6 +17,7 @@ import { VolumeBuilder } from '../volume/assemble';
 import type { segmentVolume } from '../inference/segment-volume';
 import type { measure } from '../inference/measure';
 import type { ClassFinding } from '../inference/classify';
+import type { Detection3D } from '../inference/detect';
 import type { ReportObject, ResultObjects } from '../results/segmentation-results';
 import type { ImageClassification } from '../results/classification-results';
 import type { FrameRef } from '../results/image-reports';
@@ -122,6 +123,8 @@ export interface JobContext {
   images?: RetrievedImage[];
   classified?: ImageClassification[];
   detected?: ImageDetections[];
+  /** A volume detector's findings. */
+  detected3d?: Detection3D[];
   combined?: { findings: ClassFinding[]; images: FrameRef[] };
 }
 

@@ -293,3 +293,119 @@ export function detectorModelPackage(
     }),
   );
 }
+
+/**
+ * A volume detector whose findings are known from the input: the volume smoothed by a 3 x 3 x 3
+ * mean; every voxel that is the maximum of its 5 x 5 x 5 neighbourhood and above `threshold` is
+ * a finding with that value as its score, a `box`-voxel cube centred on it, written as boxes
+ * [N, 6] (x0 y0 z0 x1 y1 z1 in voxel coordinates), scores [N] and labels [N]. Test fixture only.
+ */
+export function volumePeakDetectorOnnx(m: {
+  slices: number;
+  rows: number;
+  columns: number;
+  threshold: number;
+  box: number;
+}): Uint8Array {
+  const n = m.slices * m.rows * m.columns;
+  const corners: number[] = [];
+  const h = m.box / 2;
+  for (let z = 0; z < m.slices; z++)
+    for (let y = 0; y < m.rows; y++)
+      for (let x = 0; x < m.columns; x++)
+        corners.push(x + 0.5 - h, y + 0.5 - h, z + 0.5 - h, x + 0.5 + h, y + 0.5 + h, z + 0.5 + h);
+  const pool = (op: string, name: string, input: string, output: string, k: number): NodeSpec => ({
+    op,
+    name,
+    inputs: [input],
+    outputs: [output],
+    attributes: [
+      { name: 'kernel_shape', ints: [k, k, k] },
+      { name: 'pads', ints: Array(6).fill((k - 1) / 2) },
+      { name: 'strides', ints: [1, 1, 1] },
+    ],
+  });
+  return encodeModel({
+    graphName: 'volume-peak-detector',
+    producerName: 'ainode test',
+    producerVersion: '1',
+    docString: 'local maxima of a smoothed volume',
+    opsetVersion: 13,
+    nodes: [
+      pool('AveragePool', 'smooth', 'volume', 'smoothed', 3),
+      pool('MaxPool', 'neighbourhood', 'smoothed', 'local_max', 5),
+      { op: 'Equal', name: 'is_peak', inputs: ['smoothed', 'local_max'], outputs: ['peak_b'] },
+      {
+        op: 'Cast',
+        name: 'peak_f',
+        inputs: ['peak_b'],
+        outputs: ['peak'],
+        attributes: [{ name: 'to', int: DataType.FLOAT }],
+      },
+      { op: 'Greater', name: 'is_bright', inputs: ['smoothed', 'threshold'], outputs: ['bright_b'] },
+      {
+        op: 'Cast',
+        name: 'bright_f',
+        inputs: ['bright_b'],
+        outputs: ['bright'],
+        attributes: [{ name: 'to', int: DataType.FLOAT }],
+      },
+      { op: 'Mul', name: 'peak_bright', inputs: ['peak', 'bright'], outputs: ['mask'] },
+      { op: 'Mul', name: 'score', inputs: ['mask', 'smoothed'], outputs: ['score_map'] },
+      { op: 'Reshape', name: 'flat', inputs: ['score_map', 'flat_shape'], outputs: ['scores'] },
+      { op: 'Identity', name: 'boxes_out', inputs: ['corners'], outputs: ['boxes'] },
+      { op: 'Identity', name: 'labels_out', inputs: ['zeros'], outputs: ['labels'] },
+    ],
+    initializers: [
+      { name: 'threshold', dataType: DataType.FLOAT, dims: [], floats: [m.threshold] },
+      { name: 'flat_shape', dataType: DataType.INT64, dims: [1], int64s: [n] },
+      { name: 'corners', dataType: DataType.FLOAT, dims: [n, 6], floats: corners },
+      { name: 'zeros', dataType: DataType.INT64, dims: [n], int64s: Array(n).fill(0) },
+    ],
+    inputs: [{ name: 'volume', dataType: DataType.FLOAT, shape: [1, 1, m.slices, m.rows, m.columns] }],
+    outputs: [
+      { name: 'boxes', dataType: DataType.FLOAT, shape: [n, 6] },
+      { name: 'scores', dataType: DataType.FLOAT, shape: [n] },
+      { name: 'labels', dataType: DataType.INT64, shape: [n] },
+    ],
+  });
+}
+
+/** A volume detection package around volumePeakDetectorOnnx, for CT in HU windowed to 0..1. */
+export function volumeDetectorModelPackage(
+  modelsDir: string,
+  id: string,
+  m: { slices: number; rows: number; columns: number; threshold: number; box: number },
+): void {
+  const pkg = path.join(modelsDir, id);
+  fs.mkdirSync(pkg, { recursive: true });
+  const bytes = volumePeakDetectorOnnx(m);
+  fs.writeFileSync(path.join(pkg, 'model.onnx'), bytes);
+  fs.writeFileSync(
+    path.join(pkg, 'manifest.json'),
+    JSON.stringify({
+      id,
+      version: '1.0.0',
+      task: 'detection',
+      level: 'series',
+      file: 'model.onnx',
+      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+      licence: 'Apache-2.0',
+      description: 'test fixture: local maxima of a smoothed volume',
+      accepts: { modality: ['CT'], slices: { min: 8 } },
+      input: { name: 'volume', channels: 1 },
+      output: { name: 'scores', channels: 1 },
+      preprocess: { clip: [-1000, 400], normalize: { method: 'fixed', offset: -1000, scale: 1 / 1400 } },
+      classes: [{ index: 0, name: 'Nodule', finding: { value: '27925004', scheme: 'SCT', meaning: 'Nodule' } }],
+      detection: {
+        format: 'boxes-scores-labels',
+        outputs: { boxes: 'boxes', scores: 'scores', labels: 'labels' },
+        scoreThreshold: m.threshold,
+        iou: 0.2,
+        maxDetections: 10,
+      },
+      procedureReported: { value: '24627-2', scheme: 'LN', meaning: 'CT Chest' },
+      seriesNumbers: { sr: 9501 },
+    }),
+  );
+}

@@ -21,7 +21,7 @@ export const ALLOWED: Record<string, string[]> = {
   dicomweb: ['errors', 'contracts', 'config', 'observability', 'dicom'],
   queue: ['errors', 'contracts'],
   inference: ['errors', 'contracts', 'config', 'observability', 'dicom', 'volume', 'image'],
-  results: ['errors', 'contracts', 'dicom', 'inference'],
+  results: ['errors', 'contracts', 'dicom', 'image', 'inference'],
   rules: ['errors', 'contracts', 'observability', 'dicom', 'dicomweb', 'inference'],
   convert: ['errors', 'contracts', 'dicom', 'volume'],
   viewer: ['errors', 'contracts', 'config', 'observability', 'dicom'],

@@ -128,3 +128,25 @@ export function scoord(
     ],
   };
 }
+
+/** A 3D spatial coordinate (SCOORD3D) in patient coordinates (mm) of a frame of reference (PS3.3 C.18.9). */
+export function scoord3d(
+  rel: RelationshipType,
+  graphicType: 'POINT' | 'POLYLINE' | 'POLYGON',
+  points: number[],
+  frameOfReferenceUid: string,
+  concept?: Code,
+): ContentItem {
+  if (points.length < 3 || points.length % 3 || !points.every(Number.isFinite))
+    throw new AinodeError('SR_INVALID', `SCOORD3D ${graphicType}: needs finite (x,y,z) triples`);
+  if (!isValidUid(frameOfReferenceUid))
+    throw new AinodeError('SR_INVALID', `SCOORD3D: "${frameOfReferenceUid}" is not a valid frame of reference UID`);
+  return {
+    RelationshipType: rel,
+    ValueType: 'SCOORD3D',
+    ...(concept ? { ConceptNameCodeSequence: [codeItem(concept)] } : {}),
+    GraphicType: graphicType,
+    GraphicData: points,
+    ReferencedFrameOfReferenceUID: frameOfReferenceUid,
+  };
+}

@@ -12,7 +12,18 @@ import type { NaturalDataset } from '../part10';
 import { writePart10Direct } from '../element-writer';
 import { patientStudyModule, type PatientStudyAttributes } from '../study-attributes';
 import { isValidUid } from '../../contracts/uid';
-import { codeValue, container, image, libraryImage, num, scoord, text, uidRef, type ContentItem } from './content';
+import {
+  codeValue,
+  container,
+  image,
+  libraryImage,
+  num,
+  scoord,
+  scoord3d,
+  text,
+  uidRef,
+  type ContentItem,
+} from './content';
 import { uniqueInstances } from '../seg/builder';
 
 export const COMPREHENSIVE_3D_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.34';
@@ -74,7 +85,10 @@ export interface RegionFindingGroup {
   trackingId: string;
   trackingUid: string;
   finding: Code;
-  region: { graphicType: 'POLYLINE' | 'POINT'; points: number[]; image: InstanceRef & { frameNumber?: number } };
+  /** On one source image (2D), or a point in patient coordinates of the source's frame of reference (3D). */
+  region:
+    | { graphicType: 'POLYLINE' | 'POINT'; points: number[]; image: InstanceRef & { frameNumber?: number } }
+    | { graphicType: 'POINT'; points: [number, number, number]; frameOfReferenceUid: string };
   measurements: Measurement[];
   comment?: string;
 }
@@ -223,13 +237,18 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
   ];
 
   for (const g of regionGroups) {
-    inSource(g.region.image.sopInstanceUid, `region "${g.trackingId}"`);
-    const p = g.region.points;
-    if (g.region.graphicType === 'POLYLINE' && !(p.length >= 8 && p[0] === p[p.length - 2] && p[1] === p[p.length - 1]))
-      throw new AinodeError('SR_INVALID', `region "${g.trackingId}": a POLYLINE region must be closed`);
+    const r = g.region;
+    const p = r.points;
+    if ('image' in r) {
+      inSource(r.image.sopInstanceUid, `region "${g.trackingId}"`);
+      if (r.graphicType === 'POLYLINE' && !(p.length >= 8 && p[0] === p[p.length - 2] && p[1] === p[p.length - 1]))
+        throw new AinodeError('SR_INVALID', `region "${g.trackingId}": a POLYLINE region must be closed`);
+    }
     groups.push(
       group('1410', g, [
-        scoord('CONTAINS', g.region.graphicType, p, g.region.image, Codes.imageRegion),
+        'image' in r
+          ? scoord('CONTAINS', r.graphicType, p, r.image, Codes.imageRegion)
+          : scoord3d('CONTAINS', r.graphicType, p, r.frameOfReferenceUid, Codes.imageRegion),
         ...g.measurements.map((m) => measurementItem(m, init.algorithm)),
         ...(g.comment ? [text('CONTAINS', Codes.comment, g.comment)] : []),
       ]),

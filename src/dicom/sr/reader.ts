@@ -42,6 +42,8 @@ export interface ReadMeasurementGroup {
   evaluations: { concept: string; value: string }[];
   /** A planar image region (SCOORD), in the group or a measurement inferred from it. */
   imageRegion?: { graphicType: string; points: number[]; sopInstanceUid?: string; frameNumber?: number };
+  /** A region in patient coordinates (SCOORD3D) of a frame of reference. */
+  volumeRegion?: { graphicType: string; points: number[]; frameOfReferenceUid: string };
   /** TEXT (121106, DCM, "Comment"): a human-readable label. */
   comment?: string;
 }
@@ -94,6 +96,15 @@ export function readMeasurementReport(part10: Buffer): ReadMeasurementReport {
         case 'SCOORD':
           region(c);
           break;
+        case 'SCOORD3D': {
+          const gd = c.GraphicData;
+          out.volumeRegion = {
+            graphicType: String(c.GraphicType ?? ''),
+            points: (Array.isArray(gd) ? gd : gd === undefined ? [] : [gd]).map(Number),
+            frameOfReferenceUid: String(c.ReferencedFrameOfReferenceUID ?? ''),
+          };
+          break;
+        }
         case 'UIDREF':
           if (concept(c).value === '112040') out.trackingUid = String(c.UID ?? '');
           break;

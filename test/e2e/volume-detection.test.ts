@@ -1,0 +1,110 @@
+/**
+ * Detection on a CT volume end to end through a real Orthanc: a synthetic CT with spheres at known
+ * patient positions, stored, routed, assembled into a volume, run through the volume peak detector
+ * fixture in a real onnxruntime session, and written back as a TID 1500 report whose findings
+ * are SCOORD3D points in the CT's frame of reference: dciodvfy 0 errors, dsrdump, and each point
+ * within one voxel of a sphere's centre.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { DicomwebClient } from '../../src/dicomweb/client';
+import { jsonString, Tag } from '../../src/dicom/json';
+import { readPart10 } from '../../src/dicom/part10';
+import { readMeasurementReport } from '../../src/dicom/sr/reader';
+import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
+import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
+import { volumeDetectorModelPackage } from '../support/test-models';
+import { sphereCt, SIZE, SPACING, SPHERES } from '../support/sphere-ct';
+import { waitUntil } from '../support/results';
+import { REDIS_URL, tempDir, uniquePrefix } from '../support/env';
+
+describe('detection on a CT volume end to end: spheres at known places', function () {
+  this.timeout(300_000);
+  let orthanc: OrthancProcess;
+  let node: AinodeProcess;
+  let client: DicomwebClient;
+  let dir: string;
+
+  before(async () => {
+    dir = tempDir('voldet');
+    const models = path.join(dir, 'models');
+    volumeDetectorModelPackage(models, 'spheres', { ...SIZE, threshold: 0.5, box: 6 });
+    const rulesFile = path.join(dir, 'rules.yaml');
+    fs.writeFileSync(
+      rulesFile,
+      'version: 1\nrules:\n  - name: ct\n    models: [spheres]\n    series: [{ attribute: Modality, equals: CT }]\n',
+    );
+    orthanc = await startOrthanc({ dir, stableAge: 2 });
+    client = new DicomwebClient({
+      url: orthanc.dicomwebUrl,
+      username: undefined,
+      password: undefined,
+      timeoutMs: 60_000,
+    });
+    node = spawnAinode(['start'], {
+      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
+      AINODE_REDIS_URL: REDIS_URL,
+      AINODE_REDIS_PREFIX: uniquePrefix('voldet'),
+      AINODE_POLL_INTERVAL_MS: '300',
+      AINODE_MODELS_DIR: models,
+      AINODE_RULES_FILE: rulesFile,
+      AINODE_EXECUTION_PROVIDERS: 'cpu',
+    });
+    await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
+  });
+  after(async () => {
+    await node?.stop();
+    await orthanc?.stop();
+  });
+
+  it('one SCOORD3D point per sphere, within a voxel of its centre, in the CT frame of reference; dciodvfy 0 errors, dsrdump', async () => {
+    const ct = sphereCt();
+    const t0 = Date.now();
+    await client.store(ct.studyInstanceUid, ct.instances);
+    let srSeries: string | undefined;
+    await waitUntil('the report on the CT', 180_000, async () => {
+      const series = await client.search(`/studies/${ct.studyInstanceUid}/series`);
+      srSeries = series
+        .map((s) => (jsonString(s, Tag.Modality) === 'SR' ? jsonString(s, Tag.SeriesInstanceUID) : undefined))
+        .find(Boolean);
+      return srSeries !== undefined;
+    });
+    const visibleMs = Date.now() - t0;
+    const stored = await node.waitForLog(/"modelId":"spheres".*results stored/, 10_000);
+    console.log(
+      `      CT ${SIZE.slices} slices: stored -> report visible ${visibleMs} ms; worker peak RSS ${JSON.stringify(JSON.parse(stored).peakRssMb)}`,
+    );
+    const [bytes] = await client.retrieveSeries(ct.studyInstanceUid, srSeries!);
+    const out = path.join(dir, 'volume-detection.dcm');
+    fs.writeFileSync(out, bytes);
+    const v = spawnSync('dciodvfy', [out], { encoding: 'utf8' });
+    const text = `${v.stdout}${v.stderr}`;
+    expect(text).to.match(/^Comprehensive3DSR$/m);
+    expect(
+      text.split('\n').filter((l) => l.startsWith('Error')),
+      text,
+    ).to.deep.equal([]);
+    const dump = spawnSync('dsrdump', [out], { encoding: 'utf8' });
+    expect(dump.status, dump.stderr).to.equal(0);
+    expect(dump.stdout).to.match(/<contains SCOORD3D:\(,,"Image Region"\)=\(POINT,/);
+    const frameOfReference = String(readPart10(ct.instances[0].part10).dataset.FrameOfReferenceUID);
+    const report = readMeasurementReport(bytes);
+    const points = report.groups.filter((g) => g.volumeRegion);
+    expect(points).to.have.length(SPHERES.length);
+    const voxel = Math.hypot(...SPACING);
+    for (const s of SPHERES) {
+      const g = points.find((p) => Math.hypot(...p.volumeRegion!.points.map((c, a) => c - s.centre[a])) <= voxel);
+      expect(g, `a finding at the sphere at ${s.centre.join(', ')} mm`).to.not.equal(undefined);
+      expect(g!.volumeRegion!.frameOfReferenceUid).to.equal(frameOfReference);
+      expect(g!.finding).to.equal('Nodule');
+      const volume = g!.measurements.find((m) => m.concept === 'Volume')!;
+      expect(volume.unit).to.equal('cm3');
+      expect(volume.value).to.be.closeTo((6 * SPACING[0] * 6 * SPACING[1] * 6 * SPACING[2]) / 1000, 0.01);
+      expect(g!.comment).to.match(
+        /^Nodule \d+% at \(-?\d+\.\d, -?\d+\.\d, -?\d+\.\d\) mm; box 12\.0 x 12\.0 x 15\.0 mm$/,
+      );
+    }
+  });
+});
