@@ -83,6 +83,8 @@ export interface ImageInputSpec {
   pad?: number;
   voi: VoiChoice;
   colour: 'grey' | 'rgb';
+  /** A multi-view model: one grey channel per view, each the study's image of this view. */
+  views?: { viewPosition: string; laterality: string }[];
 }
 
 /** An output class of a classification or detection model. */
@@ -179,7 +181,14 @@ function semanticProblems(m: unknown): Problem[] {
     fail(['preprocess', 'channels'], `must list one transform per input channel (${inputChannels})`);
 
   const image = isObj(m.image) ? m.image : undefined;
-  if (image && typeof inputChannels === 'number') {
+  const views = image && Array.isArray(image.views) ? image.views : undefined;
+  if (views) {
+    if (typeof inputChannels === 'number' && inputChannels !== views.length)
+      fail(['input', 'channels'], `must be ${views.length}: one channel per view (image/views)`);
+    if (image!.colour !== 'grey') fail(['image', 'colour'], 'must be grey for a multi-view model (one channel a view)');
+    if (m.level !== 'study') fail(['level'], 'must be study for a multi-view model (image/views)');
+    if (m.task !== 'classification') fail(['image', 'views'], 'multi-view input is for classification models');
+  } else if (image && typeof inputChannels === 'number') {
     const wanted = image.colour === 'rgb' ? 3 : image.colour === 'grey' ? 1 : undefined;
     if (wanted !== undefined && wanted !== inputChannels)
       fail(['input', 'channels'], `must be ${wanted} for ${String(image.colour)} input (image/colour)`);

@@ -39,7 +39,11 @@ export function buildClassificationResults(
   key: ResultKey,
   manifest: ModelManifest,
   patientStudy: PatientStudyAttributes,
-  source: { seriesInstanceUid: string; instances: InstanceRef[] },
+  source: {
+    seriesInstanceUid: string;
+    instances: InstanceRef[];
+    others?: { seriesInstanceUid: string; instances: InstanceRef[] }[];
+  },
   perImage: ImageClassification[],
   combined?: { findings: ClassFinding[]; images: FrameRef[] },
   profiles: readonly SrProfile[] = ['standard'],

@@ -43,15 +43,23 @@ export function reportCommon(
   key: ResultKey,
   manifest: ModelManifest,
   patientStudy: PatientStudyAttributes,
-  source: { seriesInstanceUid: string; instances: InstanceRef[] },
-): Pick<MeasurementReportInit, 'patientStudy' | 'procedureReported' | 'observer' | 'algorithm' | 'sourceSeries'> {
+  source: {
+    seriesInstanceUid: string;
+    instances: InstanceRef[];
+    others?: { seriesInstanceUid: string; instances: InstanceRef[] }[];
+  },
+): Pick<
+  MeasurementReportInit,
+  'patientStudy' | 'procedureReported' | 'observer' | 'algorithm' | 'sourceSeries' | 'otherSourceSeries'
+> {
   const algorithmName = `ainode ${manifest.id} ${manifest.version}`;
   return {
     patientStudy,
     procedureReported: manifest.procedureReported,
     observer: { uid: resultIdentity(key).uids.observer, name: algorithmName },
     algorithm: { name: algorithmName, version: manifest.version, family: manifest.algorithmFamily },
-    sourceSeries: source,
+    sourceSeries: { seriesInstanceUid: source.seriesInstanceUid, instances: source.instances },
+    otherSourceSeries: source.others ?? [],
   };
 }
 

@@ -9,6 +9,7 @@ import { AinodeError } from '../errors';
 import { readPart10 } from '../dicom/part10';
 import { checkPixelModule, initCodecs, isSupportedTransferSyntax, pixelFormat } from '../dicom/pixel-data';
 import { pickPatientStudy } from '../dicom/study-attributes';
+import { Tag, jsonString } from '../dicom/json';
 import { DEFAULT_MAX_FRAME_PIXELS, DEFAULT_MAX_VOXELS } from '../dicom/structure';
 import { readPlanarImage } from '../image/planar-image';
 import { imageNotAccepted } from '../contracts/acceptance';
@@ -34,46 +35,67 @@ const retrieveImages: StageDef = {
     const images: NonNullable<JobContext['images']> = (ctx.images = []);
     const skipped: string[] = [];
     let pixels = 0;
-    ctx.instances = await (deps.retriever ?? deps.client).retrieveSeriesStreaming(
-      job.studyInstanceUid,
-      job.seriesInstanceUid,
-      (part10) => {
-        const { dataset, transferSyntaxUid } = readPart10(part10, limits);
-        if (dataset.PixelData === undefined) return; // not an image (a presentation state, say)
-        if (!isSupportedTransferSyntax(transferSyntaxUid))
-          throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `transfer syntax ${transferSyntaxUid} is not supported`, {
-            retryable: false,
-          });
-        const f = pixelFormat(dataset);
-        const why = imageNotAccepted(ctx.pkg.manifest.accepts, {
-          viewPosition: dataset.ViewPosition as string | undefined,
-          laterality: (dataset.ImageLaterality ?? dataset.Laterality) as string | undefined,
-          rows: f.rows,
-          columns: f.columns,
-        });
-        if (why) {
-          skipped.push(why);
-          return;
-        }
-        checkPixelModule(dataset, f, transferSyntaxUid, limits.maxFramePixels, true);
-        pixels += f.rows * f.columns * f.frames;
-        if (pixels > limits.maxVoxels)
-          throw new AinodeError(
-            'DICOM_INPUT_TOO_LARGE',
-            `the series' images hold more than ${limits.maxVoxels} pixels`,
-            {
+    // A study-level model reads every series of the study it accepts (the routed one first).
+    const series = [job.seriesInstanceUid];
+    if (ctx.pkg.manifest.level === 'study') {
+      const all = await deps.client.search(`/studies/${job.studyInstanceUid}/series`);
+      for (const s of all) {
+        const uid = jsonString(s, Tag.SeriesInstanceUID);
+        if (
+          uid &&
+          uid !== job.seriesInstanceUid &&
+          ctx.pkg.manifest.accepts.modality.includes(jsonString(s, Tag.Modality) ?? '')
+        )
+          series.push(uid);
+      }
+    }
+    // The ledger records the routed series' instance count: the intake compares it with the
+    // series' count to tell a changed input (counting the other series too would re-run forever).
+    ctx.instances = 0;
+    for (const seriesInstanceUid of series) {
+      const n = await (deps.retriever ?? deps.client).retrieveSeriesStreaming(
+        job.studyInstanceUid,
+        seriesInstanceUid,
+        (part10) => {
+          const { dataset, transferSyntaxUid } = readPart10(part10, limits);
+          if (dataset.PixelData === undefined) return; // not an image (a presentation state, say)
+          if (!isSupportedTransferSyntax(transferSyntaxUid))
+            throw new AinodeError('PIXEL_DATA_UNSUPPORTED', `transfer syntax ${transferSyntaxUid} is not supported`, {
               retryable: false,
-              hint: 'raise AINODE_MAX_VOXELS if this is a genuine series',
-            },
-          );
-        images.push({
-          dataset,
-          transferSyntaxUid,
-          ref: { sopClassUid: String(dataset.SOPClassUID), sopInstanceUid: String(dataset.SOPInstanceUID) },
-          frames: f.frames,
-        });
-      },
-    );
+            });
+          const f = pixelFormat(dataset);
+          const why = imageNotAccepted(ctx.pkg.manifest.accepts, {
+            viewPosition: dataset.ViewPosition as string | undefined,
+            laterality: (dataset.ImageLaterality ?? dataset.Laterality) as string | undefined,
+            rows: f.rows,
+            columns: f.columns,
+          });
+          if (why) {
+            skipped.push(why);
+            return;
+          }
+          checkPixelModule(dataset, f, transferSyntaxUid, limits.maxFramePixels, true);
+          pixels += f.rows * f.columns * f.frames;
+          if (pixels > limits.maxVoxels)
+            throw new AinodeError(
+              'DICOM_INPUT_TOO_LARGE',
+              `the series' images hold more than ${limits.maxVoxels} pixels`,
+              {
+                retryable: false,
+                hint: 'raise AINODE_MAX_VOXELS if this is a genuine series',
+              },
+            );
+          images.push({
+            dataset,
+            transferSyntaxUid,
+            ref: { sopClassUid: String(dataset.SOPClassUID), sopInstanceUid: String(dataset.SOPInstanceUID) },
+            frames: f.frames,
+            seriesInstanceUid,
+          });
+        },
+      );
+      if (seriesInstanceUid === job.seriesInstanceUid) ctx.instances = n;
+    }
     if (skipped.length) ctx.log.info({ skipped }, `${skipped.length} image(s) of the series left out`);
     if (images.length === 0)
       throw new AinodeError(
@@ -100,6 +122,7 @@ const runImageModels: StageDef = {
   async run(ctx) {
     const { manifest } = ctx.pkg;
     const spec = manifest.image!;
+    if (spec.views) return multiView(ctx);
     const images = ctx.images!;
     ctx.loaded = await ctx.deps.session(ctx.pkg);
     ctx.log.info({ images: images.length }, 'inference started');
@@ -158,13 +181,86 @@ const runImageModels: StageDef = {
   },
 };
 
+/**
+ * A multi-view model: the study's image of each declared view (ViewPosition and laterality) as
+ * one grey channel of a single input, one run, one study-level result inferred from all of them.
+ */
+async function multiView(ctx: JobContext): Promise<void> {
+  const { manifest } = ctx.pkg;
+  const spec = manifest.image!;
+  const up = (v: unknown): string =>
+    String(v ?? '')
+      .trim()
+      .toUpperCase();
+  const chosen = spec.views!.map((v) => {
+    const img = ctx.images!.find(
+      (i) =>
+        up(i.dataset.ViewPosition) === up(v.viewPosition) &&
+        up(i.dataset.ImageLaterality ?? i.dataset.Laterality) === up(v.laterality),
+    );
+    if (!img)
+      throw new AinodeError(
+        'SERIES_NOT_ACCEPTED',
+        `the study has no ${v.laterality} ${v.viewPosition} image, which ${manifest.id} needs (its views: ${spec.views!.map((x) => `${x.laterality} ${x.viewPosition}`).join(', ')})`,
+        { retryable: false, hint: 'a study with every view is classified; this one is not' },
+      );
+    return img;
+  });
+  ctx.loaded = await ctx.deps.session(ctx.pkg);
+  ctx.log.info({ images: chosen.length }, 'inference started');
+  const t0 = performance.now();
+  const planes = chosen.map((img) => {
+    const planar = readPlanarImage(img.dataset, img.transferSyntaxUid, 0, {
+      voi: spec.voi,
+      maxFramePixels: ctx.deps.maxFramePixels ?? DEFAULT_MAX_FRAME_PIXELS,
+    });
+    return { img, planar, input: imageInput(planar, { ...spec, colour: 'grey' }, manifest.preprocess) };
+  });
+  const plane = spec.size[0] * spec.size[1];
+  const data = new Float32Array(planes.length * plane);
+  planes.forEach((p, c) => data.set(p.input.data, c * plane));
+  const t1 = performance.now();
+  const outputs = await runImageModel(ctx.pkg, ctx.loaded, {
+    data,
+    channels: planes.length,
+    transform: planes[0].input.transform,
+  });
+  ctx.timings.preprocess = Math.round(t1 - t0);
+  ctx.timings.model = Math.round(performance.now() - t1);
+  const out = outputs.get(manifest.output.name);
+  if (!out)
+    throw new AinodeError('MODEL_RUN_FAILED', `${manifest.id}: no output named ${manifest.output.name}`, {
+      retryable: false,
+    });
+  const findings = decide(probabilities(out.data, manifest.classification!.activation), manifest.classes);
+  ctx.combined = { findings, images: planes.map((p) => p.img.ref) };
+  // The viewer shows the study's result on each view.
+  ctx.classified = planes.map((p) => ({
+    image: p.img.ref,
+    findings,
+    rows: p.planar.rows,
+    columns: p.planar.columns,
+    spacing: p.planar.spacing,
+  }));
+  ctx.detected = [];
+}
+
 const encodeImageResults: StageDef = {
   name: 'encode',
   progress: { stage: 'encode', percent: 80 },
   async run(ctx) {
     const images = ctx.images!;
     const patientStudy = pickPatientStudy(images[0].dataset);
-    const source = { seriesInstanceUid: ctx.job.seriesInstanceUid, instances: images.map((i) => i.ref) };
+    const inSeries = (uid: string): (typeof images)[number]['ref'][] =>
+      images.filter((i) => i.seriesInstanceUid === uid).map((i) => i.ref);
+    const others = [...new Set(images.map((i) => i.seriesInstanceUid))].filter((u) => u !== ctx.job.seriesInstanceUid);
+    // The routed series is the report's source, unless none of its images were used.
+    const all = [ctx.job.seriesInstanceUid, ...others].filter((u) => inSeries(u).length > 0);
+    const source = {
+      seriesInstanceUid: all[0],
+      instances: inSeries(all[0]),
+      others: all.slice(1).map((u) => ({ seriesInstanceUid: u, instances: inSeries(u) })),
+    };
     const built =
       ctx.pkg.manifest.task === 'detection'
         ? buildDetectionResults(ctx.job, ctx.pkg.manifest, patientStudy, source, ctx.detected!, ctx.profiles)

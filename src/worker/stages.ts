@@ -134,6 +134,8 @@ export interface RetrievedImage {
   transferSyntaxUid: string;
   ref: InstanceRef;
   frames: number;
+  /** The series it came from (a study-level model reads several). */
+  seriesInstanceUid: string;
 }
 
 /** The series a job writes: its SEG (segmentation only) and one SR per profile. */

@@ -122,7 +122,7 @@ describe('detection end to end: a radiograph with known spots, the CR chest and 
 
   it('the synthetic radiograph: one box on each drawn spot, its area in mm (magnification-corrected)', async () => {
     const { part10 } = blobRadiograph({
-      spacing: { ImagerPixelSpacing: [0.15, 0.15], EstimatedRadiographicMagnificationFactor: 1.25 },
+      extra: { ImagerPixelSpacing: [0.15, 0.15], EstimatedRadiographicMagnificationFactor: 1.25 },
     });
     const report = await detect(asFile(part10), 'synthetic DX');
     const boxes = report.groups.filter((g) => g.imageRegion);

@@ -43,7 +43,7 @@ describe('detection and classification results in the OHIF viewer (headless Chro
   let viewer: AinodeProcess;
   let viewerUrl: string;
   let browser: Browser;
-  const dx = asFile(blobRadiograph({ spacing: { ImagerPixelSpacing: [0.15, 0.15] } }).part10);
+  const dx = asFile(blobRadiograph({ extra: { ImagerPixelSpacing: [0.15, 0.15] } }).part10);
   const cr = asFile(fs.readFileSync(path.join(SHARED_DATA, 'xr', 'nema-wg04', 'RG2_J2KI.dcm')));
   const viewerGroups = new Map<string, ReadMeasurementGroup[]>();
 

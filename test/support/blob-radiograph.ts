@@ -1,8 +1,8 @@
 /**
  * A synthetic digital radiograph (DX for presentation, MONOCHROME2, 12 bits) with bright round
  * spots at known places on a dark, gently graded background: the ground truth for detection
- * tests (a detector must find each spot where it was drawn). The spacing attributes are chosen
- * per test. Test data only.
+ * tests (a detector must find each spot where it was drawn). Spacing and other attributes are
+ * chosen per test (`extra`), the spots' brightness by `gain`. Test data only.
  */
 import { randomUid } from '../../src/contracts/uid';
 import { writePart10, type NaturalDataset } from '../../src/dicom/part10';
@@ -23,7 +23,7 @@ export const SPOTS: Spot[] = [
 ];
 
 export function blobRadiograph(
-  opts: { rows?: number; columns?: number; spacing?: NaturalDataset; studyInstanceUid?: string } = {},
+  opts: { rows?: number; columns?: number; extra?: NaturalDataset; studyInstanceUid?: string; gain?: number } = {},
 ): { part10: Buffer; dataset: NaturalDataset } {
   const rows = opts.rows ?? 900;
   const columns = opts.columns ?? 800;
@@ -33,7 +33,7 @@ export function blobRadiograph(
       let v = 200 + Math.round((100 * y) / rows);
       for (const s of SPOTS) {
         const d2 = (x + 0.5 - s.x) ** 2 + (y + 0.5 - s.y) ** 2;
-        v += s.height * Math.exp(-d2 / (2 * (s.radius / 2) ** 2));
+        v += (opts.gain ?? 1) * s.height * Math.exp(-d2 / (2 * (s.radius / 2) ** 2));
       }
       pixels[y * columns + x] = Math.min(4095, Math.round(v));
     }
@@ -77,7 +77,7 @@ export function blobRadiograph(
     WindowCenter: 2048,
     WindowWidth: 4096,
     LossyImageCompression: '00',
-    ...(opts.spacing ?? {}),
+    ...(opts.extra ?? {}),
     PixelData: pixels.buffer,
   };
   return { part10: writePart10(dataset, { PixelData: 'OW' }), dataset };

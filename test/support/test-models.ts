@@ -70,7 +70,7 @@ export function anyCtRules(file: string, modelId: string): void {
  * computes the expected logits from the image itself. Test fixture only, never a clinical model.
  */
 export interface QuadrantClassifier {
-  channels: 1 | 3;
+  channels: number;
   size: number;
   /** [channels x 4 quadrants (top-left, top-right, bottom-left, bottom-right)][classes]. */
   weights: number[][];

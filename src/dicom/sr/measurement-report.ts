@@ -108,6 +108,8 @@ export interface MeasurementReportInit {
   /** The device (algorithm) that made the observations. */
   observer: { uid: string; name: string };
   sourceSeries: { seriesInstanceUid: string; instances: InstanceRef[] };
+  /** Further series of the study the results were inferred from (a multi-view study-level model). */
+  otherSourceSeries?: { seriesInstanceUid: string; instances: InstanceRef[] }[];
   /** The SEG the segment groups reference; required when there are segment groups. */
   segmentation?: { seriesInstanceUid: string; instance: InstanceRef };
   segmentGroups: SegmentMeasurementGroup[];
@@ -153,7 +155,13 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
   const segmentation = init.segmentation;
   if (init.segmentGroups.length && !segmentation)
     throw new AinodeError('SR_INVALID', 'segment measurement groups need the SEG they reference');
-  const sourceInstances = uniqueInstances(init.sourceSeries.instances);
+  const otherSeries = (init.otherSourceSeries ?? []).filter(
+    (x) => x.seriesInstanceUid !== init.sourceSeries.seriesInstanceUid,
+  );
+  for (const o of otherSeries)
+    if (!isValidUid(o.seriesInstanceUid))
+      throw new AinodeError('SR_INVALID', `"${o.seriesInstanceUid}" is not a valid UID`);
+  const sourceInstances = uniqueInstances([...init.sourceSeries.instances, ...otherSeries.flatMap((o) => o.instances)]);
   if (sourceInstances.length === 0)
     throw new AinodeError('SR_INVALID', 'the source series has no instances to reference');
   const now = dicomDateTime(init.createdAt);
@@ -273,13 +281,13 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
     {
       StudyInstanceUID: init.patientStudy.StudyInstanceUID,
       ReferencedSeriesSequence: [
-        {
-          SeriesInstanceUID: init.sourceSeries.seriesInstanceUid,
-          ReferencedSOPSequence: sourceInstances.map((i) => ({
+        ...[init.sourceSeries, ...otherSeries].map((series) => ({
+          SeriesInstanceUID: series.seriesInstanceUid,
+          ReferencedSOPSequence: uniqueInstances(series.instances).map((i) => ({
             ReferencedSOPClassUID: i.sopClassUid,
             ReferencedSOPInstanceUID: i.sopInstanceUid,
           })),
-        },
+        })),
         ...(segmentation && init.segmentGroups.length
           ? [
               {
