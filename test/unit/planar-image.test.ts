@@ -330,3 +330,69 @@ describe('2D images: fitting to the model input and back', () => {
     for (const v of out) expect(v).to.be.closeTo(0.5, 0.02);
   });
 });
+
+describe('2D images: hostile and broken inputs are refused with a code before anything is decoded', () => {
+  const rgb = (extra: NaturalDataset): NaturalDataset => ({
+    SOPClassUID: '1.2.840.10008.5.1.4.1.1.7',
+    Rows: 4,
+    Columns: 4,
+    SamplesPerPixel: 3,
+    BitsAllocated: 8,
+    BitsStored: 8,
+    HighBit: 7,
+    PixelRepresentation: 0,
+    PlanarConfiguration: 0,
+    PhotometricInterpretation: 'RGB',
+    PixelData: new Uint8Array(48).buffer,
+    ...extra,
+  });
+  const read = (ds: NaturalDataset, frame = 0, maxFramePixels = LIMIT): PlanarImage =>
+    readPlanarImage(ds, TransferSyntax.ExplicitVRLittleEndian, frame, { voi: 'header', maxFramePixels });
+  const cases: [string, () => unknown, string, RegExp][] = [
+    [
+      'pixel data shorter than the header says',
+      () => read(rgb({ PixelData: new Uint8Array(40).buffer })),
+      'PIXEL_MODULE_INVALID',
+      /PixelData holds 40 bytes/,
+    ],
+    [
+      'three samples declared MONOCHROME2',
+      () => read(rgb({ PhotometricInterpretation: 'MONOCHROME2' })),
+      'PIXEL_MODULE_INVALID',
+      /SamplesPerPixel 3/,
+    ],
+    [
+      'RGB with one sample',
+      () => read(rgb({ SamplesPerPixel: 1, PixelData: new Uint8Array(16).buffer })),
+      'PIXEL_MODULE_INVALID',
+      /SamplesPerPixel 1 on a RGB image/,
+    ],
+    [
+      'a planar configuration of 2',
+      () => read(rgb({ PlanarConfiguration: 2 })),
+      'PIXEL_MODULE_INVALID',
+      /PlanarConfiguration 2/,
+    ],
+    [
+      'native YBR_FULL_422 with the length of full colour',
+      () => read(rgb({ PhotometricInterpretation: 'YBR_FULL_422' })),
+      'PIXEL_MODULE_INVALID',
+      /PixelData holds 48 bytes/,
+    ],
+    ['a frame beyond the last', () => read(rgb({}), 1), 'DICOM_ATTRIBUTE_MISSING', /frame 2 of 1 does not exist/],
+    [
+      'a frame larger than the limit',
+      () => read(rgb({ Rows: 4000, Columns: 4000 }), 0, 1 << 20),
+      'DICOM_INPUT_TOO_LARGE',
+      /4000 x 4000 pixels is more than the limit/,
+    ],
+    [
+      'an unknown photometric interpretation',
+      () => read(rgb({ PhotometricInterpretation: 'HSV' })),
+      'PIXEL_MODULE_INVALID',
+      /PhotometricInterpretation HSV/,
+    ],
+  ];
+  for (const [name, run, code, message] of cases)
+    it(name, () => expect(run).to.throw(message).with.property('code', code));
+});
