@@ -13,8 +13,10 @@ import {
   buildMeasurementReport,
   type InstanceRef,
   type PlainMeasurementGroup,
+  type PointFindingGroup,
   type RegionFindingGroup,
 } from '../dicom/sr/measurement-report';
+import type { SliceSource, VolumeGeometry } from '../contracts/volume';
 import type { PatientStudyAttributes } from '../dicom/study-attributes';
 import { deterministicUid } from '../contracts/uid';
 import { resultIdentity, type ResultKey } from '../contracts/result-identity';
@@ -22,7 +24,15 @@ import type { PixelSpacing } from '../image/spacing';
 import type { ModelManifest } from '../inference/manifest';
 import type { Detection, Detection3D } from '../inference/detect';
 import type { SrProfile } from '../contracts/sr-profile';
-import { percent, rectangle, reportCommon, viewerReport, whereLabel, type FrameRef } from './image-reports';
+import {
+  PROBE_TRACKING_ID,
+  percent,
+  rectangle,
+  reportCommon,
+  viewerReport,
+  whereLabel,
+  type FrameRef,
+} from './image-reports';
 import type { ReportObject } from './segmentation-results';
 
 export interface ImageDetections {
@@ -142,7 +152,8 @@ export function buildDetectionResults(
 /**
  * A volume detection model's results: per finding a TID 1410 group whose region is its centre as
  * a SCOORD3D point in the source's frame of reference (mm), with the score, the box's volume and
- * a comment giving the centre and extent; every class without a finding stated absent.
+ * a comment giving the centre and extent; every class without a finding stated absent. The
+ * viewer profile puts each centre as a point on its nearest slice (OHIF's Probe tool).
  */
 export function buildVolumeDetectionResults(
   key: ResultKey,
@@ -150,6 +161,8 @@ export function buildVolumeDetectionResults(
   patientStudy: PatientStudyAttributes,
   source: { seriesInstanceUid: string; instances: InstanceRef[]; frameOfReferenceUid: string },
   detections: Detection3D[],
+  profiles: readonly SrProfile[] = ['standard'],
+  volume?: { geometry: VolumeGeometry; slices: SliceSource[] },
 ): { reports: ReportObject[]; timingsMs: { srEncode: number } } {
   const identity = resultIdentity(key);
   const uids = identity.uids;
@@ -184,20 +197,89 @@ export function buildVolumeDetectionResults(
       evaluations: [{ concept: c.finding, value: Codes.findingAbsent }],
     }));
   const t0 = performance.now();
-  const sr = buildMeasurementReport({
-    ...common,
-    seriesInstanceUid: uids.srSeries,
-    sopInstanceUid: uids.srInstance,
-    seriesNumber: identity.seriesNumber('sr', manifest.seriesNumbers),
-    seriesDescription: identity.seriesDescription('sr', manifest),
-    segmentGroups: [],
-    plainGroups: absent,
-    regionGroups,
-  });
-  return {
-    reports: [
-      { profile: 'standard', seriesInstanceUid: uids.srSeries, sopInstanceUid: uids.srInstance, part10: sr.part10 },
-    ],
-    timingsMs: { srEncode: performance.now() - t0 },
+  const standard = (): ReportObject => {
+    const sr = buildMeasurementReport({
+      ...common,
+      seriesInstanceUid: uids.srSeries,
+      sopInstanceUid: uids.srInstance,
+      seriesNumber: identity.seriesNumber('sr', manifest.seriesNumbers),
+      seriesDescription: identity.seriesDescription('sr', manifest),
+      segmentGroups: [],
+      plainGroups: absent,
+      regionGroups,
+    });
+    return {
+      profile: 'standard',
+      seriesInstanceUid: uids.srSeries,
+      sopInstanceUid: uids.srInstance,
+      part10: sr.part10,
+    };
   };
+  // The viewer profile: each centre as a point on the slice nearest to it (OHIF's Probe tool);
+  // without findings, a point at the middle of the middle slice says so.
+  const viewer = (): ReportObject => {
+    if (!volume) throw new Error('the viewer profile of a volume detector needs the volume');
+    const g = volume.geometry;
+    const pointOn = (c: [number, number, number]): { point: [number, number]; image: FrameRef } => {
+      const along = (p: [number, number, number]): number =>
+        (c[0] - p[0]) * g.sliceDirection[0] + (c[1] - p[1]) * g.sliceDirection[1] + (c[2] - p[2]) * g.sliceDirection[2];
+      let best = 0;
+      volume.slices.forEach((s, k) => {
+        if (Math.abs(along(s.imagePositionPatient)) < Math.abs(along(volume.slices[best].imagePositionPatient)))
+          best = k;
+      });
+      const s = volume.slices[best];
+      const d = [0, 1, 2].map((a) => c[a] - s.imagePositionPatient[a]);
+      const dot = (v: number[]): number => d[0] * v[0] + d[1] * v[1] + d[2] * v[2];
+      const r = (v: number): number => Math.round(v * 100) / 100;
+      return {
+        // ImagePositionPatient is the centre of the first pixel, at (0.5, 0.5) in image coordinates.
+        point: [r(dot(g.rowDirection) / g.spacing[0] + 0.5), r(dot(g.columnDirection) / g.spacing[1] + 0.5)],
+        image: {
+          sopClassUid: s.sopClassUid,
+          sopInstanceUid: s.sopInstanceUid,
+          ...(s.frameNumber !== undefined ? { frameNumber: s.frameNumber } : {}),
+        },
+      };
+    };
+    const middle = volume.slices[Math.floor(volume.slices.length / 2)];
+    const pointGroups: PointFindingGroup[] = detections.length
+      ? detections.map((d, k) => ({
+          trackingId: PROBE_TRACKING_ID,
+          trackingUid: deterministicUid(uids.viewerSrInstance, 'tracking', String(k)),
+          finding: d.class.finding,
+          ...pointOn(d.centreMm),
+          measurement: { concept: Codes.certaintyOfFinding, value: percent(d.score), unit: Codes.percent },
+          label: `${d.class.name} ${(d.score * 100).toFixed(1)}%`,
+        }))
+      : [
+          {
+            trackingId: PROBE_TRACKING_ID,
+            trackingUid: deterministicUid(uids.viewerSrInstance, 'tracking', 'none'),
+            finding: manifest.classes[0].finding,
+            point: [g.columns / 2, g.rows / 2],
+            image: { sopClassUid: middle.sopClassUid, sopInstanceUid: middle.sopInstanceUid },
+            measurement: { concept: Codes.certaintyOfFinding, value: 0, unit: Codes.percent },
+            label: `no findings (${manifest.classes.map((c) => c.name).join(', ')})`,
+          },
+        ];
+    const sr = buildMeasurementReport({
+      ...common,
+      seriesInstanceUid: uids.viewerSrSeries,
+      sopInstanceUid: uids.viewerSrInstance,
+      seriesNumber: identity.seriesNumber('viewer-sr', manifest.seriesNumbers),
+      seriesDescription: identity.seriesDescription('viewer-sr', manifest),
+      segmentGroups: [],
+      plainGroups: [],
+      pointGroups,
+    });
+    return {
+      profile: 'viewer',
+      seriesInstanceUid: uids.viewerSrSeries,
+      sopInstanceUid: uids.viewerSrInstance,
+      part10: sr.part10,
+    };
+  };
+  const reports = profiles.map((p) => (p === 'viewer' ? viewer() : standard()));
+  return { reports, timingsMs: { srEncode: performance.now() - t0 } };
 }

@@ -21,6 +21,8 @@ export type FrameRef = InstanceRef & { frameNumber?: number };
 
 /** OHIF (3.x) loads a closed 5-point POLYLINE with this tracking identifier as a rectangle. */
 export const RECTANGLE_TRACKING_ID = 'Cornerstone3DTools@^0.1.0:RectangleROI';
+/** OHIF (3.x) loads a SCOORD POINT inferred from a NUM with this tracking identifier as a probe. */
+export const PROBE_TRACKING_ID = 'Cornerstone3DTools@^0.1.0:Probe';
 
 /** A probability as a percent, to 4 decimals (what the SR's NUM holds). */
 export function percent(p: number): number {

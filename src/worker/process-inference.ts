@@ -213,6 +213,8 @@ const encodeVolumeDetections: StageDef = {
         frameOfReferenceUid: volume.geometry.frameOfReferenceUid,
       },
       ctx.detected3d!,
+      ctx.profiles,
+      volume,
     );
     ctx.objects = { reports: built.reports };
     ctx.timings.srEncode = Math.round(built.timingsMs.srEncode);
@@ -264,11 +266,7 @@ export async function processInferenceJob(
     );
   }
   const identity = resultIdentity(job);
-  // A volume detector writes the standard report only (no viewer profile yet for 3D findings).
-  const profiles =
-    pkg.manifest.task === 'detection' && !pkg.manifest.image
-      ? DEFAULT_SR_PROFILES
-      : (job.srProfiles ?? DEFAULT_SR_PROFILES);
+  const profiles = job.srProfiles ?? DEFAULT_SR_PROFILES;
   const reportSeries = profiles.map((p) => (p === 'viewer' ? identity.uids.viewerSrSeries : identity.uids.srSeries));
   const ctx: JobContext = { deps, job, log, pkg, identity, profiles, reportSeries, timings: {} };
   const peaks = new StagePeaks();

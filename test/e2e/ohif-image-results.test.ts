@@ -4,7 +4,8 @@
  * `ainode viewer` gateway with the pinned prebuilt OHIF. A synthetic radiograph with spots at
  * known places gets one box per spot: the measurement panel lists each with its score, and on
  * the screen each box is drawn where its spot is. The CR hip radiograph's classification shows as
- * the image framed and labelled with each class, outcome and probability. Screenshots are written
+ * the image framed and labelled with each class, outcome and probability; a volume detector's
+ * findings on a synthetic CT show as probes on the slices through them. Screenshots are written
  * to run/artifacts/ohif/.
  */
 import { expect } from 'chai';
@@ -15,12 +16,13 @@ import { DicomwebClient } from '../../src/dicomweb/client';
 import { jsonString, Tag } from '../../src/dicom/json';
 import { readPart10 } from '../../src/dicom/part10';
 import { readMeasurementReport, type ReadMeasurementGroup } from '../../src/dicom/sr/reader';
-import { RECTANGLE_TRACKING_ID } from '../../src/results/image-reports';
+import { PROBE_TRACKING_ID, RECTANGLE_TRACKING_ID } from '../../src/results/image-reports';
 import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
 import { stowFiles, type DicomFile } from '../../scripts/support/dicom-files';
 import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
 import { blobRadiograph, SPOTS } from '../support/blob-radiograph';
-import { classifierModelPackage, detectorModelPackage } from '../support/test-models';
+import { classifierModelPackage, detectorModelPackage, volumeDetectorModelPackage } from '../support/test-models';
+import { sphereCt, SIZE, SPHERES } from '../support/sphere-ct';
 import { launchChromium, ohifDist, OhifSession } from '../support/ohif-browser';
 import { waitUntil } from '../support/results';
 import { REDIS_URL, SHARED_DATA, tempDir, uniquePrefix } from '../support/env';
@@ -46,11 +48,13 @@ describe('detection and classification results in the OHIF viewer (headless Chro
   const dx = asFile(blobRadiograph({ extra: { ImagerPixelSpacing: [0.15, 0.15] } }).part10);
   const cr = asFile(fs.readFileSync(path.join(SHARED_DATA, 'xr', 'nema-wg04', 'RG2_J2KI.dcm')));
   const viewerGroups = new Map<string, ReadMeasurementGroup[]>();
+  const ct = sphereCt();
 
   before(async () => {
     const dir = tempDir('ohif-2d');
     const models = path.join(dir, 'models');
     detectorModelPackage(models, 'peaks', { size: 128, threshold: 0.3, box: 12, format: 'yolo' }, {});
+    volumeDetectorModelPackage(models, 'spheres', { ...SIZE, threshold: 0.5, box: 6 });
     classifierModelPackage(
       models,
       'quadrants',
@@ -92,6 +96,10 @@ describe('detection and classification results in the OHIF viewer (headless Chro
         '    models: [peaks]',
         '    srProfiles: [standard, viewer]',
         '    series: [{ attribute: Modality, equals: DX }]',
+        '  - name: spheres',
+        '    models: [spheres]',
+        '    srProfiles: [standard, viewer]',
+        '    series: [{ attribute: Modality, equals: CT }]',
         '  - name: hips',
         '    models: [quadrants]',
         '    srProfiles: [standard, viewer]',
@@ -122,7 +130,8 @@ describe('detection and classification results in the OHIF viewer (headless Chro
     viewerUrl = JSON.parse(await viewer.waitForLog(/OHIF viewer served/, 30_000)).url;
     await node.waitForLog(/worker ready/, 30_000);
     await stowFiles(client, [dx, cr]);
-    for (const f of [dx, cr]) {
+    await client.store(ct.studyInstanceUid, ct.instances);
+    for (const f of [dx, cr, { studyInstanceUid: ct.studyInstanceUid }]) {
       let uids: string[] = [];
       await waitUntil(`both reports on ${f.studyInstanceUid}`, 180_000, async () => {
         const s = await client.search(`/studies/${f.studyInstanceUid}/series`);
@@ -131,7 +140,7 @@ describe('detection and classification results in the OHIF viewer (headless Chro
       });
       for (const uid of uids) {
         const r = readMeasurementReport((await client.retrieveSeries(f.studyInstanceUid, uid))[0]);
-        if (r.groups.every((g) => g.trackingId === RECTANGLE_TRACKING_ID))
+        if (r.groups.every((g) => g.trackingId === RECTANGLE_TRACKING_ID || g.trackingId === PROBE_TRACKING_ID))
           viewerGroups.set(f.studyInstanceUid, r.groups);
       }
       expect(viewerGroups.get(f.studyInstanceUid), 'a viewer-profile report').to.not.equal(undefined);
@@ -219,6 +228,31 @@ describe('detection and classification results in the OHIF viewer (headless Chro
       expect(h.on / h.n, 'share of a box edge that is drawn on screen').to.be.at.least(0.8);
       expect(h.off, 'the same box moved away is not drawn').to.be.at.most(1);
     }
+    expect(ohif.errors, 'errors in the page or its console').to.deep.equal([]);
+    await ohif.page.close();
+  });
+
+  it('the CT: each finding of the volume detector a probe on the slice through its centre, with its score', async () => {
+    const groups = viewerGroups.get(ct.studyInstanceUid)!;
+    expect(groups).to.have.length(SPHERES.length);
+    const instanceOf = new Map(
+      ct.instances.map((i) => {
+        const d = readPart10(i.part10).dataset;
+        return [String(d.SOPInstanceUID), Number(d.InstanceNumber)];
+      }),
+    );
+    const ohif = await OhifSession.open(browser, viewerUrl, ct.studyInstanceUid);
+    await ohif.loadDerivedSeries('key slices');
+    const rows = await ohif.measurementRows(groups.length);
+    for (const g of groups) {
+      const row = rows.find((r) => r.includes(g.comment!));
+      expect(row, `a row "${g.comment}" in ${JSON.stringify(rows)}`).to.not.equal(undefined);
+    }
+    // OHIF went to the first finding's slice: the one its point is on.
+    expect(await ohif.shownInstance()).to.equal(instanceOf.get(groups[0].imageRegion!.sopInstanceUid!));
+    await ohif.page.waitForTimeout(1000);
+    await ohif.screenshot('ct-detection-probes.png');
+    process.stdout.write(`      OHIF: probes ${rows.map((r) => r.split('\n').slice(0, 2).join(' ')).join(' | ')}\n`);
     expect(ohif.errors, 'errors in the page or its console').to.deep.equal([]);
     await ohif.page.close();
   });

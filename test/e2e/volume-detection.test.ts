@@ -16,7 +16,8 @@ import { readMeasurementReport } from '../../src/dicom/sr/reader';
 import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
 import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
 import { volumeDetectorModelPackage } from '../support/test-models';
-import { sphereCt, SIZE, SPACING, SPHERES } from '../support/sphere-ct';
+import { ORIGIN, sphereCt, SIZE, SPACING, SPHERES } from '../support/sphere-ct';
+import { PROBE_TRACKING_ID } from '../../src/results/image-reports';
 import { waitUntil } from '../support/results';
 import { REDIS_URL, tempDir, uniquePrefix } from '../support/env';
 
@@ -34,7 +35,7 @@ describe('detection on a CT volume end to end: spheres at known places', functio
     const rulesFile = path.join(dir, 'rules.yaml');
     fs.writeFileSync(
       rulesFile,
-      'version: 1\nrules:\n  - name: ct\n    models: [spheres]\n    series: [{ attribute: Modality, equals: CT }]\n',
+      'version: 1\nrules:\n  - name: ct\n    models: [spheres]\n    srProfiles: [standard, viewer]\n    series: [{ attribute: Modality, equals: CT }]\n',
     );
     orthanc = await startOrthanc({ dir, stableAge: 2 });
     client = new DicomwebClient({
@@ -63,14 +64,21 @@ describe('detection on a CT volume end to end: spheres at known places', functio
     const ct = sphereCt();
     const t0 = Date.now();
     await client.store(ct.studyInstanceUid, ct.instances);
-    let srSeries: string | undefined;
-    await waitUntil('the report on the CT', 180_000, async () => {
+    let srs: string[] = [];
+    await waitUntil('both reports on the CT', 180_000, async () => {
       const series = await client.search(`/studies/${ct.studyInstanceUid}/series`);
-      srSeries = series
-        .map((s) => (jsonString(s, Tag.Modality) === 'SR' ? jsonString(s, Tag.SeriesInstanceUID) : undefined))
-        .find(Boolean);
-      return srSeries !== undefined;
+      srs = series
+        .filter((s) => jsonString(s, Tag.Modality) === 'SR')
+        .map((s) => jsonString(s, Tag.SeriesInstanceUID)!);
+      return srs.length === 2;
     });
+    const reports = await Promise.all(
+      srs.map(async (uid) => (await client.retrieveSeries(ct.studyInstanceUid, uid))[0]),
+    );
+    const viewerBytes = reports.find((b) =>
+      readMeasurementReport(b).groups.every((g) => g.trackingId === PROBE_TRACKING_ID),
+    )!;
+    const srSeries = srs[reports.findIndex((b) => b !== viewerBytes)];
     const visibleMs = Date.now() - t0;
     const stored = await node.waitForLog(/"modelId":"spheres".*results stored/, 10_000);
     console.log(
@@ -105,6 +113,31 @@ describe('detection on a CT volume end to end: spheres at known places', functio
       expect(g!.comment).to.match(
         /^Nodule \d+% at \(-?\d+\.\d, -?\d+\.\d, -?\d+\.\d\) mm; box 12\.0 x 12\.0 x 15\.0 mm$/,
       );
+    }
+    // The viewer profile: each finding a point (OHIF's Probe) on the slice nearest its centre.
+    expect(viewerBytes, 'a viewer-profile report').to.not.equal(undefined);
+    const vf = path.join(dir, 'volume-detection-viewer.dcm');
+    fs.writeFileSync(vf, viewerBytes);
+    const vv = spawnSync('dciodvfy', [vf], { encoding: 'utf8' });
+    expect(`${vv.stdout}${vv.stderr}`.split('\n').filter((l) => l.startsWith('Error'))).to.deep.equal([]);
+    const probes = readMeasurementReport(viewerBytes).groups;
+    expect(probes).to.have.length(SPHERES.length);
+    const zOf = new Map(
+      ct.instances.map((i) => {
+        const d = readPart10(i.part10).dataset;
+        return [String(d.SOPInstanceUID), Number((d.ImagePositionPatient as string[])[2])];
+      }),
+    );
+    for (const s of SPHERES) {
+      const p = probes.find(
+        (g) => Math.abs(zOf.get(g.imageRegion!.sopInstanceUid!)! - s.centre[2]) <= SPACING[2] / 2 + 1e-6,
+      );
+      expect(p, `a point on the slice through ${s.centre[2]} mm`).to.not.equal(undefined);
+      expect(p!.imageRegion!.graphicType).to.equal('POINT');
+      const [col, row] = p!.imageRegion!.points;
+      expect(col).to.be.closeTo((s.centre[0] - ORIGIN[0]) / SPACING[0] + 0.5, 1.01);
+      expect(row).to.be.closeTo((s.centre[1] - ORIGIN[1]) / SPACING[1] + 0.5, 1.01);
+      expect(p!.comment).to.match(/^Nodule \d+\.\d%$/);
     }
   });
 });

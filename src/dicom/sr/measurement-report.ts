@@ -93,6 +93,21 @@ export interface RegionFindingGroup {
   comment?: string;
 }
 
+/**
+ * A finding at one point of one source image, for viewers that load points (OHIF's Probe tool):
+ * its value (e.g. the score) inferred from the SCOORD POINT, and a human-readable label.
+ */
+export interface PointFindingGroup {
+  trackingId: string;
+  trackingUid: string;
+  finding: Code;
+  /** (column, row) in the image coordinates of `image`. */
+  point: [number, number];
+  image: InstanceRef & { frameNumber?: number };
+  measurement: Measurement;
+  label: string;
+}
+
 export interface InstanceRef {
   sopClassUid: string;
   sopInstanceUid: string;
@@ -116,6 +131,7 @@ export interface MeasurementReportInit {
   plainGroups: PlainMeasurementGroup[];
   planarGroups?: PlanarRoiGroup[];
   regionGroups?: RegionFindingGroup[];
+  pointGroups?: PointFindingGroup[];
   /** Algorithm Identification (TID 4019) attached to every measurement. */
   algorithm?: { name: string; version: string; family: Code };
   createdAt?: Date;
@@ -141,6 +157,7 @@ function measurementItem(m: Measurement, algorithm?: MeasurementReportInit['algo
 export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport {
   const planarGroups = init.planarGroups ?? [];
   const regionGroups = init.regionGroups ?? [];
+  const pointGroups = init.pointGroups ?? [];
   for (const uid of [
     init.seriesInstanceUid,
     init.sopInstanceUid,
@@ -150,7 +167,14 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
   ]) {
     if (!isValidUid(uid)) throw new AinodeError('SR_INVALID', `"${uid}" is not a valid UID`);
   }
-  if (init.segmentGroups.length + init.plainGroups.length + planarGroups.length + regionGroups.length === 0)
+  if (
+    init.segmentGroups.length +
+      init.plainGroups.length +
+      planarGroups.length +
+      regionGroups.length +
+      pointGroups.length ===
+    0
+  )
     throw new AinodeError('SR_INVALID', 'a measurement report needs at least one measurement group');
   const segmentation = init.segmentation;
   if (init.segmentGroups.length && !segmentation)
@@ -261,6 +285,16 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
         ...(g.comment ? [text('CONTAINS', Codes.comment, g.comment)] : []),
       ]),
     );
+  }
+
+  for (const g of pointGroups) {
+    inSource(g.image.sopInstanceUid, `point "${g.trackingId}"`);
+    const value = measurementItem(g.measurement, init.algorithm);
+    value.ContentSequence = [
+      ...((value.ContentSequence as ContentItem[] | undefined) ?? []),
+      scoord('INFERRED FROM', 'POINT', g.point, g.image),
+    ];
+    groups.push(group('1501', g, [value, text('CONTAINS', Codes.comment, g.label)]));
   }
 
   const content: ContentItem[] = [
