@@ -260,3 +260,23 @@ export function resolveAttribute(name: string): { tag: string; keyword: string; 
   const e = dcmjs.data.DicomMetaDictionary.nameMap[name];
   return e ? { tag: e.tag.replace(/[(),]/g, '').toUpperCase(), keyword: e.name, vr: e.vr } : undefined;
 }
+
+/**
+ * A parsed dataset's attributes as DICOM JSON (tag -> {vr, Value}), its pixel data left out: for
+ * evaluating rule conditions on one image.
+ */
+export function attributesAsJson(ds: NaturalDataset): Record<string, { vr: string; Value?: unknown[] }> {
+  const plain: NaturalDataset = {};
+  for (const [k, v] of Object.entries(ds))
+    if (k !== 'PixelData' && k !== '_vrMap' && !(v instanceof ArrayBuffer) && !ArrayBuffer.isView(v)) plain[k] = v;
+  try {
+    return dcmjs.data.DicomMetaDictionary.denaturalizeDataset(plain) as Record<
+      string,
+      { vr: string; Value?: unknown[] }
+    >;
+  } catch (e) {
+    throw new AinodeError('DICOM_PARSE_FAILED', `the image's attributes cannot be read: ${(e as Error).message}`, {
+      retryable: false,
+    });
+  }
+}

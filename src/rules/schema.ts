@@ -61,6 +61,8 @@ export interface Rule {
   srProfiles: SrProfile[];
   study: Condition[];
   series: Condition[];
+  /** 2D models: conditions on each image of the chosen series (attributes only). */
+  images: AttributeCondition[];
   prefer: Preference;
 }
 
@@ -113,14 +115,14 @@ function semanticProblems(root: unknown): Problem[] {
       const bad = regexProblem(r.prefer.descriptionPattern);
       if (bad) fail([...p, 'prefer', 'descriptionPattern'], bad);
     }
-    for (const level of ['study', 'series'] as const) {
+    for (const level of ['study', 'series', 'images'] as const) {
       const list = r[level];
       if (!Array.isArray(list)) continue;
       list.forEach((c, j) => {
         if (!isObj(c)) return;
         const at = [...p, level, j];
         if ('geometry' in c) {
-          if (level === 'study') fail(at, 'geometry conditions belong to series, not study');
+          if (level !== 'series') fail(at, `geometry conditions belong to series, not ${level}`);
           return;
         }
         if (typeof c.attribute === 'string' && c.attribute && !resolveAttribute(c.attribute))
@@ -181,6 +183,7 @@ function build(root: Plain): RuleSet {
       srProfiles: (r.srProfiles as SrProfile[] | undefined) ?? [...DEFAULT_SR_PROFILES],
       study: ((r.study as Plain[] | undefined) ?? []).map(condition),
       series: ((r.series as Plain[] | undefined) ?? []).map(condition),
+      images: ((r.images as Plain[] | undefined) ?? []).map(condition) as AttributeCondition[],
       prefer,
     };
   });

@@ -6,7 +6,9 @@
  * probabilities into one result.
  */
 import { AinodeError } from '../errors';
-import { readPart10 } from '../dicom/part10';
+import { attributesAsJson, readPart10, type NaturalDataset } from '../dicom/part10';
+import { evaluateAttribute } from '../rules/evaluate';
+import type { Rule } from '../rules/schema';
 import { checkPixelModule, initCodecs, isSupportedTransferSyntax, pixelFormat } from '../dicom/pixel-data';
 import { pickPatientStudy } from '../dicom/study-attributes';
 import { Tag, jsonString } from '../dicom/json';
@@ -22,6 +24,17 @@ import { buildDetectionResults } from '../results/detection-results';
 import type { StagePeaks } from '../observability/memory';
 import { checkDelivered, storeResults, type JobContext, type JobOutcome, type StageDef } from './stages';
 
+/** Why a rule's image conditions leave this image out (a condition failed, or met a missing attribute without match). */
+function ruleRefusal(rule: Rule | undefined, dataset: NaturalDataset): string | undefined {
+  if (!rule) return undefined;
+  const json = attributesAsJson(dataset);
+  for (const c of rule.images) {
+    const outcome = evaluateAttribute(c, json);
+    if (outcome !== 'held' && outcome !== 'missing: match') return `rule ${rule.name}: ${c.keyword} ${outcome}`;
+  }
+  return undefined;
+}
+
 const retrieveImages: StageDef = {
   name: 'retrieveDecode',
   progress: { stage: 'retrieve', percent: 10 },
@@ -34,6 +47,9 @@ const retrieveImages: StageDef = {
     };
     const images: NonNullable<JobContext['images']> = (ctx.images = []);
     const skipped: string[] = [];
+    // The rule's conditions on images (rules file: `images:`), as in force now.
+    const rule = job.rule ? deps.rules?.rules.rules.find((r) => r.name === job.rule) : undefined;
+    const imageRule = rule && rule.images.length ? rule : undefined;
     let pixels = 0;
     // A study-level model reads every series of the study it accepts (the routed one first).
     const series = [job.seriesInstanceUid];
@@ -64,12 +80,14 @@ const retrieveImages: StageDef = {
               retryable: false,
             });
           const f = pixelFormat(dataset);
-          const why = imageNotAccepted(ctx.pkg.manifest.accepts, {
-            viewPosition: dataset.ViewPosition as string | undefined,
-            laterality: (dataset.ImageLaterality ?? dataset.Laterality) as string | undefined,
-            rows: f.rows,
-            columns: f.columns,
-          });
+          const why =
+            ruleRefusal(imageRule, dataset) ??
+            imageNotAccepted(ctx.pkg.manifest.accepts, {
+              viewPosition: dataset.ViewPosition as string | undefined,
+              laterality: (dataset.ImageLaterality ?? dataset.Laterality) as string | undefined,
+              rows: f.rows,
+              columns: f.columns,
+            });
           if (why) {
             skipped.push(why);
             return;

@@ -60,7 +60,7 @@ describe('detection end to end: a radiograph with known spots, the CR chest and 
     const rulesFile = path.join(dir, 'rules.yaml');
     fs.writeFileSync(
       rulesFile,
-      'version: 1\nrules:\n  - name: projections\n    models: [peaks]\n    series: [{ attribute: Modality, in: [DX, CR, RG] }]\n',
+      'version: 1\nrules:\n  - name: projections\n    models: [peaks]\n    series: [{ attribute: Modality, in: [DX, CR, RG] }]\n    images: [{ attribute: ViewPosition, in: [PA, AP, MLO, CC] }]\n',
     );
     orthanc = await startOrthanc({ dir, stableAge: 2 });
     client = new DicomwebClient({
@@ -147,6 +147,18 @@ describe('detection end to end: a radiograph with known spots, the CR chest and 
       );
       expect(g!.finding).to.equal('Mass');
     }
+  });
+
+  it("an image the rule's image conditions leave out (a lateral view) is not run; its series is refused, saying why", async () => {
+    const { part10, dataset } = blobRadiograph({ extra: { ViewPosition: 'LL' } });
+    await stowFiles(client, [asFile(part10)]);
+    const line = await node.waitForLog(
+      new RegExp(
+        `"jobId":"${String(dataset.StudyInstanceUID).replace(/\./g, '\\.')}_peaks.*job failed: SERIES_NOT_ACCEPTED`,
+      ),
+      120_000,
+    );
+    expect(line).to.match(/no image of the series is for peaks: rule projections: ViewPosition failed/);
   });
 
   for (const [name, label] of [

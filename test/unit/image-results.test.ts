@@ -122,6 +122,47 @@ describe('reports of 2D image models', () => {
     ]);
   });
 
+  it('classification, viewer profile: each image framed, labelled with every class, outcome and probability', () => {
+    const m = manifest('classification');
+    const findings = [
+      { class: m.classes[0], probability: 0.8123456, outcome: 'present' as const },
+      { class: m.classes[1], probability: 0.1, outcome: 'absent' as const },
+    ];
+    const perImage = [
+      {
+        image: images[1],
+        findings,
+        rows: 100,
+        columns: 80,
+        spacing: { rowMm: 0.2, columnMm: 0.2, basis: 'detector' as const, source: 'ImagerPixelSpacing' },
+      },
+    ];
+    const { reports } = buildClassificationResults(
+      key,
+      m,
+      patientStudy,
+      { seriesInstanceUid: series, instances: images },
+      perImage,
+      undefined,
+      ['standard', 'viewer'],
+    );
+    check(reports[1].part10, 'classification-viewer');
+    const read = readMeasurementReport(reports[1].part10);
+    expect(read.groups.map((g) => [g.trackingId, g.finding, g.comment, g.imageRegion?.points])).to.deep.equal([
+      [
+        'Cornerstone3DTools@^0.1.0:RectangleROI',
+        'Pneumothorax',
+        'Pneumothorax: present 81.2%; Nodule: absent 10.0%',
+        rectangle({ x0: 0.5, y0: 0.5, x1: 79.5, y1: 99.5 }),
+      ],
+    ]);
+    expect(read.groups[0].measurements.find((x) => x.concept === 'Area')).to.deep.equal({
+      concept: 'Area',
+      value: Math.round(79 * 0.2 * 99 * 0.2),
+      unit: 'mm2',
+    });
+  });
+
   it('detection: a box on frame 2 of a multi-frame image, and an explicit absence on the image without findings', () => {
     const m = manifest('detection');
     const box = { x0: 10.25, y0: 20, x1: 40, y1: 52.5 };

@@ -118,7 +118,7 @@ describe('rules schema: every problem with its path and line', () => {
       '/version (line 1): must be 1',
       '/destinations/r/url (line 3): must be an http(s) URL',
       '/rules/0/models (line 6): must be a non-empty list of model ids',
-      '/rules/0/priorty (line 7): is not a known field (allowed: name, enabled, models, priority, offPeak, destination, srProfiles, study, series, prefer)',
+      '/rules/0/priorty (line 7): is not a known field (allowed: name, enabled, models, priority, offPeak, destination, srProfiles, study, series, images, prefer)',
       '/rules/0/series/0/attribute (line 9): "Modalty" is not a DICOM keyword or tag',
       '/rules/0/series/0/ifMissing (line 11): must be match, no-match or skip',
       '/rules/0/series/1/geometry/orientation/0 (line 12): must be one of axial, coronal, sagittal',
@@ -129,6 +129,19 @@ describe('rules schema: every problem with its path and line', () => {
       '/rules/1/destination (line 16): "nowhere" is not a declared destination',
       '/rules/1/study/0 (line 18): geometry conditions belong to series, not study',
     ]);
+  });
+
+  it('image conditions (2D models): attribute conditions on each image; geometry belongs to series', () => {
+    const set = parseRules(
+      'version: 1\nrules:\n  - name: mg\n    models: [x]\n    images:\n      - attribute: ViewPosition\n        in: [CC, MLO]\n',
+    );
+    expect(set.rules[0].images.map((c) => [c.keyword, c.in])).to.deep.equal([['ViewPosition', ['CC', 'MLO']]]);
+    expect(parseRules('version: 1\nrules:\n  - name: a\n    models: [x]\n').rules[0].images).to.deep.equal([]);
+    expect(
+      problems(
+        'version: 1\nrules:\n  - name: a\n    models: [x]\n    images:\n      - geometry: { sliceCount: { min: 1 } }\n',
+      ),
+    ).to.deep.equal(['/rules/0/images/0 (line 6): geometry conditions belong to series, not images']);
   });
 
   it('SR profiles: standard by default; a rule can ask for the viewer profile too', () => {
