@@ -11,21 +11,23 @@ export interface DicomFile {
   part10: Buffer;
 }
 
+/** One Part 10 object with the UIDs it is stored under. */
+export function dicomFile(part10: Buffer): DicomFile {
+  const { dataset } = readPart10(part10);
+  return {
+    studyInstanceUid: String(dataset.StudyInstanceUID),
+    seriesInstanceUid: String(dataset.SeriesInstanceUID),
+    sopInstanceUid: String(dataset.SOPInstanceUID),
+    part10,
+  };
+}
+
 export function readDicomFolder(dir: string): DicomFile[] {
   return fs
     .readdirSync(dir)
     .filter((f) => f.toLowerCase().endsWith('.dcm'))
     .sort()
-    .map((f) => {
-      const part10 = fs.readFileSync(path.join(dir, f));
-      const { dataset } = readPart10(part10);
-      return {
-        studyInstanceUid: String(dataset.StudyInstanceUID),
-        seriesInstanceUid: String(dataset.SeriesInstanceUID),
-        sopInstanceUid: String(dataset.SOPInstanceUID),
-        part10,
-      };
-    });
+    .map((f) => dicomFile(fs.readFileSync(path.join(dir, f))));
 }
 
 /** Stores the files by STOW-RS, one request per study, in batches; throws unless every instance is acknowledged. */

@@ -9,7 +9,7 @@
  * outcomes and probabilities as the label.
  */
 import { Codes } from '../dicom/codes';
-import { buildMeasurementReport, type InstanceRef, type PlainMeasurementGroup } from '../dicom/sr/measurement-report';
+import type { InstanceRef, PlainMeasurementGroup } from '../dicom/sr/measurement-report';
 import type { PatientStudyAttributes } from '../dicom/study-attributes';
 import { deterministicUid } from '../contracts/uid';
 import { resultIdentity, type ResultKey } from '../contracts/result-identity';
@@ -17,7 +17,7 @@ import type { SrProfile } from '../contracts/sr-profile';
 import type { PixelSpacing } from '../image/spacing';
 import type { ModelManifest } from '../inference/manifest';
 import type { ClassFinding, ClassOutcome } from '../inference/classify';
-import { percent, reportCommon, viewerReport, whereLabel, type FrameRef } from './image-reports';
+import { percent, profileReport, reportCommon, viewerReport, whereLabel, type FrameRef } from './image-reports';
 import type { ReportObject } from './segmentation-results';
 
 export interface ImageClassification {
@@ -65,21 +65,7 @@ export function buildClassificationResults(
     const groups = combined
       ? combined.findings.map((f) => groupOf(f, combined.images, manifest.level))
       : perImage.flatMap((r, i) => r.findings.map((f) => groupOf(f, [r.image], whereLabel(r.image, i))));
-    const sr = buildMeasurementReport({
-      ...common,
-      seriesInstanceUid: uids.srSeries,
-      sopInstanceUid: uids.srInstance,
-      seriesNumber: identity.seriesNumber('sr', manifest.seriesNumbers),
-      seriesDescription: identity.seriesDescription('sr', manifest),
-      segmentGroups: [],
-      plainGroups: groups,
-    });
-    return {
-      profile: 'standard',
-      seriesInstanceUid: uids.srSeries,
-      sopInstanceUid: uids.srInstance,
-      part10: sr.part10,
-    };
+    return profileReport(key, manifest, common, 'standard', { plainGroups: groups });
   };
   const viewer = (): ReportObject =>
     viewerReport(

@@ -10,7 +10,6 @@
  */
 import { Codes } from '../dicom/codes';
 import {
-  buildMeasurementReport,
   type InstanceRef,
   type PlainMeasurementGroup,
   type PointFindingGroup,
@@ -27,6 +26,7 @@ import type { SrProfile } from '../contracts/sr-profile';
 import {
   PROBE_TRACKING_ID,
   percent,
+  profileReport,
   rectangle,
   reportCommon,
   viewerReport,
@@ -124,24 +124,8 @@ export function buildDetectionResults(
         });
   });
   const t0 = performance.now();
-  const standard = (): ReportObject => {
-    const sr = buildMeasurementReport({
-      ...common,
-      seriesInstanceUid: uids.srSeries,
-      sopInstanceUid: uids.srInstance,
-      seriesNumber: identity.seriesNumber('sr', manifest.seriesNumbers),
-      seriesDescription: identity.seriesDescription('sr', manifest),
-      segmentGroups: [],
-      plainGroups: absent,
-      regionGroups,
-    });
-    return {
-      profile: 'standard',
-      seriesInstanceUid: uids.srSeries,
-      sopInstanceUid: uids.srInstance,
-      part10: sr.part10,
-    };
-  };
+  const standard = (): ReportObject =>
+    profileReport(key, manifest, common, 'standard', { plainGroups: absent, regionGroups });
   const reports = profiles.map((p) => (p === 'viewer' ? viewerReport(key, manifest, common, rectangles) : standard()));
   return {
     reports,
@@ -197,24 +181,8 @@ export function buildVolumeDetectionResults(
       evaluations: [{ concept: c.finding, value: Codes.findingAbsent }],
     }));
   const t0 = performance.now();
-  const standard = (): ReportObject => {
-    const sr = buildMeasurementReport({
-      ...common,
-      seriesInstanceUid: uids.srSeries,
-      sopInstanceUid: uids.srInstance,
-      seriesNumber: identity.seriesNumber('sr', manifest.seriesNumbers),
-      seriesDescription: identity.seriesDescription('sr', manifest),
-      segmentGroups: [],
-      plainGroups: absent,
-      regionGroups,
-    });
-    return {
-      profile: 'standard',
-      seriesInstanceUid: uids.srSeries,
-      sopInstanceUid: uids.srInstance,
-      part10: sr.part10,
-    };
-  };
+  const standard = (): ReportObject =>
+    profileReport(key, manifest, common, 'standard', { plainGroups: absent, regionGroups });
   // The viewer profile: each centre as a point on the slice nearest to it (OHIF's Probe tool);
   // without findings, a point at the middle of the middle slice says so.
   const viewer = (): ReportObject => {
@@ -263,22 +231,7 @@ export function buildVolumeDetectionResults(
             label: `no findings (${manifest.classes.map((c) => c.name).join(', ')})`,
           },
         ];
-    const sr = buildMeasurementReport({
-      ...common,
-      seriesInstanceUid: uids.viewerSrSeries,
-      sopInstanceUid: uids.viewerSrInstance,
-      seriesNumber: identity.seriesNumber('viewer-sr', manifest.seriesNumbers),
-      seriesDescription: identity.seriesDescription('viewer-sr', manifest),
-      segmentGroups: [],
-      plainGroups: [],
-      pointGroups,
-    });
-    return {
-      profile: 'viewer',
-      seriesInstanceUid: uids.viewerSrSeries,
-      sopInstanceUid: uids.viewerSrInstance,
-      part10: sr.part10,
-    };
+    return profileReport(key, manifest, common, 'viewer', { plainGroups: [], pointGroups });
   };
   const reports = profiles.map((p) => (p === 'viewer' ? viewer() : standard()));
   return { reports, timingsMs: { srEncode: performance.now() - t0 } };

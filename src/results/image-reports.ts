@@ -82,8 +82,7 @@ export function viewerReport(
   common: ReturnType<typeof reportCommon>,
   rectangles: ViewerRectangle[],
 ): ReportObject {
-  const identity = resultIdentity(key);
-  const uids = identity.uids;
+  const uids = resultIdentity(key).uids;
   const planarGroups = rectangles.map((r, i): PlanarRoiGroup => ({
     trackingId: RECTANGLE_TRACKING_ID,
     trackingUid: deterministicUid(uids.viewerSrInstance, 'tracking', String(i)),
@@ -95,20 +94,31 @@ export function viewerReport(
     measurements: r.measurements,
     label: r.label,
   }));
+  return profileReport(key, manifest, common, 'viewer', { plainGroups: [], planarGroups });
+}
+
+/** A report of this job in one profile: its series, number and description from the result identity. */
+export function profileReport(
+  key: ResultKey,
+  manifest: ModelManifest,
+  common: ReturnType<typeof reportCommon>,
+  profile: 'standard' | 'viewer',
+  groups: Pick<MeasurementReportInit, 'plainGroups'> &
+    Partial<Pick<MeasurementReportInit, 'regionGroups' | 'pointGroups' | 'planarGroups'>>,
+): ReportObject {
+  const identity = resultIdentity(key);
+  const uids = identity.uids;
+  const viewer = profile === 'viewer';
+  const seriesInstanceUid = viewer ? uids.viewerSrSeries : uids.srSeries;
+  const sopInstanceUid = viewer ? uids.viewerSrInstance : uids.srInstance;
   const sr = buildMeasurementReport({
     ...common,
-    seriesInstanceUid: uids.viewerSrSeries,
-    sopInstanceUid: uids.viewerSrInstance,
-    seriesNumber: identity.seriesNumber('viewer-sr', manifest.seriesNumbers),
-    seriesDescription: identity.seriesDescription('viewer-sr', manifest),
+    seriesInstanceUid,
+    sopInstanceUid,
+    seriesNumber: identity.seriesNumber(viewer ? 'viewer-sr' : 'sr', manifest.seriesNumbers),
+    seriesDescription: identity.seriesDescription(viewer ? 'viewer-sr' : 'sr', manifest),
     segmentGroups: [],
-    plainGroups: [],
-    planarGroups,
+    ...groups,
   });
-  return {
-    profile: 'viewer',
-    seriesInstanceUid: uids.viewerSrSeries,
-    sopInstanceUid: uids.viewerSrInstance,
-    part10: sr.part10,
-  };
+  return { profile, seriesInstanceUid, sopInstanceUid, part10: sr.part10 };
 }

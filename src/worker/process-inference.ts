@@ -247,6 +247,26 @@ export const JOB_STAGES: readonly string[] = [
   ...new Set([...STAGES, ...VOLUME_DETECTION_STAGES, ...IMAGE_STAGES].map((s) => s.name)),
 ];
 
+/** The outcome of a volume detection job, logged and returned (class, score and centre; no patient data). */
+function volumeDetectionOutcome(ctx: JobContext, peaks: StagePeaks): JobOutcome {
+  const reports = ctx.objects!.reports;
+  const findings = ctx.detected3d!.map(
+    (d) => `${d.class.name} ${d.score.toFixed(3)} at ${d.centreMm.map((v) => v.toFixed(1)).join(',')} mm`,
+  );
+  ctx.log.info(
+    { provider: ctx.loaded!.provider, findings, timingsMs: ctx.timings, peakRssMb: peaks.peaksMb },
+    'results stored',
+  );
+  return {
+    status: 'delivered',
+    srSeriesInstanceUid: reports[0].seriesInstanceUid,
+    reportSeriesInstanceUids: reports.map((r) => r.seriesInstanceUid),
+    findings,
+    timingsMs: ctx.timings,
+    peakRssMb: peaks.peaksMb,
+  };
+}
+
 export async function processInferenceJob(
   deps: WorkerDeps,
   job: InferenceJob,
@@ -280,21 +300,8 @@ export async function processInferenceJob(
   const t = ctx.timings;
   t.job = Math.round(performance.now() - started);
   if (imageModel) return imageOutcome(ctx, peaks);
-  if (volumeDetector) {
-    const reports = ctx.objects!.reports;
-    const findings = ctx.detected3d!.map(
-      (d) => `${d.class.name} ${d.score.toFixed(3)} at ${d.centreMm.map((v) => v.toFixed(1)).join(',')} mm`,
-    );
-    log.info({ provider: ctx.loaded!.provider, findings, timingsMs: t, peakRssMb: peaks.peaksMb }, 'results stored');
-    return {
-      status: 'delivered',
-      srSeriesInstanceUid: reports[0].seriesInstanceUid,
-      reportSeriesInstanceUids: reports.map((r) => r.seriesInstanceUid),
-      findings,
-      timingsMs: t,
-      peakRssMb: peaks.peaksMb,
-    };
-  }
+  if (volumeDetector) return volumeDetectionOutcome(ctx, peaks);
+
   const objects = ctx.objects as ReturnType<typeof buildSegmentationResults>;
   const measurements = ctx.measurements!;
   const volumesMl: Record<string, number> = {};

@@ -6,21 +6,16 @@
  * dsrdump; the probabilities read back equal what the test computes from the pixels.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { DicomwebClient } from '../../src/dicomweb/client';
-import { jsonString, Tag } from '../../src/dicom/json';
 import { readPart10 } from '../../src/dicom/part10';
 import { initCodecs } from '../../src/dicom/pixel-data';
 import { readMeasurementReport } from '../../src/dicom/sr/reader';
 import { readPlanarImage, type PlanarImage } from '../../src/image/planar-image';
-import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
-import { stowFiles, type DicomFile } from '../../scripts/support/dicom-files';
-import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
+import { dicomFile, stowFiles, type DicomFile } from '../../scripts/support/dicom-files';
+import { checkReport, startNodeUnderTest, waitForReports, type NodeUnderTest } from '../support/node-under-test';
 import { classifierModelPackage, type QuadrantClassifier } from '../support/test-models';
-import { waitUntil } from '../support/results';
-import { REDIS_URL, SHARED_DATA, tempDir, uniquePrefix } from '../support/env';
+import { SHARED_DATA } from '../support/env';
 
 const WG04 = path.join(SHARED_DATA, 'xr', 'nema-wg04');
 const sct = (value: string, meaning: string): Record<string, string> => ({ value, scheme: 'SCT', meaning });
@@ -42,17 +37,6 @@ const RGB: QuadrantClassifier = {
   weights: Array.from({ length: 12 }, (_, q) => [q < 4 ? 3 : 0, q >= 8 ? 3 : 0]),
   bias: [0, 0.5],
 };
-
-function file(name: string): DicomFile {
-  const part10 = fs.readFileSync(path.join(WG04, name));
-  const { dataset } = readPart10(part10);
-  return {
-    studyInstanceUid: String(dataset.StudyInstanceUID),
-    seriesInstanceUid: String(dataset.SeriesInstanceUID),
-    sopInstanceUid: String(dataset.SOPInstanceUID),
-    part10,
-  };
-}
 
 /** The softmax probabilities the fixture gives for this image, computed here from its pixels. */
 function expectedProbabilities(f: DicomFile, m: QuadrantClassifier): number[] {
@@ -82,10 +66,7 @@ function expectedProbabilities(f: DicomFile, m: QuadrantClassifier): number[] {
 
 describe('classification end to end: a radiograph and a colour photograph through the PACS', function () {
   this.timeout(300_000);
-  let orthanc: OrthancProcess;
-  let node: AinodeProcess;
-  let client: DicomwebClient;
-  let dir: string;
+  let n: NodeUnderTest;
   const classes = [
     { index: 0, name: 'Finding A', finding: sct('36118008', 'Pneumothorax'), threshold: 0.5 },
     { index: 1, name: 'Finding B', finding: sct('17621005', 'Normal'), threshold: 0.5, indeterminate: [0.45, 0.55] },
@@ -93,18 +74,17 @@ describe('classification end to end: a radiograph and a colour photograph throug
 
   before(async () => {
     await initCodecs();
-    dir = tempDir('classify');
-    const models = path.join(dir, 'models');
-    classifierModelPackage(models, 'cr-quadrants', GREY, { classes, accepts: { modality: ['CR'] } });
-    classifierModelPackage(models, 'photo-quadrants', RGB, {
-      classes,
-      accepts: { modality: ['OT'] },
-      seriesNumbers: { sr: 9301 },
-      procedureReported: { value: '55111-9', scheme: 'LN', meaning: 'Photograph' },
-    });
-    const rulesFile = path.join(dir, 'rules.yaml');
-    fs.writeFileSync(
-      rulesFile,
+    n = await startNodeUnderTest(
+      'classify',
+      (models) => {
+        classifierModelPackage(models, 'cr-quadrants', GREY, { classes, accepts: { modality: ['CR'] } });
+        classifierModelPackage(models, 'photo-quadrants', RGB, {
+          classes,
+          accepts: { modality: ['OT'] },
+          seriesNumbers: { sr: 9301 },
+          procedureReported: { value: '55111-9', scheme: 'LN', meaning: 'Photograph' },
+        });
+      },
       [
         'version: 1',
         'rules:',
@@ -117,65 +97,27 @@ describe('classification end to end: a radiograph and a colour photograph throug
         '',
       ].join('\n'),
     );
-    orthanc = await startOrthanc({ dir, stableAge: 2 });
-    client = new DicomwebClient({
-      url: orthanc.dicomwebUrl,
-      username: undefined,
-      password: undefined,
-      timeoutMs: 60_000,
-    });
-    node = spawnAinode(['start'], {
-      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
-      AINODE_REDIS_URL: REDIS_URL,
-      AINODE_REDIS_PREFIX: uniquePrefix('classify'),
-      AINODE_POLL_INTERVAL_MS: '300',
-      AINODE_MODELS_DIR: models,
-      AINODE_RULES_FILE: rulesFile,
-      AINODE_EXECUTION_PROVIDERS: 'cpu',
-    });
-    await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
   });
-  after(async () => {
-    await node?.stop();
-    await orthanc?.stop();
-  });
+  after(() => n?.stop());
 
   for (const [name, model, modelId] of [
     ['RG2_J2KI.dcm', GREY, 'cr-quadrants'],
     ['VL1_J2KI.dcm', RGB, 'photo-quadrants'],
   ] as const)
     it(`${name}: one report with every class, its probability and outcome as the image gives them; dciodvfy 0 errors, dsrdump`, async () => {
-      const f = file(name);
+      const f = dicomFile(fs.readFileSync(path.join(WG04, name)));
       const t0 = Date.now();
-      await stowFiles(client, [f]);
-      let srSeries: string | undefined;
-      await waitUntil(`the ${modelId} report`, 120_000, async () => {
-        const series = await client.search(`/studies/${f.studyInstanceUid}/series`);
-        srSeries = series
-          .map((s) => (jsonString(s, Tag.Modality) === 'SR' ? jsonString(s, Tag.SeriesInstanceUID) : undefined))
-          .find(Boolean);
-        return srSeries !== undefined;
-      });
+      await stowFiles(n.client, [f]);
+      const [bytes] = await waitForReports(n.client, f.studyInstanceUid, 1, 120_000);
       const visibleMs = Date.now() - t0;
-      const stored = await node.waitForLog(new RegExp(`"modelId":"${modelId}".*results stored`), 10_000);
+      const stored = await n.node.waitForLog(new RegExp(`"modelId":"${modelId}".*results stored`), 10_000);
       console.log(
         `      ${name}: stored -> report visible ${visibleMs} ms; worker ${JSON.stringify(JSON.parse(stored).peakRssMb)}`,
       );
-      const [bytes] = await client.retrieveSeries(f.studyInstanceUid, srSeries!);
-      const out = path.join(dir, `${modelId}.dcm`);
-      fs.writeFileSync(out, bytes);
-      const v = spawnSync('dciodvfy', [out], { encoding: 'utf8' });
-      const text = `${v.stdout}${v.stderr}`;
-      expect(text).to.match(/^Comprehensive3DSR$/m);
-      expect(
-        text.split('\n').filter((l) => l.startsWith('Error')),
-        text,
-      ).to.deep.equal([]);
-      const dump = spawnSync('dsrdump', [out], { encoding: 'utf8' });
-      expect(dump.status, dump.stderr).to.equal(0);
-      expect(dump.stdout).to.include('Certainty of Finding');
+      const dump = checkReport(bytes, n.dir, modelId);
+      expect(dump).to.include('Certainty of Finding');
       // Each probability is inferred from its image (the source radiograph or photograph).
-      expect(dump.stdout.match(/<inferred from IMAGE:\(,,"Source of Measurement"\)=\(/g)).to.have.length(2);
+      expect(dump.match(/<inferred from IMAGE:\(,,"Source of Measurement"\)=\(/g)).to.have.length(2);
       const report = readMeasurementReport(bytes);
       expect(report.groups.map((g) => g.finding)).to.deep.equal(['Pneumothorax', 'Normal']);
       const expected = expectedProbabilities(f, model);

@@ -8,11 +8,8 @@
  * it from the model input.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { DicomwebClient } from '../../src/dicomweb/client';
-import { jsonString, Tag } from '../../src/dicom/json';
 import { readPart10 } from '../../src/dicom/part10';
 import { initCodecs } from '../../src/dicom/pixel-data';
 import { readMeasurementReport } from '../../src/dicom/sr/reader';
@@ -20,103 +17,47 @@ import { readPlanarImage } from '../../src/image/planar-image';
 import { toModel } from '../../src/image/fit';
 import { imageInput } from '../../src/inference/image-model';
 import { loadModelPackage } from '../../src/inference/model-package';
-import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
-import { stowFiles, type DicomFile } from '../../scripts/support/dicom-files';
-import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
+import { dicomFile, stowFiles, type DicomFile } from '../../scripts/support/dicom-files';
+import { checkReport, startNodeUnderTest, waitForReports, type NodeUnderTest } from '../support/node-under-test';
 import { detectorModelPackage, type PeakDetector } from '../support/test-models';
 import { blobRadiograph, SPOTS } from '../support/blob-radiograph';
-import { waitUntil } from '../support/results';
-import { REDIS_URL, SHARED_DATA, tempDir, uniquePrefix } from '../support/env';
+import { SHARED_DATA } from '../support/env';
 
 const WG04 = path.join(SHARED_DATA, 'xr', 'nema-wg04');
 const DETECTOR: PeakDetector = { size: 128, threshold: 0.3, box: 12, format: 'yolo' };
 
-function asFile(part10: Buffer): DicomFile {
-  const { dataset } = readPart10(part10);
-  return {
-    studyInstanceUid: String(dataset.StudyInstanceUID),
-    seriesInstanceUid: String(dataset.SeriesInstanceUID),
-    sopInstanceUid: String(dataset.SOPInstanceUID),
-    part10,
-  };
-}
-
 describe('detection end to end: a radiograph with known spots, the CR chest and the mammogram', function () {
   this.timeout(300_000);
-  let orthanc: OrthancProcess;
-  let node: AinodeProcess;
-  let client: DicomwebClient;
-  let dir: string;
-  let models: string;
+  let node: NodeUnderTest;
 
   before(async () => {
     await initCodecs();
-    dir = tempDir('detect');
-    models = path.join(dir, 'models');
-    // The three images' views (the radiographs PA, the mammogram MLO): each passes the image filter.
-    detectorModelPackage(models, 'peaks', DETECTOR, {
-      accepts: { modality: ['DX', 'CR', 'RG'], viewPosition: ['PA', 'MLO'] },
-    });
-    const rulesFile = path.join(dir, 'rules.yaml');
-    fs.writeFileSync(
-      rulesFile,
+    node = await startNodeUnderTest(
+      'detect',
+      // The three images' views (the radiographs PA, the mammogram MLO): each passes the image filter.
+      (models) =>
+        detectorModelPackage(models, 'peaks', DETECTOR, {
+          accepts: { modality: ['DX', 'CR', 'RG'], viewPosition: ['PA', 'MLO'] },
+        }),
       'version: 1\nrules:\n  - name: projections\n    models: [peaks]\n    series: [{ attribute: Modality, in: [DX, CR, RG] }]\n    images: [{ attribute: ViewPosition, in: [PA, AP, MLO, CC] }]\n',
     );
-    orthanc = await startOrthanc({ dir, stableAge: 2 });
-    client = new DicomwebClient({
-      url: orthanc.dicomwebUrl,
-      username: undefined,
-      password: undefined,
-      timeoutMs: 60_000,
-    });
-    node = spawnAinode(['start'], {
-      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
-      AINODE_REDIS_URL: REDIS_URL,
-      AINODE_REDIS_PREFIX: uniquePrefix('detect'),
-      AINODE_POLL_INTERVAL_MS: '300',
-      AINODE_MODELS_DIR: models,
-      AINODE_RULES_FILE: rulesFile,
-      AINODE_EXECUTION_PROVIDERS: 'cpu',
-    });
-    await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
   });
-  after(async () => {
-    await node?.stop();
-    await orthanc?.stop();
-  });
+  after(() => node?.stop());
 
   /** Stores one image, waits for its report, checks it with dciodvfy and dsrdump, returns it read back. */
   async function detect(f: DicomFile, label: string): Promise<ReturnType<typeof readMeasurementReport>> {
     const t0 = Date.now();
-    await stowFiles(client, [f]);
-    let srSeries: string | undefined;
-    await waitUntil(`the report on ${label}`, 180_000, async () => {
-      const series = await client.search(`/studies/${f.studyInstanceUid}/series`);
-      srSeries = series
-        .map((s) => (jsonString(s, Tag.Modality) === 'SR' ? jsonString(s, Tag.SeriesInstanceUID) : undefined))
-        .find(Boolean);
-      return srSeries !== undefined;
-    });
+    await stowFiles(node.client, [f]);
+    const [bytes] = await waitForReports(node.client, f.studyInstanceUid, 1);
     const visibleMs = Date.now() - t0;
-    const stored = await node.waitForLog(
+    const stored = await node.node.waitForLog(
       new RegExp(`"studyInstanceUid":"${f.studyInstanceUid.replace(/\./g, '\\.')}".*results stored`),
       10_000,
     );
     console.log(
       `      ${label}: stored -> report visible ${visibleMs} ms; worker peak RSS ${JSON.stringify(JSON.parse(stored).peakRssMb)}`,
     );
-    const [bytes] = await client.retrieveSeries(f.studyInstanceUid, srSeries!);
-    const out = path.join(dir, `${label.replace(/\W+/g, '-')}.dcm`);
-    fs.writeFileSync(out, bytes);
-    const v = spawnSync('dciodvfy', [out], { encoding: 'utf8' });
-    const text = `${v.stdout}${v.stderr}`;
-    expect(text).to.match(/^Comprehensive3DSR$/m);
-    expect(
-      text.split('\n').filter((l) => l.startsWith('Error')),
-      text,
-    ).to.deep.equal([]);
-    const dump = spawnSync('dsrdump', [out], { encoding: 'utf8' });
-    expect(dump.status, dump.stderr).to.equal(0);
+    checkReport(bytes, node.dir, label);
     return readMeasurementReport(bytes);
   }
 
@@ -124,7 +65,7 @@ describe('detection end to end: a radiograph with known spots, the CR chest and 
     const { part10 } = blobRadiograph({
       extra: { ImagerPixelSpacing: [0.15, 0.15], EstimatedRadiographicMagnificationFactor: 1.25 },
     });
-    const report = await detect(asFile(part10), 'synthetic DX');
+    const report = await detect(dicomFile(part10), 'synthetic DX');
     const boxes = report.groups.filter((g) => g.imageRegion);
     expect(boxes).to.have.length(SPOTS.length);
     const modelPixel = Math.max(900, 800) / DETECTOR.size; // letterbox: source pixels per model pixel
@@ -151,8 +92,8 @@ describe('detection end to end: a radiograph with known spots, the CR chest and 
 
   it("an image the rule's image conditions leave out (a lateral view) is not run; its series is refused, saying why", async () => {
     const { part10, dataset } = blobRadiograph({ extra: { ViewPosition: 'LL' } });
-    await stowFiles(client, [asFile(part10)]);
-    const line = await node.waitForLog(
+    await stowFiles(node.client, [dicomFile(part10)]);
+    const line = await node.node.waitForLog(
       new RegExp(
         `"jobId":"${String(dataset.StudyInstanceUID).replace(/\./g, '\\.')}_peaks.*job failed: SERIES_NOT_ACCEPTED`,
       ),
@@ -166,11 +107,11 @@ describe('detection end to end: a radiograph with known spots, the CR chest and 
     ['MG1_J2KI.dcm', 'mammogram'],
   ] as const)
     it(`the ${label} (${name}): every box is on a local maximum of the image computed here; sizes as the spacing allows`, async () => {
-      const f = asFile(fs.readFileSync(path.join(WG04, name)));
+      const f = dicomFile(fs.readFileSync(path.join(WG04, name)));
       const report = await detect(f, label);
       const boxes = report.groups.filter((g) => g.imageRegion);
       // The model input, as the worker prepares it (tested on its own), smoothed here by the fixture's rule.
-      const pkg = loadModelPackage(path.join(models, 'peaks'));
+      const pkg = loadModelPackage(path.join(node.models, 'peaks'));
       const { dataset, transferSyntaxUid } = readPart10(f.part10);
       const img = readPlanarImage(dataset, transferSyntaxUid, 0, { voi: 'minmax', maxFramePixels: 1 << 26 });
       const input = imageInput(img, pkg.manifest.image!, pkg.manifest.preprocess);

@@ -6,21 +6,14 @@
  * images; dciodvfy 0 errors, dsrdump. A study missing a view is refused with a code, not guessed.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
-import { DicomwebClient } from '../../src/dicomweb/client';
 import { jsonString, Tag } from '../../src/dicom/json';
 import { readPart10 } from '../../src/dicom/part10';
 import { readMeasurementReport } from '../../src/dicom/sr/reader';
 import { randomUid } from '../../src/contracts/uid';
 import { readPlanarImage } from '../../src/image/planar-image';
-import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
-import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
+import { checkReport, startNodeUnderTest, waitForReports, type NodeUnderTest } from '../support/node-under-test';
 import { blobRadiograph } from '../support/blob-radiograph';
 import { classifierModelPackage } from '../support/test-models';
-import { waitUntil } from '../support/results';
-import { REDIS_URL, tempDir, uniquePrefix } from '../support/env';
 
 const VIEWS = [
   { laterality: 'L', viewPosition: 'CC', gain: 0.3 },
@@ -62,94 +55,53 @@ function mammogramStudy(views: typeof VIEWS): { study: string; instances: { seri
 
 describe('a study-level multi-view model: four mammography views in two series', function () {
   this.timeout(300_000);
-  let orthanc: OrthancProcess;
-  let node: AinodeProcess;
-  let client: DicomwebClient;
-  let dir: string;
+  let node: NodeUnderTest;
 
   before(async () => {
-    dir = tempDir('multiview');
-    const models = path.join(dir, 'models');
-    classifierModelPackage(
-      models,
-      'four-views',
-      { channels: 4, size: 32, weights: WEIGHTS, bias: BIAS },
-      {
-        level: 'study',
-        accepts: { modality: ['MG'] },
-        input: { name: 'image', channels: 4 },
-        image: {
-          size: [32, 32],
-          fit: 'stretch',
-          voi: 'header',
-          colour: 'grey',
-          views: VIEWS.map(({ laterality, viewPosition }) => ({ laterality, viewPosition })),
-        },
-        classes: [
+    node = await startNodeUnderTest(
+      'multiview',
+      (models) => {
+        classifierModelPackage(
+          models,
+          'four-views',
+          { channels: 4, size: 32, weights: WEIGHTS, bias: BIAS },
           {
-            index: 0,
-            name: 'Suspicious',
-            finding: { value: '4147007', scheme: 'SCT', meaning: 'Mass' },
-            threshold: 0.5,
+            level: 'study',
+            accepts: { modality: ['MG'] },
+            input: { name: 'image', channels: 4 },
+            image: {
+              size: [32, 32],
+              fit: 'stretch',
+              voi: 'header',
+              colour: 'grey',
+              views: VIEWS.map(({ laterality, viewPosition }) => ({ laterality, viewPosition })),
+            },
+            classes: [
+              {
+                index: 0,
+                name: 'Suspicious',
+                finding: { value: '4147007', scheme: 'SCT', meaning: 'Mass' },
+                threshold: 0.5,
+              },
+            ],
+            seriesNumbers: { sr: 9601 },
           },
-        ],
-        seriesNumbers: { sr: 9601 },
+        );
       },
-    );
-    const rulesFile = path.join(dir, 'rules.yaml');
-    fs.writeFileSync(
-      rulesFile,
       'version: 1\nrules:\n  - name: screening\n    models: [four-views]\n    series: [{ attribute: Modality, equals: MG }]\n',
     );
-    orthanc = await startOrthanc({ dir, stableAge: 2 });
-    client = new DicomwebClient({
-      url: orthanc.dicomwebUrl,
-      username: undefined,
-      password: undefined,
-      timeoutMs: 60_000,
-    });
-    node = spawnAinode(['start'], {
-      AINODE_DICOMWEB_URL: orthanc.dicomwebUrl,
-      AINODE_REDIS_URL: REDIS_URL,
-      AINODE_REDIS_PREFIX: uniquePrefix('multiview'),
-      AINODE_POLL_INTERVAL_MS: '300',
-      AINODE_MODELS_DIR: models,
-      AINODE_RULES_FILE: rulesFile,
-      AINODE_EXECUTION_PROVIDERS: 'cpu',
-    });
-    await node.waitForLog(/listening to the Orthanc change feed/, 30_000);
   });
-  after(async () => {
-    await node?.stop();
-    await orthanc?.stop();
-  });
+  after(() => node?.stop());
 
   it('one study result inferred from the four views in both series, equal to what the images give', async () => {
     const { study, instances } = mammogramStudy(VIEWS);
-    await client.store(
+    await node.client.store(
       study,
       instances.map((i) => ({ sopInstanceUid: String(readPart10(i.part10).dataset.SOPInstanceUID), part10: i.part10 })),
     );
-    let srSeries: string | undefined;
-    await waitUntil('the study-level report', 180_000, async () => {
-      const series = await client.search(`/studies/${study}/series`);
-      srSeries = series
-        .map((s) => (jsonString(s, Tag.Modality) === 'SR' ? jsonString(s, Tag.SeriesInstanceUID) : undefined))
-        .find(Boolean);
-      return srSeries !== undefined;
-    });
-    const [bytes] = await client.retrieveSeries(study, srSeries!);
-    const out = path.join(dir, 'multiview.dcm');
-    fs.writeFileSync(out, bytes);
-    const v = spawnSync('dciodvfy', [out], { encoding: 'utf8' });
-    const text = `${v.stdout}${v.stderr}`;
-    expect(
-      text.split('\n').filter((l) => l.startsWith('Error')),
-      text,
-    ).to.deep.equal([]);
-    const dump = spawnSync('dsrdump', [out], { encoding: 'utf8' });
-    expect(dump.status, dump.stderr).to.equal(0);
-    expect(dump.stdout.match(/<inferred from IMAGE:\(,,"Source of Measurement"\)/g)).to.have.length(4);
+    const [bytes] = await waitForReports(node.client, study, 1);
+    const dump = checkReport(bytes, node.dir, 'multiview');
+    expect(dump.match(/<inferred from IMAGE:\(,,"Source of Measurement"\)/g)).to.have.length(4);
     const evidence = (
       readPart10(bytes).dataset.CurrentRequestedProcedureEvidenceSequence as Record<string, unknown>[]
     )[0].ReferencedSeriesSequence as Record<string, unknown>[];
@@ -172,17 +124,17 @@ describe('a study-level multi-view model: four mammography views in two series',
     expect(report.groups[0].evaluations[0].value).to.equal(p >= 0.5 ? 'Present' : 'Absent');
     // The report's own arrival makes the study stable again: it must not be run again.
     await new Promise((r) => setTimeout(r, 8000));
-    const after = await client.search(`/studies/${study}/series`);
+    const after = await node.client.search(`/studies/${study}/series`);
     expect(after.filter((s) => jsonString(s, Tag.Modality) === 'SR')).to.have.length(1);
   });
 
   it('a study without its R MLO view is refused with SERIES_NOT_ACCEPTED, saying which view is missing', async () => {
     const { study, instances } = mammogramStudy(VIEWS.slice(0, 3));
-    await client.store(
+    await node.client.store(
       study,
       instances.map((i) => ({ sopInstanceUid: String(readPart10(i.part10).dataset.SOPInstanceUID), part10: i.part10 })),
     );
-    const line = await node.waitForLog(
+    const line = await node.node.waitForLog(
       new RegExp(`"jobId":"${study.replace(/\./g, '\\.')}_four-views.*job failed: SERIES_NOT_ACCEPTED`),
       120_000,
     );

@@ -18,7 +18,7 @@ import { readPart10 } from '../../src/dicom/part10';
 import { readMeasurementReport, type ReadMeasurementGroup } from '../../src/dicom/sr/reader';
 import { PROBE_TRACKING_ID, RECTANGLE_TRACKING_ID } from '../../src/results/image-reports';
 import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc';
-import { stowFiles, type DicomFile } from '../../scripts/support/dicom-files';
+import { dicomFile, stowFiles } from '../../scripts/support/dicom-files';
 import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
 import { blobRadiograph, SPOTS } from '../support/blob-radiograph';
 import { classifierModelPackage, detectorModelPackage, volumeDetectorModelPackage } from '../support/test-models';
@@ -26,16 +26,6 @@ import { sphereCt, SIZE, SPHERES } from '../support/sphere-ct';
 import { launchChromium, ohifDist, OhifSession } from '../support/ohif-browser';
 import { waitUntil } from '../support/results';
 import { REDIS_URL, SHARED_DATA, tempDir, uniquePrefix } from '../support/env';
-
-function asFile(part10: Buffer): DicomFile {
-  const { dataset } = readPart10(part10);
-  return {
-    studyInstanceUid: String(dataset.StudyInstanceUID),
-    seriesInstanceUid: String(dataset.SeriesInstanceUID),
-    sopInstanceUid: String(dataset.SOPInstanceUID),
-    part10,
-  };
-}
 
 describe('detection and classification results in the OHIF viewer (headless Chromium)', function () {
   this.timeout(600_000);
@@ -45,8 +35,8 @@ describe('detection and classification results in the OHIF viewer (headless Chro
   let viewer: AinodeProcess;
   let viewerUrl: string;
   let browser: Browser;
-  const dx = asFile(blobRadiograph({ extra: { ImagerPixelSpacing: [0.15, 0.15] } }).part10);
-  const cr = asFile(fs.readFileSync(path.join(SHARED_DATA, 'xr', 'nema-wg04', 'RG2_J2KI.dcm')));
+  const dx = dicomFile(blobRadiograph({ extra: { ImagerPixelSpacing: [0.15, 0.15] } }).part10);
+  const cr = dicomFile(fs.readFileSync(path.join(SHARED_DATA, 'xr', 'nema-wg04', 'RG2_J2KI.dcm')));
   const viewerGroups = new Map<string, ReadMeasurementGroup[]>();
   const ct = sphereCt();
 

@@ -7,9 +7,25 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DataType, encodeModel, type NodeSpec, type TensorSpec, type ValueSpec } from '../../src/inference/onnx-proto';
 
-export function thresholdModelPackage(modelsDir: string, id: string, thresholdHu: number): void {
+/** Writes a test package: the ONNX bytes and a manifest with their checksum (fields of `manifest` win). */
+function writePackage(modelsDir: string, id: string, bytes: Uint8Array, manifest: Record<string, unknown>): void {
   const pkg = path.join(modelsDir, id);
   fs.mkdirSync(pkg, { recursive: true });
+  fs.writeFileSync(path.join(pkg, 'model.onnx'), bytes);
+  fs.writeFileSync(
+    path.join(pkg, 'manifest.json'),
+    JSON.stringify({
+      id,
+      version: '1.0.0',
+      file: 'model.onnx',
+      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+      licence: 'Apache-2.0',
+      ...manifest,
+    }),
+  );
+}
+
+export function thresholdModelPackage(modelsDir: string, id: string, thresholdHu: number): void {
   const bytes = encodeModel({
     graphName: id,
     producerName: 'ainode test',
@@ -24,37 +40,28 @@ export function thresholdModelPackage(modelsDir: string, id: string, thresholdHu
     inputs: [{ name: 'ct_hu', dataType: DataType.FLOAT, shape: [1, 1, 'd', 'h', 'w'] }],
     outputs: [{ name: 'mask', dataType: DataType.UINT8, shape: [1, 1, 'd', 'h', 'w'] }],
   });
-  fs.writeFileSync(path.join(pkg, 'model.onnx'), bytes);
   const c = (value: string, scheme: string, meaning: string): Record<string, string> => ({ value, scheme, meaning });
-  fs.writeFileSync(
-    path.join(pkg, 'manifest.json'),
-    JSON.stringify({
-      id,
-      version: '1.0.0',
-      task: 'segmentation',
-      file: 'model.onnx',
-      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
-      licence: 'Apache-2.0',
-      description: `test: tissue above ${thresholdHu} HU`,
-      accepts: { modality: ['CT'], slices: { min: 2 } },
-      input: { name: 'ct_hu', channels: 1 },
-      output: { name: 'mask', channels: 1 },
-      preprocess: { normalize: { method: 'none' } },
-      inference: { mode: 'whole' },
-      postprocess: { activation: 'none' },
-      segments: [
-        {
-          label: 1,
-          name: 'Dense tissue',
-          category: c('123037004', 'SCT', 'Anatomical Structure'),
-          type: c('91723000', 'SCT', 'Anatomical structure'),
-        },
-      ],
-      measurements: [{ kind: 'volume' }, { kind: 'meanIntensity', unit: c("[hnsf'U]", 'UCUM', 'Hounsfield unit') }],
-      procedureReported: c('24558-9', 'LN', 'CT Abdomen'),
-      seriesNumbers: { seg: 9101, sr: 9102 },
-    }),
-  );
+  writePackage(modelsDir, id, bytes, {
+    task: 'segmentation',
+    description: `test: tissue above ${thresholdHu} HU`,
+    accepts: { modality: ['CT'], slices: { min: 2 } },
+    input: { name: 'ct_hu', channels: 1 },
+    output: { name: 'mask', channels: 1 },
+    preprocess: { normalize: { method: 'none' } },
+    inference: { mode: 'whole' },
+    postprocess: { activation: 'none' },
+    segments: [
+      {
+        label: 1,
+        name: 'Dense tissue',
+        category: c('123037004', 'SCT', 'Anatomical Structure'),
+        type: c('91723000', 'SCT', 'Anatomical structure'),
+      },
+    ],
+    measurements: [{ kind: 'volume' }, { kind: 'meanIntensity', unit: c("[hnsf'U]", 'UCUM', 'Hounsfield unit') }],
+    procedureReported: c('24558-9', 'LN', 'CT Abdomen'),
+    seriesNumbers: { seg: 9101, sr: 9102 },
+  });
 }
 
 export function anyCtRules(file: string, modelId: string): void {
@@ -118,31 +125,20 @@ export function classifierModelPackage(
   m: QuadrantClassifier,
   manifest: Record<string, unknown>,
 ): void {
-  const pkg = path.join(modelsDir, id);
-  fs.mkdirSync(pkg, { recursive: true });
   const bytes = quadrantClassifierOnnx(m);
-  fs.writeFileSync(path.join(pkg, 'model.onnx'), bytes);
-  fs.writeFileSync(
-    path.join(pkg, 'manifest.json'),
-    JSON.stringify({
-      id,
-      version: '1.0.0',
-      task: 'classification',
-      file: 'model.onnx',
-      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
-      licence: 'Apache-2.0',
-      description: 'test fixture: quadrant means x W + b',
-      accepts: { modality: ['CR', 'DX'] },
-      input: { name: 'image', channels: m.channels },
-      output: { name: 'logits', channels: m.bias.length },
-      image: { size: [m.size, m.size], fit: 'stretch', voi: 'header', colour: m.channels === 3 ? 'rgb' : 'grey' },
-      preprocess: { normalize: { method: 'none' } },
-      classification: { activation: 'softmax' },
-      procedureReported: { value: '36572-6', scheme: 'LN', meaning: 'Chest X-ray' },
-      seriesNumbers: { sr: 9201 },
-      ...manifest,
-    }),
-  );
+  writePackage(modelsDir, id, bytes, {
+    task: 'classification',
+    description: 'test fixture: quadrant means x W + b',
+    accepts: { modality: ['CR', 'DX'] },
+    input: { name: 'image', channels: m.channels },
+    output: { name: 'logits', channels: m.bias.length },
+    image: { size: [m.size, m.size], fit: 'stretch', voi: 'header', colour: m.channels === 3 ? 'rgb' : 'grey' },
+    preprocess: { normalize: { method: 'none' } },
+    classification: { activation: 'softmax' },
+    procedureReported: { value: '36572-6', scheme: 'LN', meaning: 'Chest X-ray' },
+    seriesNumbers: { sr: 9201 },
+    ...manifest,
+  });
 }
 
 /**
@@ -259,39 +255,28 @@ export function detectorModelPackage(
   m: PeakDetector,
   manifest: Record<string, unknown>,
 ): void {
-  const pkg = path.join(modelsDir, id);
-  fs.mkdirSync(pkg, { recursive: true });
   const bytes = peakDetectorOnnx(m);
-  fs.writeFileSync(path.join(pkg, 'model.onnx'), bytes);
   const yolo = m.format === 'yolo';
-  fs.writeFileSync(
-    path.join(pkg, 'manifest.json'),
-    JSON.stringify({
-      id,
-      version: '1.0.0',
-      task: 'detection',
-      file: 'model.onnx',
-      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
-      licence: 'Apache-2.0',
-      description: 'test fixture: local maxima of a smoothed image',
-      accepts: { modality: ['DX', 'CR', 'MG', 'RG'] },
-      input: { name: 'image', channels: 1 },
-      output: { name: yolo ? 'predictions' : 'scores', channels: 1 },
-      image: { size: [m.size, m.size], fit: 'letterbox', voi: 'minmax', colour: 'grey' },
-      preprocess: { normalize: { method: 'none' } },
-      classes: [{ index: 0, name: 'Bright spot', finding: { value: '4147007', scheme: 'SCT', meaning: 'Mass' } }],
-      detection: {
-        format: m.format,
-        outputs: yolo ? { predictions: 'predictions' } : { boxes: 'boxes', scores: 'scores', labels: 'labels' },
-        scoreThreshold: m.threshold,
-        iou: 0.3,
-        maxDetections: 20,
-      },
-      procedureReported: { value: '36572-6', scheme: 'LN', meaning: 'Chest X-ray' },
-      seriesNumbers: { sr: 9401 },
-      ...manifest,
-    }),
-  );
+  writePackage(modelsDir, id, bytes, {
+    task: 'detection',
+    description: 'test fixture: local maxima of a smoothed image',
+    accepts: { modality: ['DX', 'CR', 'MG', 'RG'] },
+    input: { name: 'image', channels: 1 },
+    output: { name: yolo ? 'predictions' : 'scores', channels: 1 },
+    image: { size: [m.size, m.size], fit: 'letterbox', voi: 'minmax', colour: 'grey' },
+    preprocess: { normalize: { method: 'none' } },
+    classes: [{ index: 0, name: 'Bright spot', finding: { value: '4147007', scheme: 'SCT', meaning: 'Mass' } }],
+    detection: {
+      format: m.format,
+      outputs: yolo ? { predictions: 'predictions' } : { boxes: 'boxes', scores: 'scores', labels: 'labels' },
+      scoreThreshold: m.threshold,
+      iou: 0.3,
+      maxDetections: 20,
+    },
+    procedureReported: { value: '36572-6', scheme: 'LN', meaning: 'Chest X-ray' },
+    seriesNumbers: { sr: 9401 },
+    ...manifest,
+  });
 }
 
 /**
@@ -377,35 +362,24 @@ export function volumeDetectorModelPackage(
   id: string,
   m: { slices: number; rows: number; columns: number; threshold: number; box: number },
 ): void {
-  const pkg = path.join(modelsDir, id);
-  fs.mkdirSync(pkg, { recursive: true });
   const bytes = volumePeakDetectorOnnx(m);
-  fs.writeFileSync(path.join(pkg, 'model.onnx'), bytes);
-  fs.writeFileSync(
-    path.join(pkg, 'manifest.json'),
-    JSON.stringify({
-      id,
-      version: '1.0.0',
-      task: 'detection',
-      level: 'series',
-      file: 'model.onnx',
-      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
-      licence: 'Apache-2.0',
-      description: 'test fixture: local maxima of a smoothed volume',
-      accepts: { modality: ['CT'], slices: { min: 8 } },
-      input: { name: 'volume', channels: 1 },
-      output: { name: 'scores', channels: 1 },
-      preprocess: { clip: [-1000, 400], normalize: { method: 'fixed', offset: -1000, scale: 1 / 1400 } },
-      classes: [{ index: 0, name: 'Nodule', finding: { value: '27925004', scheme: 'SCT', meaning: 'Nodule' } }],
-      detection: {
-        format: 'boxes-scores-labels',
-        outputs: { boxes: 'boxes', scores: 'scores', labels: 'labels' },
-        scoreThreshold: m.threshold,
-        iou: 0.2,
-        maxDetections: 10,
-      },
-      procedureReported: { value: '24627-2', scheme: 'LN', meaning: 'CT Chest' },
-      seriesNumbers: { sr: 9501 },
-    }),
-  );
+  writePackage(modelsDir, id, bytes, {
+    task: 'detection',
+    level: 'series',
+    description: 'test fixture: local maxima of a smoothed volume',
+    accepts: { modality: ['CT'], slices: { min: 8 } },
+    input: { name: 'volume', channels: 1 },
+    output: { name: 'scores', channels: 1 },
+    preprocess: { clip: [-1000, 400], normalize: { method: 'fixed', offset: -1000, scale: 1 / 1400 } },
+    classes: [{ index: 0, name: 'Nodule', finding: { value: '27925004', scheme: 'SCT', meaning: 'Nodule' } }],
+    detection: {
+      format: 'boxes-scores-labels',
+      outputs: { boxes: 'boxes', scores: 'scores', labels: 'labels' },
+      scoreThreshold: m.threshold,
+      iou: 0.2,
+      maxDetections: 10,
+    },
+    procedureReported: { value: '24627-2', scheme: 'LN', meaning: 'CT Chest' },
+    seriesNumbers: { sr: 9501 },
+  });
 }

@@ -154,42 +154,12 @@ function measurementItem(m: Measurement, algorithm?: MeasurementReportInit['algo
   return num('CONTAINS', m.concept, m.value, m.unit, mods);
 }
 
-export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport {
+/** TID 1411 (per segment), 1501 (plain, planar outline, point) and 1410 (region) groups, checked against the source images. */
+function measurementGroups(init: MeasurementReportInit, sourceInstances: InstanceRef[]): ContentItem[] {
   const planarGroups = init.planarGroups ?? [];
   const regionGroups = init.regionGroups ?? [];
   const pointGroups = init.pointGroups ?? [];
-  for (const uid of [
-    init.seriesInstanceUid,
-    init.sopInstanceUid,
-    init.observer.uid,
-    init.sourceSeries.seriesInstanceUid,
-    ...(init.segmentation ? [init.segmentation.instance.sopInstanceUid] : []),
-  ]) {
-    if (!isValidUid(uid)) throw new AinodeError('SR_INVALID', `"${uid}" is not a valid UID`);
-  }
-  if (
-    init.segmentGroups.length +
-      init.plainGroups.length +
-      planarGroups.length +
-      regionGroups.length +
-      pointGroups.length ===
-    0
-  )
-    throw new AinodeError('SR_INVALID', 'a measurement report needs at least one measurement group');
   const segmentation = init.segmentation;
-  if (init.segmentGroups.length && !segmentation)
-    throw new AinodeError('SR_INVALID', 'segment measurement groups need the SEG they reference');
-  const otherSeries = (init.otherSourceSeries ?? []).filter(
-    (x) => x.seriesInstanceUid !== init.sourceSeries.seriesInstanceUid,
-  );
-  for (const o of otherSeries)
-    if (!isValidUid(o.seriesInstanceUid))
-      throw new AinodeError('SR_INVALID', `"${o.seriesInstanceUid}" is not a valid UID`);
-  const sourceInstances = uniqueInstances([...init.sourceSeries.instances, ...otherSeries.flatMap((o) => o.instances)]);
-  if (sourceInstances.length === 0)
-    throw new AinodeError('SR_INVALID', 'the source series has no instances to reference');
-  const now = dicomDateTime(init.createdAt);
-
   const inSource = (sop: string, what: string): void => {
     if (!sourceInstances.some((i) => i.sopInstanceUid === sop))
       throw new AinodeError('SR_INVALID', `${what}: its image is not in the source series`);
@@ -296,6 +266,47 @@ export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport
     ];
     groups.push(group('1501', g, [value, text('CONTAINS', Codes.comment, g.label)]));
   }
+
+  return groups;
+}
+
+export function buildMeasurementReport(init: MeasurementReportInit): BuiltReport {
+  const planarGroups = init.planarGroups ?? [];
+  const regionGroups = init.regionGroups ?? [];
+  const pointGroups = init.pointGroups ?? [];
+  for (const uid of [
+    init.seriesInstanceUid,
+    init.sopInstanceUid,
+    init.observer.uid,
+    init.sourceSeries.seriesInstanceUid,
+    ...(init.segmentation ? [init.segmentation.instance.sopInstanceUid] : []),
+  ]) {
+    if (!isValidUid(uid)) throw new AinodeError('SR_INVALID', `"${uid}" is not a valid UID`);
+  }
+  if (
+    init.segmentGroups.length +
+      init.plainGroups.length +
+      planarGroups.length +
+      regionGroups.length +
+      pointGroups.length ===
+    0
+  )
+    throw new AinodeError('SR_INVALID', 'a measurement report needs at least one measurement group');
+  const segmentation = init.segmentation;
+  if (init.segmentGroups.length && !segmentation)
+    throw new AinodeError('SR_INVALID', 'segment measurement groups need the SEG they reference');
+  const otherSeries = (init.otherSourceSeries ?? []).filter(
+    (x) => x.seriesInstanceUid !== init.sourceSeries.seriesInstanceUid,
+  );
+  for (const o of otherSeries)
+    if (!isValidUid(o.seriesInstanceUid))
+      throw new AinodeError('SR_INVALID', `"${o.seriesInstanceUid}" is not a valid UID`);
+  const sourceInstances = uniqueInstances([...init.sourceSeries.instances, ...otherSeries.flatMap((o) => o.instances)]);
+  if (sourceInstances.length === 0)
+    throw new AinodeError('SR_INVALID', 'the source series has no instances to reference');
+  const now = dicomDateTime(init.createdAt);
+
+  const groups = measurementGroups(init, sourceInstances);
 
   const content: ContentItem[] = [
     codeValue('HAS CONCEPT MOD', Codes.languageOfContent, Codes.englishUS),
