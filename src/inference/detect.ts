@@ -95,11 +95,17 @@ function candidates(
     return out;
   }
   const pred = get(spec.outputs.predictions, 'predictions');
-  const width = 5 + Math.max(...classes.map((c) => c.index)) + 1;
-  const dims = pred.dims.length === 3 ? pred.dims.slice(1) : pred.dims;
-  if (dims.length !== 2 || (dims[1] !== width && dims[0] !== width))
-    throw failed(`the detector's predictions are ${pred.dims.join('x')}, not [1, N, ${width}] or [1, ${width}, N]`);
-  const transposed = dims[1] !== width; // [width, N]
+  const needed = 5 + Math.max(...classes.map((c) => c.index)) + 1;
+  const dims = pred.dims.length === 3 && pred.dims[0] === 1 ? pred.dims.slice(1) : pred.dims;
+  // [N, 5 + classes] or its transpose: the width is the dimension that fits the classes; where
+  // both do, the smaller one (a head has more candidates than values a candidate).
+  const fits = (d: number): boolean => d >= needed;
+  if (dims.length !== 2 || (!fits(dims[0]) && !fits(dims[1])))
+    throw failed(
+      `the detector's predictions are ${pred.dims.join('x')}; a [1, N, 5 + classes] output with class index ${needed - 6} needs a width of at least ${needed}`,
+    );
+  const transposed = !fits(dims[1]) || (fits(dims[0]) && dims[0] < dims[1]); // [width, N]
+  const width = transposed ? dims[0] : dims[1];
   const n = transposed ? dims[1] : dims[0];
   const at = (i: number, k: number): number => (transposed ? pred.data[k * n + i] : pred.data[i * width + k]);
   for (let i = 0; i < n; i++) {

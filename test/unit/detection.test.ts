@@ -98,6 +98,24 @@ describe('detection: decoding, suppression and mapping back', () => {
     }
   });
 
+  it('yolo: a head with more classes than the manifest declares is read by its own width', () => {
+    // Three candidates, 4 box + 1 objectness + 3 classes = 8 values each; the manifest declares classes 0 and 1.
+    const rows = [
+      [20, 30, 10, 6, 1, 0.9, 0.1, 0.95],
+      [70, 70, 4, 4, 1, 0.1, 0.8, 0.2],
+      [50, 50, 4, 4, 1, 0.2, 0.2, 0.99],
+    ];
+    const yolo = spec({ format: 'yolo', outputs: { predictions: 'p' }, boxFormat: 'cxcywh', scoreThreshold: 0.5 });
+    const found = decodeDetections(new Map([['p', tensor(rows.flat(), [1, 3, 8])]]), yolo, CLASSES, identity);
+    expect(found.map((d) => [d.class.name, Math.round(d.score * 100) / 100])).to.deep.equal([
+      ['Mass', 0.9],
+      ['Nodule', 0.8],
+    ]);
+    expect(() =>
+      decodeDetections(new Map([['p', tensor([1, 2, 3, 4, 5, 6], [1, 1, 6])]]), yolo, CLASSES, identity),
+    ).to.throw(/needs a width of at least 7/);
+  });
+
   it('letterbox: boxes map back to the source grid, clipped to it; a box wholly in the padding is dropped', () => {
     const t = fitTransform({ rows: 400, columns: 200 }, { rows: 100, columns: 100 }, 'letterbox');
     // scale 0.25, offset x 25: model x 25..75 covers the source's 0..200.
