@@ -53,8 +53,11 @@ export interface ResultIdentity {
   uids: OutputUids;
   /** The series number of an output: the manifest's base (+1 for the viewer SR), 100 more per result version. */
   seriesNumber(kind: OutputKind, base: { seg: number; sr: number }): number;
-  /** The series description of an output, e.g. `AI ct-lung 1.0.0 measurements run 2`. */
-  seriesDescription(kind: OutputKind, model: { id: string; version: string }): string;
+  /**
+   * The series description of an output, e.g. `AI ct-lung 1.0.0 measurements run 2`; the viewer
+   * SR of a model on 2D images (one with an `image` input) is its "key images", else "key slices".
+   */
+  seriesDescription(kind: OutputKind, model: { id: string; version: string; image?: unknown }): string;
 }
 
 export function resultIdentity(k: ResultKey): ResultIdentity {
@@ -66,7 +69,7 @@ export function resultIdentity(k: ResultKey): ResultIdentity {
     uids: outputUids(k),
     seriesNumber: (kind, base) => (kind === 'seg' ? base.seg : kind === 'sr' ? base.sr : base.sr + 1) + 100 * (v - 1),
     seriesDescription: (kind, m) =>
-      `AI ${m.id} ${m.version}${kind === 'sr' ? ' measurements' : kind === 'viewer-sr' ? ' key slices' : ''}${run}`,
+      `AI ${m.id} ${m.version}${kind === 'sr' ? ' measurements' : kind === 'viewer-sr' ? (m.image ? ' key images' : ' key slices') : ''}${run}`,
   };
 }
 

@@ -149,7 +149,7 @@ describe('detection and classification results in the OHIF viewer (headless Chro
     const groups = viewerGroups.get(dx.studyInstanceUid)!;
     expect(groups).to.have.length(SPOTS.length);
     const ohif = await OhifSession.open(browser, viewerUrl, dx.studyInstanceUid, true);
-    await ohif.loadDerivedSeries('key slices');
+    await ohif.loadDerivedSeries('key images');
     const rows = await ohif.measurementRows(groups.length);
     for (const g of groups)
       expect(
@@ -253,7 +253,7 @@ describe('detection and classification results in the OHIF viewer (headless Chro
     expect(groups[0].comment).to.match(/^Finding A: (present|absent) \d+\.\d%; Finding B: (present|absent) \d+\.\d%$/);
     const ohif = await OhifSession.open(browser, viewerUrl, cr.studyInstanceUid, true);
     const before = await ohif.colouredFraction();
-    await ohif.loadDerivedSeries('key slices');
+    await ohif.loadDerivedSeries('key images');
     const rows = await ohif.measurementRows(1);
     expect(rows[0]).to.include(groups[0].comment!);
     await ohif.page.waitForTimeout(1000);
