@@ -148,6 +148,11 @@ export function schemaProblems(schema: object, doc: unknown): Problem[] {
   return out;
 }
 
+/** A JSON object (not an array or null): what the semantic checks read fields of. */
+export function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** A regular expression's problem (the rules and manifests compile theirs case-insensitively). */
 export function regexProblem(source: unknown): string | undefined {
   if (typeof source !== 'string') return undefined;

@@ -13,7 +13,7 @@ import type { Code } from '../dicom/codes';
 import type { SeriesAcceptance } from '../contracts/acceptance';
 import type { FitMode } from '../image/fit';
 import type { VoiChoice } from '../image/planar-image';
-import { pointer, regexProblem, schemaProblems, type Problem, type SchemaPath } from '../contracts/validate';
+import { isMapping, pointer, regexProblem, schemaProblems, type Problem, type SchemaPath } from '../contracts/validate';
 import manifestSchema from '../contracts/schemas/manifest.schema.json';
 
 export interface Preprocess {
@@ -145,7 +145,7 @@ export interface ModelManifest {
 
 type Obj = Record<string, unknown>;
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = isMapping;
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /**

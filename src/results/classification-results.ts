@@ -9,7 +9,7 @@
  * outcomes and probabilities as the label.
  */
 import { Codes } from '../dicom/codes';
-import type { InstanceRef, PlainMeasurementGroup } from '../dicom/sr/measurement-report';
+import type { PlainMeasurementGroup } from '../dicom/sr/measurement-report';
 import type { PatientStudyAttributes } from '../dicom/study-attributes';
 import { deterministicUid } from '../contracts/uid';
 import { resultIdentity, type ResultKey } from '../contracts/result-identity';
@@ -17,7 +17,15 @@ import type { SrProfile } from '../contracts/sr-profile';
 import type { PixelSpacing } from '../image/spacing';
 import type { ModelManifest } from '../inference/manifest';
 import type { ClassFinding, ClassOutcome } from '../inference/classify';
-import { percent, profileReport, reportCommon, viewerReport, whereLabel, type FrameRef } from './image-reports';
+import {
+  percent,
+  profileReport,
+  reportCommon,
+  viewerReport,
+  whereLabel,
+  type FrameRef,
+  type ReportSource,
+} from './image-reports';
 import type { ReportObject } from './segmentation-results';
 
 export interface ImageClassification {
@@ -39,11 +47,7 @@ export function buildClassificationResults(
   key: ResultKey,
   manifest: ModelManifest,
   patientStudy: PatientStudyAttributes,
-  source: {
-    seriesInstanceUid: string;
-    instances: InstanceRef[];
-    others?: { seriesInstanceUid: string; instances: InstanceRef[] }[];
-  },
+  source: ReportSource,
   perImage: ImageClassification[],
   combined?: { findings: ClassFinding[]; images: FrameRef[] },
   profiles: readonly SrProfile[] = ['standard'],

@@ -10,7 +10,6 @@
  */
 import { Codes } from '../dicom/codes';
 import {
-  type InstanceRef,
   type PlainMeasurementGroup,
   type PointFindingGroup,
   type RegionFindingGroup,
@@ -32,6 +31,7 @@ import {
   viewerReport,
   whereLabel,
   type FrameRef,
+  type ReportSource,
 } from './image-reports';
 import type { ReportObject } from './segmentation-results';
 
@@ -56,7 +56,7 @@ export function buildDetectionResults(
   key: ResultKey,
   manifest: ModelManifest,
   patientStudy: PatientStudyAttributes,
-  source: { seriesInstanceUid: string; instances: InstanceRef[] },
+  source: ReportSource,
   perImage: ImageDetections[],
   profiles: readonly SrProfile[] = ['standard'],
 ): { reports: ReportObject[]; timingsMs: { srEncode: number } } {
@@ -143,7 +143,7 @@ export function buildVolumeDetectionResults(
   key: ResultKey,
   manifest: ModelManifest,
   patientStudy: PatientStudyAttributes,
-  source: { seriesInstanceUid: string; instances: InstanceRef[]; frameOfReferenceUid: string },
+  source: ReportSource & { frameOfReferenceUid: string },
   detections: Detection3D[],
   profiles: readonly SrProfile[] = ['standard'],
   volume?: { geometry: VolumeGeometry; slices: SliceSource[] },

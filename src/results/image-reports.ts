@@ -40,16 +40,19 @@ export function whereLabel(r: FrameRef, i: number): string {
   return `image ${i + 1}${r.frameNumber !== undefined && r.frameNumber > 1 ? ` frame ${r.frameNumber}` : ''}`;
 }
 
+/** The images a report was inferred from: its source series, and further series of a study-level model. */
+export interface ReportSource {
+  seriesInstanceUid: string;
+  instances: InstanceRef[];
+  others?: { seriesInstanceUid: string; instances: InstanceRef[] }[];
+}
+
 /** The attributes every report of this job shares. */
 export function reportCommon(
   key: ResultKey,
   manifest: ModelManifest,
   patientStudy: PatientStudyAttributes,
-  source: {
-    seriesInstanceUid: string;
-    instances: InstanceRef[];
-    others?: { seriesInstanceUid: string; instances: InstanceRef[] }[];
-  },
+  source: ReportSource,
 ): Pick<
   MeasurementReportInit,
   'patientStudy' | 'procedureReported' | 'observer' | 'algorithm' | 'sourceSeries' | 'otherSourceSeries'

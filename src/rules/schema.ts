@@ -12,7 +12,7 @@ import { resolveAttribute } from '../dicom/part10';
 import type { Orientation } from '../contracts/geometry';
 import type { Destination } from '../contracts/destination';
 import { DEFAULT_SR_PROFILES, type SrProfile } from '../contracts/sr-profile';
-import { pointer, regexProblem, schemaProblems, type Problem, type SchemaPath } from '../contracts/validate';
+import { isMapping, pointer, regexProblem, schemaProblems, type Problem, type SchemaPath } from '../contracts/validate';
 import rulesSchema from '../contracts/schemas/rules.schema.json';
 
 export type MissingPolicy = 'match' | 'no-match' | 'skip';
@@ -98,7 +98,7 @@ const TESTS = ['equals', 'in', 'regex', 'range', 'present', 'contains'] as const
 function semanticProblems(root: unknown): Problem[] {
   const problems: Problem[] = [];
   const fail = (path: SchemaPath, message: string): void => void problems.push({ path, message });
-  const isObj = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isObj = isMapping;
   if (!isObj(root) || !Array.isArray(root.rules)) return problems;
   const declared = new Set(isObj(root.destinations) ? Object.keys(root.destinations) : []);
   const names = new Set<string>();

@@ -14,23 +14,13 @@ import { readMeasurementReport } from '../../src/dicom/sr/reader';
 import { readPlanarImage, type PlanarImage } from '../../src/image/planar-image';
 import { dicomFile, stowFiles, type DicomFile } from '../../scripts/support/dicom-files';
 import { checkReport, startNodeUnderTest, waitForReports, type NodeUnderTest } from '../support/node-under-test';
-import { classifierModelPackage, type QuadrantClassifier } from '../support/test-models';
+import { classifierModelPackage, GREY_QUADRANTS, type QuadrantClassifier } from '../support/test-models';
 import { SHARED_DATA } from '../support/env';
 
 const WG04 = path.join(SHARED_DATA, 'xr', 'nema-wg04');
 const sct = (value: string, meaning: string): Record<string, string> => ({ value, scheme: 'SCT', meaning });
 
-const GREY: QuadrantClassifier = {
-  channels: 1,
-  size: 64,
-  weights: [
-    [4, 0],
-    [0, 0],
-    [0, 0],
-    [-4, 0],
-  ],
-  bias: [0.25, 0],
-};
+const GREY = GREY_QUADRANTS;
 const RGB: QuadrantClassifier = {
   channels: 3,
   size: 32,

@@ -21,7 +21,12 @@ import { startOrthanc, type OrthancProcess } from '../../scripts/support/orthanc
 import { dicomFile, stowFiles } from '../../scripts/support/dicom-files';
 import { spawnAinode, type AinodeProcess } from '../support/ainode-process';
 import { blobRadiograph, SPOTS } from '../support/blob-radiograph';
-import { classifierModelPackage, detectorModelPackage, volumeDetectorModelPackage } from '../support/test-models';
+import {
+  classifierModelPackage,
+  detectorModelPackage,
+  GREY_QUADRANTS,
+  volumeDetectorModelPackage,
+} from '../support/test-models';
 import { sphereCt, SIZE, SPHERES } from '../support/sphere-ct';
 import { launchChromium, ohifDist, OhifSession } from '../support/ohif-browser';
 import { waitUntil } from '../support/results';
@@ -45,38 +50,23 @@ describe('detection and classification results in the OHIF viewer (headless Chro
     const models = path.join(dir, 'models');
     detectorModelPackage(models, 'peaks', { size: 128, threshold: 0.3, box: 12, format: 'yolo' }, {});
     volumeDetectorModelPackage(models, 'spheres', { ...SIZE, threshold: 0.5, box: 6 });
-    classifierModelPackage(
-      models,
-      'quadrants',
-      {
-        channels: 1,
-        size: 64,
-        weights: [
-          [4, 0],
-          [0, 0],
-          [0, 0],
-          [-4, 0],
-        ],
-        bias: [0.25, 0],
-      },
-      {
-        accepts: { modality: ['CR'] },
-        classes: [
-          {
-            index: 0,
-            name: 'Finding A',
-            finding: { value: '36118008', scheme: 'SCT', meaning: 'Pneumothorax' },
-            threshold: 0.5,
-          },
-          {
-            index: 1,
-            name: 'Finding B',
-            finding: { value: '17621005', scheme: 'SCT', meaning: 'Normal' },
-            threshold: 0.5,
-          },
-        ],
-      },
-    );
+    classifierModelPackage(models, 'quadrants', GREY_QUADRANTS, {
+      accepts: { modality: ['CR'] },
+      classes: [
+        {
+          index: 0,
+          name: 'Finding A',
+          finding: { value: '36118008', scheme: 'SCT', meaning: 'Pneumothorax' },
+          threshold: 0.5,
+        },
+        {
+          index: 1,
+          name: 'Finding B',
+          finding: { value: '17621005', scheme: 'SCT', meaning: 'Normal' },
+          threshold: 0.5,
+        },
+      ],
+    });
     fs.writeFileSync(
       path.join(dir, 'rules.yaml'),
       [
@@ -160,59 +150,46 @@ describe('detection and classification results in the OHIF viewer (headless Chro
     await ohif.page.waitForTimeout(1000);
     await ohif.screenshot('dx-detection-boxes.png');
     // Where the image lies on the screen: OHIF fits it into the viewport, centred.
-    const pane = ohif.page.locator('[data-cy="viewport-pane"]').first();
-    const png = await pane.screenshot();
-    const hits = await ohif.page.evaluate(
-      async ({ b64, boxes, rows: imgRows, columns: imgCols }) => {
-        const img = new Image();
-        img.src = `data:image/png;base64,${b64}`;
-        await img.decode();
-        const c = document.createElement('canvas');
-        c.width = img.width;
-        c.height = img.height;
-        const ctx = c.getContext('2d')!;
-        ctx.drawImage(img, 0, 0);
-        const d = ctx.getImageData(0, 0, c.width, c.height).data;
-        const coloured = (x: number, y: number): boolean => {
-          for (let dy = -3; dy <= 3; dy++)
-            for (let dx = -3; dx <= 3; dx++) {
-              const xx = Math.round(x) + dx;
-              const yy = Math.round(y) + dy;
-              if (xx < 0 || yy < 0 || xx >= c.width || yy >= c.height) continue;
-              const i = 4 * (yy * c.width + xx);
-              if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) return true;
-            }
-          return false;
-        };
-        const scale = Math.min(c.width / imgCols, c.height / imgRows);
-        const ox = (c.width - imgCols * scale) / 2;
-        const oy = (c.height - imgRows * scale) / 2;
-        return boxes.map((p) => {
-          // Sample along the four edges of the box, on the screen.
-          const [x0, y0, x1, , , y1] = [p[0], p[1], p[2], p[3], p[4], p[5]];
-          let on = 0;
-          let n = 0;
-          for (let t = 0.1; t <= 0.9; t += 0.2) {
-            for (const [x, y] of [
-              [x0 + t * (x1 - x0), y0],
-              [x0 + t * (x1 - x0), y1],
-              [x0, y0 + t * (y1 - y0)],
-              [x1, y0 + t * (y1 - y0)],
-            ]) {
-              n++;
-              if (coloured(ox + x * scale, oy + y * scale)) on++;
-            }
-          }
-          // And a control: the same box moved by three of its widths, where nothing is drawn.
-          const shift = 3 * (x1 - x0);
-          let off = 0;
-          for (let t = 0.1; t <= 0.9; t += 0.2)
-            if (coloured(ox + (x0 + shift + t * (x1 - x0)) * scale, oy + y0 * scale)) off++;
-          return { on, n, off };
-        });
-      },
-      { b64: png.toString('base64'), boxes: groups.map((g) => g.imageRegion!.points), rows: 900, columns: 800 },
-    );
+    const { width, height, rgba: d } = await ohif.viewportPixels();
+    const coloured = (x: number, y: number): boolean => {
+      for (let dy = -3; dy <= 3; dy++)
+        for (let dx = -3; dx <= 3; dx++) {
+          const xx = Math.round(x) + dx;
+          const yy = Math.round(y) + dy;
+          if (xx < 0 || yy < 0 || xx >= width || yy >= height) continue;
+          const i = 4 * (yy * width + xx);
+          if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) return true;
+        }
+      return false;
+    };
+    const [imgRows, imgCols] = [900, 800];
+    const scale = Math.min(width / imgCols, height / imgRows);
+    const ox = (width - imgCols * scale) / 2;
+    const oy = (height - imgRows * scale) / 2;
+    const hits = groups.map((g) => {
+      // Sample along the four edges of the box, on the screen.
+      const p = g.imageRegion!.points;
+      const [x0, y0, x1, y1] = [p[0], p[1], p[2], p[5]];
+      let on = 0;
+      let n = 0;
+      for (let t = 0.1; t <= 0.9; t += 0.2) {
+        for (const [x, y] of [
+          [x0 + t * (x1 - x0), y0],
+          [x0 + t * (x1 - x0), y1],
+          [x0, y0 + t * (y1 - y0)],
+          [x1, y0 + t * (y1 - y0)],
+        ]) {
+          n++;
+          if (coloured(ox + x * scale, oy + y * scale)) on++;
+        }
+      }
+      // And a control: the same box moved by three of its widths, where nothing is drawn.
+      const shift = 3 * (x1 - x0);
+      let off = 0;
+      for (let t = 0.1; t <= 0.9; t += 0.2)
+        if (coloured(ox + (x0 + shift + t * (x1 - x0)) * scale, oy + y0 * scale)) off++;
+      return { on, n, off };
+    });
     process.stdout.write(`      OHIF: box edges drawn where the SR puts them: ${JSON.stringify(hits)}\n`);
     for (const h of hits) {
       expect(h.on / h.n, 'share of a box edge that is drawn on screen').to.be.at.least(0.8);

@@ -125,14 +125,10 @@ export class OhifSession {
     return Number(/I:\s*(\d+)/.exec(t)?.[1]);
   }
 
-  /**
-   * Pixels of the viewport that are coloured (max-min channel > 40): the images here are
-   * greyscale, so colour comes only from overlays (segments, outlines, measurement text).
-   * The screenshot is decoded by the browser itself.
-   */
-  async colouredFraction(): Promise<number> {
+  /** The viewport as the screen shows it: RGBA pixels of a screenshot, decoded by the browser itself. */
+  async viewportPixels(): Promise<{ width: number; height: number; rgba: Buffer }> {
     const png = await this.page.locator('[data-cy="viewport-pane"]').first().screenshot();
-    return this.page.evaluate(async (b64) => {
+    const out = await this.page.evaluate(async (b64) => {
       const img = new Image();
       img.src = `data:image/png;base64,${b64}`;
       await img.decode();
@@ -142,11 +138,23 @@ export class OhifSession {
       const ctx = c.getContext('2d')!;
       ctx.drawImage(img, 0, 0);
       const d = ctx.getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 0; i < d.length; i += 4)
-        if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 40) n++;
-      return n / (c.width * c.height);
+      let bin = '';
+      for (let i = 0; i < d.length; i += 0x8000) bin += String.fromCharCode(...d.subarray(i, i + 0x8000));
+      return { width: c.width, height: c.height, b64: btoa(bin) };
     }, png.toString('base64'));
+    return { width: out.width, height: out.height, rgba: Buffer.from(out.b64, 'base64') };
+  }
+
+  /**
+   * Pixels of the viewport that are coloured (max-min channel > 40): the images here are
+   * greyscale, so colour comes only from overlays (segments, outlines, measurement text).
+   */
+  async colouredFraction(): Promise<number> {
+    const { width, height, rgba: d } = await this.viewportPixels();
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4)
+      if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 40) n++;
+    return n / (width * height);
   }
 
   async screenshot(name: string): Promise<string> {

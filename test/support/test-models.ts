@@ -84,6 +84,22 @@ export interface QuadrantClassifier {
   bias: number[];
 }
 
+/**
+ * The grey two-class fixture several tests use: logit 0 is 4 x (top-left mean - bottom-right mean)
+ * + 0.25, logit 1 is 0.
+ */
+export const GREY_QUADRANTS: QuadrantClassifier = {
+  channels: 1,
+  size: 64,
+  weights: [
+    [4, 0],
+    [0, 0],
+    [0, 0],
+    [-4, 0],
+  ],
+  bias: [0.25, 0],
+};
+
 export function quadrantClassifierOnnx(m: QuadrantClassifier): Uint8Array {
   const half = m.size / 2;
   const k = m.bias.length;
@@ -142,6 +158,42 @@ export function classifierModelPackage(
 }
 
 /**
+ * The peak detectors' common graph (2D or 3D by `dims`): `input` smoothed by a mean of
+ * `smooth` voxels a side, a voxel that is the maximum of its `neighbourhood` and above
+ * `threshold` scoring its smoothed value, 0 elsewhere (`score_map`).
+ */
+function peakNodes(input: string, dims: 2 | 3, smooth: number, neighbourhood: number): NodeSpec[] {
+  const pool = (op: string, name: string, from: string, to: string, k: number): NodeSpec => ({
+    op,
+    name,
+    inputs: [from],
+    outputs: [to],
+    attributes: [
+      { name: 'kernel_shape', ints: Array(dims).fill(k) },
+      { name: 'pads', ints: Array(2 * dims).fill((k - 1) / 2) },
+      { name: 'strides', ints: Array(dims).fill(1) },
+    ],
+  });
+  const toFloat = (name: string, from: string, to: string): NodeSpec => ({
+    op: 'Cast',
+    name,
+    inputs: [from],
+    outputs: [to],
+    attributes: [{ name: 'to', int: DataType.FLOAT }],
+  });
+  return [
+    pool('AveragePool', 'smooth', input, 'smoothed', smooth),
+    pool('MaxPool', 'neighbourhood', 'smoothed', 'local_max', neighbourhood),
+    { op: 'Equal', name: 'is_peak', inputs: ['smoothed', 'local_max'], outputs: ['peak_b'] },
+    toFloat('peak_f', 'peak_b', 'peak'),
+    { op: 'Greater', name: 'is_bright', inputs: ['smoothed', 'threshold'], outputs: ['bright_b'] },
+    toFloat('bright_f', 'bright_b', 'bright'),
+    { op: 'Mul', name: 'peak_bright', inputs: ['peak', 'bright'], outputs: ['mask'] },
+    { op: 'Mul', name: 'score', inputs: ['mask', 'smoothed'], outputs: ['score_map'] },
+  ];
+}
+
+/**
  * A detector whose findings are known from the input: the image smoothed by a 5 x 5 mean, and
  * every pixel that is the maximum of its 9 x 9 neighbourhood and brighter than `threshold` is a
  * finding of class 0 with that smoothed value as its score, a `box` x `box` square centred on it.
@@ -159,39 +211,7 @@ export function peakDetectorOnnx(m: PeakDetector): Uint8Array {
   const n = m.size * m.size;
   const centres: number[] = [];
   for (let y = 0; y < m.size; y++) for (let x = 0; x < m.size; x++) centres.push(x + 0.5, y + 0.5);
-  const pool = (op: string, name: string, input: string, output: string, k: number): NodeSpec => ({
-    op,
-    name,
-    inputs: [input],
-    outputs: [output],
-    attributes: [
-      { name: 'kernel_shape', ints: [k, k] },
-      { name: 'pads', ints: [(k - 1) / 2, (k - 1) / 2, (k - 1) / 2, (k - 1) / 2] },
-      { name: 'strides', ints: [1, 1] },
-    ],
-  });
-  const nodes: NodeSpec[] = [
-    pool('AveragePool', 'smooth', 'image', 'smoothed', 5),
-    pool('MaxPool', 'neighbourhood', 'smoothed', 'local_max', 9),
-    { op: 'Equal', name: 'is_peak', inputs: ['smoothed', 'local_max'], outputs: ['peak_b'] },
-    {
-      op: 'Cast',
-      name: 'peak_f',
-      inputs: ['peak_b'],
-      outputs: ['peak'],
-      attributes: [{ name: 'to', int: DataType.FLOAT }],
-    },
-    { op: 'Greater', name: 'is_bright', inputs: ['smoothed', 'threshold'], outputs: ['bright_b'] },
-    {
-      op: 'Cast',
-      name: 'bright_f',
-      inputs: ['bright_b'],
-      outputs: ['bright'],
-      attributes: [{ name: 'to', int: DataType.FLOAT }],
-    },
-    { op: 'Mul', name: 'peak_bright', inputs: ['peak', 'bright'], outputs: ['mask'] },
-    { op: 'Mul', name: 'score', inputs: ['mask', 'smoothed'], outputs: ['score_map'] },
-  ];
+  const nodes: NodeSpec[] = peakNodes('image', 2, 5, 9);
   const initializers: TensorSpec[] = [
     { name: 'threshold', dataType: DataType.FLOAT, dims: [], floats: [m.threshold] },
     { name: 'centres', dataType: DataType.FLOAT, dims: [1, n, 2], floats: centres },
@@ -299,17 +319,6 @@ export function volumePeakDetectorOnnx(m: {
     for (let y = 0; y < m.rows; y++)
       for (let x = 0; x < m.columns; x++)
         corners.push(x + 0.5 - h, y + 0.5 - h, z + 0.5 - h, x + 0.5 + h, y + 0.5 + h, z + 0.5 + h);
-  const pool = (op: string, name: string, input: string, output: string, k: number): NodeSpec => ({
-    op,
-    name,
-    inputs: [input],
-    outputs: [output],
-    attributes: [
-      { name: 'kernel_shape', ints: [k, k, k] },
-      { name: 'pads', ints: Array(6).fill((k - 1) / 2) },
-      { name: 'strides', ints: [1, 1, 1] },
-    ],
-  });
   return encodeModel({
     graphName: 'volume-peak-detector',
     producerName: 'ainode test',
@@ -317,26 +326,7 @@ export function volumePeakDetectorOnnx(m: {
     docString: 'local maxima of a smoothed volume',
     opsetVersion: 13,
     nodes: [
-      pool('AveragePool', 'smooth', 'volume', 'smoothed', 3),
-      pool('MaxPool', 'neighbourhood', 'smoothed', 'local_max', 5),
-      { op: 'Equal', name: 'is_peak', inputs: ['smoothed', 'local_max'], outputs: ['peak_b'] },
-      {
-        op: 'Cast',
-        name: 'peak_f',
-        inputs: ['peak_b'],
-        outputs: ['peak'],
-        attributes: [{ name: 'to', int: DataType.FLOAT }],
-      },
-      { op: 'Greater', name: 'is_bright', inputs: ['smoothed', 'threshold'], outputs: ['bright_b'] },
-      {
-        op: 'Cast',
-        name: 'bright_f',
-        inputs: ['bright_b'],
-        outputs: ['bright'],
-        attributes: [{ name: 'to', int: DataType.FLOAT }],
-      },
-      { op: 'Mul', name: 'peak_bright', inputs: ['peak', 'bright'], outputs: ['mask'] },
-      { op: 'Mul', name: 'score', inputs: ['mask', 'smoothed'], outputs: ['score_map'] },
+      ...peakNodes('volume', 3, 3, 5),
       { op: 'Reshape', name: 'flat', inputs: ['score_map', 'flat_shape'], outputs: ['scores'] },
       { op: 'Identity', name: 'boxes_out', inputs: ['corners'], outputs: ['boxes'] },
       { op: 'Identity', name: 'labels_out', inputs: ['zeros'], outputs: ['labels'] },

@@ -16,26 +16,16 @@ import { createSession } from '../../src/inference/session';
 import { imageInput, runImageModel } from '../../src/inference/image-model';
 import { aggregate, decide, probabilities } from '../../src/inference/classify';
 import { createLogger } from '../../src/observability/logger';
-import { classifierModelPackage, type QuadrantClassifier } from '../support/test-models';
+import { classifierModelPackage, GREY_QUADRANTS, type QuadrantClassifier } from '../support/test-models';
 import { SHARED_DATA, tempDir } from '../support/env';
 
 const WG04 = path.join(SHARED_DATA, 'xr', 'nema-wg04');
 const code = (value: string, meaning: string): Record<string, string> => ({ value, scheme: 'SCT', meaning });
+const GREY = GREY_QUADRANTS;
 const CLASSES = [
   { index: 0, name: 'Bright upper left', finding: code('36118008', 'Pneumothorax'), threshold: 0.5 },
   { index: 1, name: 'Other', finding: code('17621005', 'Normal'), threshold: 0.5 },
 ];
-const GREY: QuadrantClassifier = {
-  channels: 1,
-  size: 64,
-  weights: [
-    [4, 0],
-    [0, 0],
-    [0, 0],
-    [-4, 0],
-  ],
-  bias: [0.25, 0],
-};
 
 function read(file: string): PlanarImage {
   const { dataset, transferSyntaxUid } = readPart10(fs.readFileSync(path.join(WG04, file)));
