@@ -14,7 +14,7 @@ import { readMeasurementReport } from '../../src/dicom/sr/reader';
 import { readPlanarImage, type PlanarImage } from '../../src/image/planar-image';
 import { dicomFile, stowFiles, type DicomFile } from '../../scripts/support/dicom-files';
 import { checkReport, startNodeUnderTest, waitForReports, type NodeUnderTest } from '../support/node-under-test';
-import { classifierModelPackage, GREY_QUADRANTS, type QuadrantClassifier } from '../support/test-models';
+import { classifierModelPackage, GREY_QUADRANTS, quadrantMeans, type QuadrantClassifier } from '../support/test-models';
 import { SHARED_DATA } from '../support/env';
 
 const WG04 = path.join(SHARED_DATA, 'xr', 'nema-wg04');
@@ -32,23 +32,7 @@ const RGB: QuadrantClassifier = {
 function expectedProbabilities(f: DicomFile, m: QuadrantClassifier): number[] {
   const { dataset, transferSyntaxUid } = readPart10(f.part10);
   const img: PlanarImage = readPlanarImage(dataset, transferSyntaxUid, 0, { voi: 'header', maxFramePixels: 1 << 26 });
-  const means: number[] = [];
-  for (let c = 0; c < img.channels; c++)
-    for (const [r0, c0] of [
-      [0, 0],
-      [0, 1],
-      [1, 0],
-      [1, 1],
-    ]) {
-      let sum = 0;
-      let n = 0;
-      for (let y = Math.round((r0 * img.rows) / 2); y < Math.round(((r0 + 1) * img.rows) / 2); y++)
-        for (let x = Math.round((c0 * img.columns) / 2); x < Math.round(((c0 + 1) * img.columns) / 2); x++) {
-          sum += img.pixels[c * img.rows * img.columns + y * img.columns + x];
-          n++;
-        }
-      means.push(sum / n);
-    }
+  const means = quadrantMeans(img);
   const logits = m.bias.map((b, k) => b + means.reduce((s, v, q) => s + v * m.weights[q][k], 0));
   const z = logits.reduce((s, l) => s + Math.exp(l), 0);
   return logits.map((l) => Math.exp(l) / z);

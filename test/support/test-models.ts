@@ -5,6 +5,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import type { PlanarImage } from '../../src/image/planar-image';
 import { DataType, encodeModel, type NodeSpec, type TensorSpec, type ValueSpec } from '../../src/inference/onnx-proto';
 
 /** Writes a test package: the ONNX bytes and a manifest with their checksum (fields of `manifest` win). */
@@ -99,6 +100,33 @@ export const GREY_QUADRANTS: QuadrantClassifier = {
   ],
   bias: [0.25, 0],
 };
+
+/**
+ * What the quadrant classifier sees, computed independently: the mean of each quadrant of each
+ * channel of the source image (top-left, top-right, bottom-left, bottom-right).
+ */
+export function quadrantMeans(img: Pick<PlanarImage, 'rows' | 'columns' | 'channels' | 'pixels'>): number[] {
+  const out: number[] = [];
+  const hr = img.rows / 2;
+  const hc = img.columns / 2;
+  for (let c = 0; c < img.channels; c++)
+    for (const [r0, c0] of [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ]) {
+      let sum = 0;
+      let n = 0;
+      for (let y = Math.round(r0 * hr); y < Math.round((r0 + 1) * hr); y++)
+        for (let x = Math.round(c0 * hc); x < Math.round((c0 + 1) * hc); x++) {
+          sum += img.pixels[c * img.rows * img.columns + y * img.columns + x];
+          n++;
+        }
+      out.push(sum / n);
+    }
+  return out;
+}
 
 export function quadrantClassifierOnnx(m: QuadrantClassifier): Uint8Array {
   const half = m.size / 2;

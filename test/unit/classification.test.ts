@@ -16,7 +16,7 @@ import { createSession } from '../../src/inference/session';
 import { imageInput, runImageModel } from '../../src/inference/image-model';
 import { aggregate, decide, probabilities } from '../../src/inference/classify';
 import { createLogger } from '../../src/observability/logger';
-import { classifierModelPackage, GREY_QUADRANTS, type QuadrantClassifier } from '../support/test-models';
+import { classifierModelPackage, GREY_QUADRANTS, quadrantMeans, type QuadrantClassifier } from '../support/test-models';
 import { SHARED_DATA, tempDir } from '../support/env';
 
 const WG04 = path.join(SHARED_DATA, 'xr', 'nema-wg04');
@@ -30,30 +30,6 @@ const CLASSES = [
 function read(file: string): PlanarImage {
   const { dataset, transferSyntaxUid } = readPart10(fs.readFileSync(path.join(WG04, file)));
   return readPlanarImage(dataset, transferSyntaxUid, 0, { voi: 'header', maxFramePixels: 8192 * 8192 });
-}
-
-/** Means of the four quadrants of each channel of the source image, computed here from its pixels. */
-function quadrantMeans(img: PlanarImage): number[] {
-  const out: number[] = [];
-  const hr = img.rows / 2;
-  const hc = img.columns / 2;
-  for (let c = 0; c < img.channels; c++)
-    for (const [r0, c0] of [
-      [0, 0],
-      [0, 1],
-      [1, 0],
-      [1, 1],
-    ]) {
-      let sum = 0;
-      let n = 0;
-      for (let y = Math.round(r0 * hr); y < Math.round((r0 + 1) * hr); y++)
-        for (let x = Math.round(c0 * hc); x < Math.round((c0 + 1) * hc); x++) {
-          sum += img.pixels[c * img.rows * img.columns + y * img.columns + x];
-          n++;
-        }
-      out.push(sum / n);
-    }
-  return out;
 }
 
 describe('classification: the package and its graph', () => {
