@@ -9,6 +9,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AINODE_BIN, REPO_ROOT } from '../support/ainode-process';
+import { classifierModelPackage, GREY_QUADRANTS } from '../support/test-models';
+
+const CLASS = {
+  index: 0,
+  name: 'A',
+  finding: { value: '36118008', scheme: 'SCT', meaning: 'Pneumothorax' },
+  threshold: 0.5,
+};
 
 function ainode(args: string[], env: Record<string, string> = {}): { status: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, [AINODE_BIN, ...args], {
@@ -102,5 +110,33 @@ describe('cli: options, help and exit codes', function () {
     const r = ainode(['rules', 'validate', '/nowhere/rules.yaml']);
     expect(r.status).to.equal(1);
     expect(r.err).to.match(/cannot read \/nowhere\/rules\.yaml/);
+  });
+
+  it('`npx ainode models list`, as the README writes it: every package with its task, a refused one with its bad field (exit 1)', () => {
+    const npx = (env: Record<string, string>): { status: number | null; out: string } => {
+      const r = spawnSync('npx', ['ainode', 'models', 'list'], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      return { status: r.status, out: `${r.stdout}${r.stderr}` };
+    };
+    const shipped = npx({});
+    expect(shipped.status, shipped.out).to.equal(0);
+    expect(shipped.out).to.match(/^loaded {3}ct-lung@1\.0\.0 {2}segmentation/m);
+    expect(shipped.out).to.match(/^loaded {3}mr-brain-tissue@1\.0\.0 {2}segmentation/m);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ainode-models-list-'));
+    classifierModelPackage(dir, 'quad', GREY_QUADRANTS, { classes: [CLASS] });
+    classifierModelPackage(dir, 'wrong-output', GREY_QUADRANTS, {
+      classes: [CLASS],
+      output: { name: 'probs', channels: 2 },
+    });
+    const mixed = npx({ AINODE_MODELS_DIR: dir });
+    expect(mixed.status, mixed.out).to.equal(1);
+    expect(mixed.out).to.match(/^loaded {3}quad@1\.0\.0 {2}classification/m);
+    expect(mixed.out).to.match(
+      /^refused .*wrong-output .*\/output\/name "probs" is not an output of the graph \(outputs: logits\)/m,
+    );
   });
 });
