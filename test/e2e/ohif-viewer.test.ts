@@ -285,6 +285,16 @@ describe('results in the OHIF viewer (headless Chromium), chest CT and brain MRI
       const before = await ohif.colouredFraction();
 
       await ohif.loadDerivedSeries('key slices');
+      await ohif.measurementRows(r.viewer.length);
+      // OHIF lists a row before it has computed the outline's statistics (under load, visibly
+      // so): wait for the first row's area, then read the rows.
+      await ohif.page
+        .waitForFunction(
+          () => /mm²/.test(document.querySelector('[data-cy="measurement-table-row-0"]')?.textContent ?? ''),
+          undefined,
+          { timeout: 30_000 },
+        )
+        .catch(() => undefined);
       const rows = await ohif.measurementRows(r.viewer.length);
       expect(rows).to.have.length(r.viewer.length);
       r.viewer.forEach((g) => {
